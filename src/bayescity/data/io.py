@@ -1,0 +1,70 @@
+"""Reading panel tables from files: CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030), Parquet, Stata, Excel."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import PanelError, Problem
+
+BUILTIN_PREFIX = "builtin:"
+READERS = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".dta", ".xlsx", ".xlsm")
+
+
+def decode_text(raw: bytes, source: str, encoding: str | None = None) -> str:
+    """Decode CSV bytes: an explicit encoding, else UTF-8 (BOM stripped), else GB18030 (covers GBK)."""
+    if encoding:
+        return raw.decode(encoding)
+    for candidate in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+    raise PanelError(source, [Problem("<file>", "cannot decode text as UTF-8 or GBK/GB18030; "
+                                                "pass encoding=...")])
+
+
+def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
+    raw = path.read_bytes()
+    text = decode_text(raw, str(path), encoding)
+    if not text.strip():
+        raise PanelError(str(path), [Problem("<file>", "the file is empty")])
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise PanelError(str(path), [Problem("<file>", f"cannot parse as delimited text: {exc}")]) from None
+
+
+def read_table(source: str | Path, *, sheet: str | int | None = None,
+               encoding: str | None = None) -> pd.DataFrame:
+    """Read a panel table from ``builtin:<name>`` or a file path, choosing the reader by extension."""
+    if isinstance(source, str) and source.startswith(BUILTIN_PREFIX):
+        from .builtin import read_builtin
+
+        try:
+            return read_builtin(source[len(BUILTIN_PREFIX):])
+        except (KeyError, ValueError) as exc:
+            raise PanelError(source, [Problem("<source>", str(exc))]) from None
+    path = Path(source)
+    if not path.exists():
+        raise PanelError(str(path), [Problem("<file>", "no such file")])
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return _read_delimited(path, ",", encoding)
+    if suffix == ".tsv":
+        return _read_delimited(path, "\t", encoding)
+    if path.stat().st_size == 0:
+        raise PanelError(str(path), [Problem("<file>", "the file is empty")])
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix == ".dta":
+            return pd.read_stata(path, convert_categoricals=True)
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet)
+    except (ValueError, OSError, KeyError) as exc:
+        raise PanelError(str(path), [Problem("<file>", f"cannot read {suffix} file: {exc}")]) from None
+    raise PanelError(str(path), [Problem("<file>", f"unsupported file type {suffix!r}; "
+                                                   f"use one of {', '.join(READERS)} or builtin:<name>")])

@@ -1,0 +1,203 @@
+"""The immutable :class:`Panel` every estimator consumes.
+
+A Panel holds a private, validated copy of a unit x time table together with the roles of its
+columns. It derives the treatment timing once (``cohort``: first treated period, 0 = never
+treated; ``treat``: the absorbing 0/1 indicator; ``rel_time``: event time ``time - cohort``, NaN
+for never-treated units) and hands out integer codes for units, periods, cohorts and trait levels,
+so that PyMC coords, NumPyro indices, econml ``groups`` and fixed-effect ids all come from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Columns a Panel derives; a user column with one of these names must hold that very quantity.
+COHORT, TREAT, REL_TIME = "cohort", "treat", "rel_time"
+DERIVED = (COHORT, TREAT, REL_TIME)
+
+
+@dataclass(frozen=True)
+class PanelDescription:
+    """What :meth:`Panel.describe` reports."""
+
+    source: str
+    n_obs: int
+    n_units: int
+    n_periods: int
+    first_period: int
+    last_period: int
+    balanced: bool
+    cohorts: dict[int, int]
+    n_never_treated: int
+    n_always_treated: int
+    outcome: str
+    covariates: tuple[str, ...]
+    traits: dict[str, dict[str, int]]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __str__(self) -> str:
+        lines = [
+            f"source:        {self.source}",
+            f"observations:  {self.n_obs}",
+            f"units:         {self.n_units}",
+            f"periods:       {self.n_periods} ({self.first_period}-{self.last_period})",
+            f"balanced:      {'yes' if self.balanced else 'no (unbalanced panel)'}",
+            f"outcome:       {self.outcome}",
+            f"covariates:    {', '.join(self.covariates) or '-'}",
+            f"never treated: {self.n_never_treated} units",
+            f"always treated:{self.n_always_treated:>3} units (treated in the first period)",
+            "cohorts (first treated period: units):",
+        ]
+        lines += [f"  {g}: {n}" for g, n in self.cohorts.items()] or ["  (none)"]
+        for trait, levels in self.traits.items():
+            lines.append(f"trait {trait}: " + ", ".join(f"{k} ({v})" for k, v in levels.items()))
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """A validated, immutable unit x time panel. Build it with :func:`bayescity.load_panel`.
+
+    ``frame`` is sorted by (unit, time) and carries the derived ``cohort``, ``treat`` and
+    ``rel_time`` columns; :attr:`data` returns a copy so that no caller can alter the panel.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    unit: str
+    time: str
+    outcome: str
+    covariates: tuple[str, ...] = ()
+    traits: tuple[str, ...] = ()
+    cluster: str | None = None
+    source: str = "<DataFrame>"
+    notes: tuple[str, ...] = ()
+
+    # ----------------------------------------------------------------- data access
+    @property
+    def data(self) -> pd.DataFrame:
+        """A copy of the panel table (user columns plus ``cohort``, ``treat``, ``rel_time``)."""
+        return self.frame.copy()
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.frame)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.frame[self.outcome].to_numpy(dtype=float)
+
+    @property
+    def cluster_col(self) -> str:
+        """The default clustering column (the unit unless the loader was told otherwise)."""
+        return self.cluster or self.unit
+
+    # ----------------------------------------------------------------- codes
+    def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """Integer codes (0..k-1, sorted levels) of ``column`` for every row, and the levels."""
+        codes, levels = pd.factorize(self.frame[column], sort=True)
+        return codes.astype(np.int64), pd.Index(levels, name=column)
+
+    @property
+    def units(self) -> pd.Index:
+        return self.codes(self.unit)[1]
+
+    @property
+    def periods(self) -> np.ndarray:
+        return np.sort(self.frame[self.time].unique()).astype(np.int64)
+
+    @property
+    def unit_codes(self) -> np.ndarray:
+        return self.codes(self.unit)[0]
+
+    @property
+    def time_codes(self) -> np.ndarray:
+        return self.codes(self.time)[0]
+
+    @property
+    def cohort_codes(self) -> np.ndarray:
+        """Codes of ``cohort`` with 0 (never treated) as code 0 whenever it occurs."""
+        return self.codes(COHORT)[0]
+
+    @property
+    def cohorts(self) -> np.ndarray:
+        """Sorted treated cohorts (first treated periods), never-treated (0) excluded."""
+        g = np.unique(self.frame[COHORT].to_numpy())
+        return g[g > 0].astype(np.int64)
+
+    @property
+    def n_units(self) -> int:
+        return int(self.frame[self.unit].nunique())
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.frame[self.time].nunique())
+
+    @property
+    def is_balanced(self) -> bool:
+        return self.n_obs == self.n_units * self.n_periods
+
+    def trait_levels(self, trait: str) -> pd.Index:
+        """Sorted levels of a unit-level trait."""
+        if trait not in self.traits:
+            raise KeyError(f"{trait!r} is not a trait of this panel; traits: {list(self.traits)}")
+        return self.codes(trait)[1]
+
+    def unit_table(self) -> pd.DataFrame:
+        """One row per unit: unit, cohort and the unit-level traits, sorted by unit."""
+        cols = [self.unit, COHORT, *self.traits]
+        return self.frame[cols].drop_duplicates(self.unit).reset_index(drop=True)
+
+    # ----------------------------------------------------------------- derived panels
+    def with_outcome(self, outcome: str) -> "Panel":
+        """The same panel with another numeric column as the outcome (e.g. a mechanism)."""
+        from .validate import check_numeric_columns
+
+        check_numeric_columns(self.frame, [outcome], self.source, role="outcome")
+        return replace(self, outcome=outcome)
+
+    def with_frame(self, frame: pd.DataFrame, **changes: Any) -> "Panel":
+        """Re-validate ``frame`` with this panel's roles (optionally changed) and return a new Panel."""
+        from .loader import panel_from_frame
+
+        roles = dict(unit=self.unit, time=self.time, outcome=self.outcome, cohort=COHORT,
+                     covariates=self.covariates, traits=self.traits, cluster=self.cluster)
+        roles.update(changes)
+        source = changes.pop("source", self.source) if "source" in changes else self.source
+        roles.pop("source", None)
+        return panel_from_frame(frame.drop(columns=[TREAT, REL_TIME], errors="ignore"),
+                                source=source, **roles)
+
+    # ----------------------------------------------------------------- views
+    def describe(self) -> PanelDescription:
+        units = self.unit_table()
+        sizes = units[COHORT].value_counts().sort_index()
+        first, last = int(self.periods[0]), int(self.periods[-1])
+        traits = {t: {str(k): int(v) for k, v in units[t].value_counts().sort_index().items()}
+                  for t in self.traits}
+        return PanelDescription(
+            source=self.source, n_obs=self.n_obs, n_units=self.n_units,
+            n_periods=self.n_periods, first_period=first, last_period=last,
+            balanced=self.is_balanced,
+            cohorts={int(g): int(n) for g, n in sizes.items() if g > 0},
+            n_never_treated=int(sizes.get(0, 0)),
+            n_always_treated=int(((units[COHORT] > 0) & (units[COHORT] <= first)).sum()),
+            outcome=self.outcome, covariates=self.covariates, traits=traits, notes=self.notes,
+        )
+
+    def to_xarray(self):
+        """A unit x time :class:`xarray.Dataset` of the numeric columns (NaN where unobserved)."""
+        numeric = [self.outcome, *self.covariates, COHORT, TREAT, REL_TIME]
+        numeric = list(dict.fromkeys(numeric))
+        ds = self.frame.set_index([self.unit, self.time])[numeric].to_xarray()
+        units = self.unit_table().set_index(self.unit)
+        for trait in self.traits:
+            ds = ds.assign_coords({trait: (self.unit, units.loc[ds[self.unit].values, trait].to_numpy())})
+        return ds.assign_attrs(source=self.source, outcome=self.outcome)

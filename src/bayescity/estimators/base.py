@@ -1,0 +1,71 @@
+"""The estimator contract: ``Estimator(**params).fit(panel) -> self``; results as EffectResults."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+from ..data.panel import Panel
+from ..results.effect import EffectResult
+
+
+class UnknownEstimandError(KeyError, ValueError):
+    """Asked for an estimand the fitted estimator does not provide."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NotFittedError(RuntimeError):
+    """Results were requested before ``fit``."""
+
+
+class Estimator:
+    """Base class. ``__init__`` stores parameters only; ``fit`` sets ``results_`` and returns self.
+
+    Subclasses set ``method`` (the registry name) and ``paradigm`` and implement :meth:`_fit`
+    returning the list of EffectResults; ``results_`` maps estimand name to result.
+    """
+
+    method: ClassVar[str] = ""
+    paradigm: ClassVar[str] = "frequentist"
+
+    def fit(self, panel: Panel) -> "Estimator":
+        if not isinstance(panel, Panel):
+            raise TypeError(f"{type(self).__name__}.fit expects a bayescity Panel (see load_panel), "
+                            f"got {type(panel).__name__}")
+        self.results_ = {r.estimand: r for r in self._fit(panel)}
+        self.n_obs_ = panel.n_obs
+        return self
+
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        raise NotImplementedError
+
+    def results(self) -> list[EffectResult]:
+        """Every estimand this fit produced, in order."""
+        return list(self._fitted().values())
+
+    def effect(self, estimand: str = "ATT") -> EffectResult:
+        """The result of one estimand (``ATT``, ``ATT_event``, ``ATT_by_<trait>`` ...)."""
+        fitted = self._fitted()
+        if estimand not in fitted:
+            raise UnknownEstimandError(f"{self.method} does not estimate {estimand!r}; "
+                                       f"available: {', '.join(fitted)}")
+        return fitted[estimand]
+
+    def _fitted(self) -> dict[str, EffectResult]:
+        if not hasattr(self, "results_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(panel) first")
+        return self.results_
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        return {p: getattr(self, p) for p in self.param_names()}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"

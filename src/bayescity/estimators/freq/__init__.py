@@ -1,0 +1,5 @@
+"""Frequentist estimators (registered on import)."""
+
+from .twfe import TWFE
+
+__all__ = ["TWFE"]

@@ -1,0 +1,129 @@
+"""``EffectResult``: one estimand from one estimator, in the columns every paradigm shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..constants import INTERVAL_PROB, PARADIGMS, SUMMARY_COLUMNS
+
+TERM_COLUMNS = ("term", "estimate", "std_error", "lower", "upper", "p_value", "prob_positive")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A hypothesis test reported next to an effect (e.g. equal effects across regions)."""
+
+    name: str
+    statistic: float
+    df: float
+    p_value: float
+    kind: str
+    df_denom: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class EffectResult:
+    """Estimates of one estimand (``ATT``, ``ATT_event``, ``ATT_by_<trait>`` ...) by one method.
+
+    ``table`` holds one row per term with the :data:`TERM_COLUMNS`; numbers that do not belong to
+    the paradigm are NaN (no p-value for a posterior, no posterior probability for a Wald test).
+    ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint uncertainty.
+    """
+
+    method: str
+    paradigm: str
+    estimand: str
+    table: pd.DataFrame
+    n_obs: int
+    interval_prob: float = INTERVAL_PROB
+    interval_kind: str = "wald"
+    n_clusters: int | None = None
+    tests: tuple[TestResult, ...] = ()
+    vcov: np.ndarray | None = field(default=None, repr=False)
+    draws: np.ndarray | None = field(default=None, repr=False)
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.paradigm not in PARADIGMS:
+            raise ValueError(f"paradigm must be one of {PARADIGMS}, got {self.paradigm!r}")
+        missing = [c for c in TERM_COLUMNS if c not in self.table.columns]
+        if missing:
+            raise ValueError(f"EffectResult table lacks columns {missing}")
+        object.__setattr__(self, "table", self.table.loc[:, list(TERM_COLUMNS)].reset_index(drop=True))
+
+    @property
+    def terms(self) -> list[str]:
+        return list(self.table["term"])
+
+    def summary(self) -> pd.DataFrame:
+        """The canonical long table: one row per term, columns :data:`SUMMARY_COLUMNS`."""
+        out = self.table.copy()
+        out.insert(0, "estimand", self.estimand)
+        out.insert(0, "paradigm", self.paradigm)
+        out.insert(0, "method", self.method)
+        out["interval_prob"] = self.interval_prob
+        out["interval_kind"] = self.interval_kind
+        out["n_obs"] = self.n_obs
+        return out.loc[:, list(SUMMARY_COLUMNS)]
+
+    def tests_frame(self) -> pd.DataFrame:
+        """The reported tests as a table (empty when there are none)."""
+        rows = [dict(method=self.method, estimand=self.estimand, **t.__dict__) for t in self.tests]
+        return pd.DataFrame(rows, columns=["method", "estimand", "name", "statistic", "df",
+                                           "p_value", "kind", "df_denom", "note"])
+
+    def row(self, term: str | int) -> pd.Series:
+        """The row of one term (``"overall"``, a level, an event time ...)."""
+        hit = self.table[self.table["term"] == str(term)]
+        if hit.empty:
+            raise KeyError(f"term {term!r} not in {self.estimand} of {self.method}; terms: {self.terms}")
+        return hit.iloc[0]
+
+    def estimate(self, term: str | int = "overall") -> float:
+        return float(self.row(term)["estimate"])
+
+
+def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
+               interval_prob: float = INTERVAL_PROB, df: float | None = None) -> pd.DataFrame:
+    """Estimates with standard errors, symmetric intervals and two-sided p-values.
+
+    With ``df`` the t distribution is used (as fixest/Stata do with clustered errors: G-1 df),
+    otherwise the normal.
+    """
+    est = np.asarray(estimates, dtype=float)
+    se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
+    dist = stats.t(df) if df is not None else stats.norm()
+    crit = dist.ppf(0.5 + interval_prob / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * dist.sf(np.abs(est / se))
+    return pd.DataFrame({"term": [str(t) for t in terms], "estimate": est, "std_error": se,
+                         "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
+                         "prob_positive": np.nan})
+
+
+def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: np.ndarray, *,
+              df_denom: float | None = None, note: str = "") -> TestResult:
+    """Joint Wald test of ``R @ beta = 0``: chi-square, or F with ``df_denom`` denominator df."""
+    R = np.atleast_2d(restriction)
+    rb = R @ np.asarray(estimates, dtype=float)
+    middle = R @ np.atleast_2d(vcov) @ R.T
+    q = int(np.linalg.matrix_rank(middle))
+    stat = float(rb @ np.linalg.pinv(middle) @ rb)
+    if df_denom is not None:
+        f = stat / q
+        return TestResult(name, f, q, float(stats.f.sf(f, q, df_denom)), "wald_F", df_denom, note)
+    return TestResult(name, stat, q, float(stats.chi2.sf(stat, q)), "wald_chi2", None, note)
+
+
+def equality_restriction(k: int) -> np.ndarray:
+    """Rows ``e_1 - e_j`` (j = 2..k): all k coefficients equal."""
+    R = np.zeros((k - 1, k))
+    R[:, 0] = 1.0
+    R[np.arange(k - 1), np.arange(1, k)] = -1.0
+    return R
