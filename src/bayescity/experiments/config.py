@@ -1,0 +1,133 @@
+"""The experiment config: a strictly validated YAML file (a misspelt key fails before any work)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..data.io import BUILTIN_PREFIX
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be read or does not validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the panel comes from and the role of each column (the :func:`load_panel` keywords)."""
+
+    source: str
+    unit: str
+    time: str
+    outcome: str
+    cohort: str | None = None
+    treatment: str | None = None
+    covariates: list[str] = Field(default_factory=list)
+    traits: list[str] = Field(default_factory=list)
+    cluster: str | None = None
+    sheet: str | int | None = None
+    encoding: str | None = None
+    drop_missing_outcome: bool = False
+
+    @model_validator(mode="after")
+    def _timing_given(self) -> "DataConfig":
+        if self.cohort is None and self.treatment is None:
+            raise ValueError("data: give the treatment timing as `cohort:` or `treatment:`")
+        return self
+
+    def load_kwargs(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"source"})
+
+
+class EstimatorConfig(_Strict):
+    """One estimator: ``params`` are exactly the estimator's constructor keywords.
+
+    ``smoke`` holds parameter overrides used by ``--smoke`` runs (fewer draws, fewer replications).
+    """
+
+    id: str
+    method: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    smoke: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
+            raise ValueError(f"estimator id {v!r} may use letters, digits, '_', '-', '.' only")
+        return v
+
+
+class ExperimentConfig(_Strict):
+    """A whole study: a name, one seed, one panel and the estimators to run on it."""
+
+    name: str
+    seed: int = 0
+    data: DataConfig
+    estimators: list[EstimatorConfig] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name_slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
+            raise ValueError(f"name {v!r} may use letters, digits, '_', '-', '.' only")
+        return v
+
+    @model_validator(mode="after")
+    def _check_estimators(self) -> "ExperimentConfig":
+        from ..estimators.registry import UnknownMethodError, check_params, get_estimator
+
+        ids = [e.id for e in self.estimators]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"estimator ids must be unique; repeated: {dupes}")
+        for e in self.estimators:
+            try:
+                cls = get_estimator(e.method)
+                check_params(cls, e.params)
+                check_params(cls, e.smoke)
+            except UnknownMethodError as exc:
+                raise ValueError(f"estimator {e.id!r}: {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"estimator {e.id!r}: {exc}") from None
+        return self
+
+
+def _format_validation(path: Path, exc: ValidationError) -> str:
+    lines = [f"invalid config {str(path)!r}:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<top>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        lines.append(f"  - {where}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML config; a relative data ``source`` is resolved against its folder."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(path, exc)) from None
+    source = config.data.source
+    if not source.startswith(BUILTIN_PREFIX) and not Path(source).is_absolute():
+        resolved = str((path.parent / source).resolve())
+        config = config.model_copy(update={"data": config.data.model_copy(update={"source": resolved})})
+    return config
