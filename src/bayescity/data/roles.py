@@ -5,7 +5,7 @@ from __future__ import annotations
 BUILTIN_ROLES: dict[str, dict] = {
     "china_cities": dict(
         unit="city", time="year", outcome="tfp_growth", cohort="pilot_year",
-        covariates=["ln_gdp_pc", "industry_share", "fin_dev", "openness", "human_capital",
+        covariates=["industry_share", "fin_dev", "openness", "human_capital",
                     "gov_size"],
         traits=["region3", "region4", "north_south", "provincial_capital", "coastal",
                 "initial_size"],
