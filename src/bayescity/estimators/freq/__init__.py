@@ -1,5 +1,6 @@
 """Frequentist estimators (registered on import)."""
 
+from .callaway_santanna import CallawaySantAnna
 from .twfe import TWFE
 
-__all__ = ["TWFE"]
+__all__ = ["CallawaySantAnna", "TWFE"]

@@ -1,0 +1,302 @@
+"""One aggregation of cell-level effects for every paradigm.
+
+Cell-level effects -- ATT(g,t) of cohort ``g`` in period ``t`` (optionally within a trait level) --
+are combined into the reported estimands with the treated-cell weights of Callaway & Sant'Anna
+(2021, J. Econometrics 225(2), sec. 3) and R ``did::aggte``:
+
+* ``ATT`` (term ``overall``): the treated-cell weighted mean of the post-treatment cells
+  (``aggte(type="simple")``);
+* ``ATT_event`` (terms ``str(e)``): per event time ``e``, cells with ``rel_time == e`` weighted by
+  their treated units (``type="dynamic"``);
+* ``ATT_cohort`` (terms ``str(g)``): per cohort, the equal-weight mean of its post cells
+  (``type="group"``);
+* ``ATT_calendar`` (terms ``str(t)``): per period, post cells at ``t`` weighted by their treated
+  units (``type="calendar"``);
+* ``ATT_by_<trait>`` (terms = levels): treated-cell weighted post mean within each trait level.
+
+Frequentist estimators pass unit-level influence functions; their convention (that of R ``did``)
+is ``vcov = influence.T @ influence / n_units**2``. Because the weights are estimated shares of
+treated units, the influence function of an aggregate includes the estimated-weights term
+(``did``'s ``wif``) whenever ``unit_cohort`` is given. Bayesian estimators pass posterior draws
+and every draw is aggregated with the same weights. R's second-stage overall numbers (group,
+dynamic, calendar) come from :func:`second_stage_overall`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
+BY_PREFIX = "ATT_by_"
+
+
+@dataclass(frozen=True)
+class CellEffects:
+    """Effects of cohort x period (x trait level) cells, with their uncertainty.
+
+    ``cells`` has one row per cell with columns ``cohort``, ``time``, ``rel_time``
+    (``time - cohort``), ``weight`` (treated units in the cell, > 0) and optionally ``level``.
+    ``influence`` (n_units x n_cells) holds unit-level influence functions scaled so that
+    ``vcov = influence.T @ influence / n_units**2``; ``draws`` (n_draws x n_cells) posterior
+    draws. ``unit_cohort`` (0 = never treated) and ``unit_level``, aligned with the influence
+    rows, let the aggregates account for the estimation of their weights.
+    """
+
+    cells: pd.DataFrame
+    estimates: np.ndarray
+    influence: np.ndarray | None = None
+    draws: np.ndarray | None = None
+    unit_cohort: np.ndarray | None = None
+    unit_level: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        cells = self.cells.reset_index(drop=True).copy()
+        missing = [c for c in ("cohort", "time", "weight") if c not in cells.columns]
+        if missing:
+            raise ValueError(f"CellEffects.cells lacks columns {missing}")
+        cells["cohort"] = cells["cohort"].astype(np.int64)
+        cells["time"] = cells["time"].astype(np.int64)
+        cells["rel_time"] = cells["time"] - cells["cohort"]
+        if (cells["weight"] <= 0).any():
+            raise ValueError("CellEffects: every cell weight must be > 0")
+        if "level" in cells.columns:
+            cells["level"] = cells["level"].astype(str)
+        object.__setattr__(self, "cells", cells)
+        est = np.asarray(self.estimates, dtype=float).reshape(-1)
+        if est.shape[0] != len(cells):
+            raise ValueError(f"CellEffects: {len(cells)} cells but {est.shape[0]} estimates")
+        object.__setattr__(self, "estimates", est)
+        self._check_matrix("influence", len(cells))
+        self._check_matrix("draws", len(cells))
+
+    def _check_matrix(self, name: str, n_cells: int) -> None:
+        value = getattr(self, name)
+        if value is not None:
+            value = np.asarray(value, dtype=float)
+            if value.ndim != 2 or value.shape[1] != n_cells:
+                raise ValueError(f"CellEffects.{name} must have shape (*, {n_cells})")
+            object.__setattr__(self, name, value)
+
+    @property
+    def n_units(self) -> int | None:
+        return None if self.influence is None else self.influence.shape[0]
+
+    def membership(self) -> np.ndarray | None:
+        """(n_units, n_cells) 0/1: unit i belongs to the treated group of cell k."""
+        if self.unit_cohort is None:
+            return None
+        m = np.asarray(self.unit_cohort)[:, None] == self.cells["cohort"].to_numpy()[None, :]
+        if "level" in self.cells.columns:
+            if self.unit_level is None:
+                raise ValueError("cells carry `level`: give unit_level for the weights' influence")
+            lv = np.asarray(self.unit_level).astype(str)[:, None]
+            m &= lv == self.cells["level"].to_numpy()[None, :]
+        return m.astype(float)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """Aggregated effects: ``estimates = weights @ cell estimates`` plus their uncertainty."""
+
+    estimand: str
+    terms: list[str]
+    estimates: np.ndarray
+    weights: np.ndarray
+    influence: np.ndarray | None = None
+    draws: np.ndarray | None = None
+
+    def vcov(self, clusters: np.ndarray | None = None) -> np.ndarray:
+        """``IF' IF / n^2``; with ``clusters`` (one label per unit) influence is summed within clusters."""
+        if self.influence is None:
+            raise ValueError(f"{self.estimand}: no influence functions (a posterior has draws)")
+        return influence_vcov(self.influence, clusters)
+
+
+def influence_vcov(influence: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
+    """Covariance of an asymptotically linear estimator from its unit-level influence functions."""
+    n = influence.shape[0]
+    psi = influence if clusters is None else cluster_sums(influence, clusters)
+    return psi.T @ psi / n**2
+
+
+def cluster_sums(influence: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Rows summed within each cluster label (sorted labels)."""
+    codes, _ = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
+    out = np.zeros((codes.max() + 1, influence.shape[1]))
+    np.add.at(out, codes, influence)
+    return out
+
+
+# ---------------------------------------------------------------------------- weights
+def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
+    """Influence of estimated weights ``p_k / sum_K p_k`` over cells ``idx`` (R did's ``wif``).
+
+    ``p_k = weight_k / n_units`` estimates the share of units in cell k's treated group;
+    returns (n_units, len(idx)) so that ``wif @ estimates[idx]`` is the weights' contribution.
+    """
+    member = cells.membership()
+    if member is None or cells.influence is None:
+        return None
+    p = cells.cells["weight"].to_numpy(dtype=float)[idx] / cells.n_units
+    dev = member[:, idx] - p[None, :]
+    total = p.sum()
+    return dev / total - dev.sum(axis=1, keepdims=True) * (p / total**2)[None, :]
+
+
+def _term_cells(cells: pd.DataFrame, estimand: str) -> list[tuple[str, np.ndarray, bool]]:
+    """(term, cell positions, proportional-to-weight?) for each term of ``estimand``."""
+    pos = np.arange(len(cells))
+    if estimand == "ATT":
+        return [("overall", pos, True)]
+    if estimand == "ATT_event":
+        key, proportional = cells["rel_time"], True
+    elif estimand == "ATT_cohort":
+        key, proportional = cells["cohort"], False
+    elif estimand == "ATT_calendar":
+        key, proportional = cells["time"], True
+    else:
+        key, proportional = cells["level"], True
+    values = key.to_numpy()
+    return [(str(v), pos[values == v], proportional) for v in sorted(pd.unique(values), key=_sort_key)]
+
+
+def _sort_key(value):
+    return (0, value, "") if isinstance(value, (int, np.integer)) else (1, 0, str(value))
+
+
+def _select(cells: CellEffects, post_only: bool, event_window: tuple[int, int] | None) -> np.ndarray:
+    rel = cells.cells["rel_time"].to_numpy()
+    keep = rel >= 0 if post_only else np.ones(len(rel), dtype=bool)
+    if event_window is not None:
+        lo, hi = event_window
+        keep &= (rel >= lo) & (rel <= hi)
+    return np.flatnonzero(keep)
+
+
+def _resolve(estimand: str, trait: str | None, cells: pd.DataFrame) -> str:
+    if trait is not None and estimand in ("ATT_by", BY_PREFIX, f"{BY_PREFIX}{trait}"):
+        estimand = f"{BY_PREFIX}{trait}"
+    if estimand not in ESTIMANDS and not estimand.startswith(BY_PREFIX):
+        raise ValueError(f"unknown estimand {estimand!r}; use one of {ESTIMANDS} or 'ATT_by_<trait>'")
+    if estimand.startswith(BY_PREFIX) and "level" not in cells.columns:
+        raise ValueError(f"{estimand}: the cells carry no `level` column (fit them by the trait)")
+    return estimand
+
+
+def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
+              post_only: bool = True, event_window: tuple[int, int] | None = None) -> Aggregation:
+    """Aggregate cell effects into ``estimand`` with treated-cell weights (R ``did::aggte``).
+
+    ``post_only`` keeps the post-treatment cells (``rel_time >= 0``); set it to False for an
+    event study with pre-period (placebo) terms. ``event_window=(lo, hi)`` keeps cells with
+    ``lo <= rel_time <= hi``. ``trait`` names the trait of ``ATT_by_<trait>`` (cells with ``level``).
+    """
+    estimand = _resolve(estimand, trait, cells.cells)
+    keep = _select(cells, post_only, event_window)
+    if keep.size == 0:
+        raise ValueError(f"{estimand}: no cells left to aggregate (post_only={post_only}, "
+                         f"event_window={event_window})")
+    weight = cells.cells["weight"].to_numpy(dtype=float)
+    spec = _term_cells(cells.cells.iloc[keep].reset_index(drop=True), estimand)
+    n_cells = len(cells.cells)
+    W = np.zeros((len(spec), n_cells))
+    wif_terms = []
+    for j, (_, local, proportional) in enumerate(spec):
+        idx = keep[local]
+        W[j, idx] = weight[idx] / weight[idx].sum() if proportional else 1.0 / idx.size
+        wif = weights_influence(cells, idx) if proportional else None
+        wif_terms.append(None if wif is None else wif @ cells.estimates[idx])
+    return _combine(cells, estimand, [t for t, _, _ in spec], W, wif_terms)
+
+
+def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,
+             wif_terms: list[np.ndarray | None]) -> Aggregation:
+    influence = None
+    if cells.influence is not None:
+        influence = cells.influence @ W.T
+        for j, extra in enumerate(wif_terms):
+            if extra is not None:
+                influence[:, j] += extra
+    draws = None if cells.draws is None else cells.draws @ W.T
+    return Aggregation(estimand=estimand, terms=terms, estimates=W @ cells.estimates, weights=W,
+                       influence=influence, draws=draws)
+
+
+def second_stage_overall(cells: CellEffects, estimand: str, *,
+                         event_window: tuple[int, int] | None = None) -> Aggregation:
+    """R ``did::aggte``'s overall number of a cohort, event-time or calendar aggregation.
+
+    ``ATT_cohort``: ``sum_g P(G=g) ATT(g) / sum_g P(G=g)`` with estimated cohort shares (cohort
+    size = its largest cell weight); ``ATT_event``: the mean of ``ATT(e)`` over ``e >= 0``;
+    ``ATT_calendar``: the mean of ``ATT(t)`` over periods. Returns one term, ``overall``.
+    """
+    if estimand not in ("ATT_cohort", "ATT_event", "ATT_calendar"):
+        raise ValueError(f"second-stage overall exists for ATT_cohort, ATT_event, ATT_calendar; "
+                         f"got {estimand!r}")
+    if "level" in cells.cells.columns:
+        raise ValueError("second-stage overalls are defined for cells without trait levels")
+    first = aggregate(cells, estimand, post_only=True, event_window=event_window)
+    k = len(first.terms)
+    if estimand != "ATT_cohort":
+        return _linear(first, np.full(k, 1.0 / k))
+    cohort = cells.cells["cohort"].to_numpy()
+    size = np.array([cells.cells["weight"].to_numpy(dtype=float)[cohort == int(g)].max()
+                     for g in first.terms])
+    out = _linear(first, size / size.sum())
+    if cells.unit_cohort is None or first.influence is None:
+        return out
+    n = cells.n_units
+    p = size / n
+    member = (np.asarray(cells.unit_cohort)[:, None] == np.array([int(g) for g in first.terms])[None, :])
+    dev = member.astype(float) - p[None, :]
+    wif = dev / p.sum() - dev.sum(axis=1, keepdims=True) * (p / p.sum() ** 2)[None, :]
+    return Aggregation(estimand=out.estimand, terms=out.terms, estimates=out.estimates,
+                       weights=out.weights, influence=out.influence + (wif @ first.estimates)[:, None],
+                       draws=out.draws)
+
+
+def _linear(agg: Aggregation, a: np.ndarray) -> Aggregation:
+    """The single term ``a @ terms`` of an aggregation, with fixed weights ``a``."""
+    return Aggregation(
+        estimand=agg.estimand, terms=["overall"], estimates=np.array([a @ agg.estimates]),
+        weights=(a @ agg.weights)[None, :],
+        influence=None if agg.influence is None else agg.influence @ a[:, None],
+        draws=None if agg.draws is None else agg.draws @ a[:, None])
+
+
+# ---------------------------------------------------------------------------- unit-level effects
+def cells_from_unit_effects(frame: pd.DataFrame, *, cohort: str = "cohort", time: str = "time",
+                            effect: str | None = "tau", draws: np.ndarray | None = None,
+                            level: str | None = None) -> CellEffects:
+    """Average unit x period effects of treated observations within (cohort, time[, level]) cells.
+
+    ``frame`` has one row per treated observation (``cohort > 0``); ``effect`` names its point
+    effect (e.g. an imputation estimator's tau_it) and/or ``draws`` (n_draws x n_rows) holds
+    posterior draws of it (the cell estimate is then the mean of the draws' cell averages).
+    The cell weight is the number of observations in the cell. Influence functions are not
+    formed here; estimators that have them build :class:`CellEffects` directly.
+    """
+    if effect is None and draws is None:
+        raise ValueError("give the effect column and/or draws")
+    keys = [cohort, time] + ([level] if level else [])
+    treated = frame[cohort].to_numpy() > 0
+    if not treated.all():
+        raise ValueError("cells_from_unit_effects expects treated observations only (cohort > 0)")
+    codes, uniques = pd.MultiIndex.from_frame(frame[keys].reset_index(drop=True)).factorize(sort=True)
+    counts = np.bincount(codes, minlength=len(uniques)).astype(float)
+    avg = np.zeros((len(uniques), len(frame)))
+    avg[codes, np.arange(len(frame))] = 1.0 / counts[codes]
+    cell_draws = None if draws is None else np.asarray(draws, dtype=float) @ avg.T
+    if effect is not None:
+        estimates = avg @ frame[effect].to_numpy(dtype=float)
+    else:
+        estimates = cell_draws.mean(axis=0)
+    table = pd.DataFrame(list(uniques), columns=["cohort", "time"] + (["level"] if level else []))
+    table["weight"] = counts
+    return CellEffects(cells=table, estimates=estimates, draws=cell_draws)
+
+
+from .summarize import to_effect_result  # noqa: E402  (re-exported: the module's public interface)

@@ -1,0 +1,121 @@
+"""Turn an :class:`~bayescity.estimands.aggregate.Aggregation` into an ``EffectResult``.
+
+Frequentist aggregations (influence functions) get a Wald table -- or bootstrap standard errors
+and bands -- plus the tests that belong to the estimand (all pre-period event-time effects zero;
+all trait levels equal). Posterior aggregations (draws) get the posterior mean, standard
+deviation, equal-tailed interval and probability of a positive effect; no p-values or tests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..constants import INTERVAL_PROB
+from ..results.effect import (EffectResult, TestResult, equality_restriction, wald_table,
+                              wald_test)
+
+if TYPE_CHECKING:
+    from .aggregate import Aggregation
+    from .bootstrap import BootstrapResult
+
+
+def posterior_table(terms: Sequence[str], draws: np.ndarray,
+                    interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
+    """Posterior mean, sd, equal-tailed ``interval_prob`` interval and P(effect > 0) per term."""
+    tail = (1 - interval_prob) / 2
+    lo, hi = np.quantile(draws, [tail, 1 - tail], axis=0)
+    return pd.DataFrame({"term": [str(t) for t in terms], "estimate": draws.mean(axis=0),
+                         "std_error": draws.std(axis=0, ddof=1), "lower": lo, "upper": hi,
+                         "p_value": np.nan, "prob_positive": (draws > 0).mean(axis=0)})
+
+
+def bootstrap_table(terms: Sequence[str], estimates: np.ndarray,
+                    boot: "BootstrapResult") -> pd.DataFrame:
+    """Estimates with bootstrap standard errors, ``est +- crit * se`` bands and normal p-values."""
+    se = boot.std_error
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * stats.norm.sf(np.abs(estimates / se))
+    return pd.DataFrame({"term": [str(t) for t in terms], "estimate": estimates, "std_error": se,
+                         "lower": estimates - boot.crit * se, "upper": estimates + boot.crit * se,
+                         "p_value": p, "prob_positive": np.nan})
+
+
+def pretrend_test(agg: "Aggregation", vcov: np.ndarray) -> TestResult | None:
+    """Joint Wald test that every pre-period event-time effect (e < 0) is zero."""
+    pre = [j for j, t in enumerate(agg.terms) if _is_int(t) and int(t) < 0]
+    if agg.estimand != "ATT_event" or not pre:
+        return None
+    R = np.zeros((len(pre), len(agg.terms)))
+    R[np.arange(len(pre)), pre] = 1.0
+    return wald_test("pre-trends: all ATT(e) = 0 for e < 0", agg.estimates, vcov, R,
+                     note=f"{len(pre)} pre-period event times")
+
+
+def equality_test(agg: "Aggregation", vcov: np.ndarray) -> TestResult | None:
+    """Joint Wald test that the effects of all trait levels are equal."""
+    if not agg.estimand.startswith("ATT_by_") or len(agg.terms) < 2:
+        return None
+    trait = agg.estimand.removeprefix("ATT_by_")
+    return wald_test(f"equal ATT across {trait}", agg.estimates, vcov,
+                     equality_restriction(len(agg.terms)))
+
+
+def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
+    """Posterior of each level's effect minus the first level's (the Bayesian counterpart of the
+    equality test; reported, not tested)."""
+    diff = agg.draws[:, 1:] - agg.draws[:, :1]
+    terms = [f"{t} - {agg.terms[0]}" for t in agg.terms[1:]]
+    return posterior_table(terms, diff, interval_prob)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: int,
+                     interval_prob: float = INTERVAL_PROB, n_clusters: int | None = None,
+                     interval_kind: str | None = None, df: float | None = None,
+                     tests: Sequence[TestResult] = (), info: Mapping[str, Any] | None = None,
+                     clusters: np.ndarray | None = None,
+                     bootstrap: "BootstrapResult | None" = None) -> EffectResult:
+    """An ``EffectResult`` for an aggregation.
+
+    Bayesian (``paradigm="bayesian"`` or no influence): posterior summaries of ``agg.draws``,
+    ``interval_kind="equal_tailed"``. Otherwise a Wald table from ``agg.vcov(clusters)``
+    (``"wald_if"``; t with ``df`` if given) or, with ``bootstrap``, bootstrap standard errors and
+    ``"bootstrap_uniform"``/``"bootstrap_pointwise"`` bands. Frequentist results get the
+    pre-trend test (``ATT_event``) and the level-equality test (``ATT_by_<trait>``) appended to
+    ``tests``, computed from the influence-function covariance.
+    """
+    info = dict(info or {})
+    use_draws = agg.draws is not None and (paradigm == "bayesian" or agg.influence is None)
+    if use_draws:
+        table = posterior_table(agg.terms, agg.draws, interval_prob)
+        if agg.estimand.startswith("ATT_by_") and len(agg.terms) > 1:
+            info.setdefault("level_differences", level_differences(agg, interval_prob))
+        return EffectResult(method=method, paradigm=paradigm, estimand=agg.estimand, table=table,
+                            n_obs=n_obs, interval_prob=interval_prob,
+                            interval_kind=interval_kind or "equal_tailed", n_clusters=n_clusters,
+                            tests=tuple(tests), draws=agg.draws, info=info)
+    vcov = agg.vcov(clusters)
+    if bootstrap is None:
+        table = wald_table(agg.terms, agg.estimates, vcov, interval_prob=interval_prob, df=df)
+        kind, reported = interval_kind or "wald_if", vcov
+    else:
+        table = bootstrap_table(agg.terms, agg.estimates, bootstrap)
+        kind, reported = interval_kind or f"bootstrap_{bootstrap.bands}", bootstrap.vcov
+        info.update(n_boot=bootstrap.n_boot, multiplier=bootstrap.multiplier, crit=bootstrap.crit)
+    extra = [t for t in (pretrend_test(agg, vcov), equality_test(agg, vcov)) if t is not None]
+    if n_clusters is None:
+        n_clusters = int(agg.influence.shape[0] if clusters is None else pd.unique(clusters).size)
+    return EffectResult(method=method, paradigm=paradigm, estimand=agg.estimand, table=table,
+                        n_obs=n_obs, interval_prob=interval_prob, interval_kind=kind,
+                        n_clusters=n_clusters, tests=(*tests, *extra), vcov=reported, info=info)

@@ -1,0 +1,251 @@
+"""Callaway & Sant'Anna (2021) staggered DID with the shared treated-cell aggregation."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ...constants import INTERVAL_PROB
+from ...data.panel import COHORT, Panel
+from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, second_stage_overall,
+                                    to_effect_result)
+from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
+from ...results.effect import EffectResult, wald_test
+from ..base import Estimator
+from ..registry import register
+from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, to_wide
+
+TERM_ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
+
+
+def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list[str]]:
+    """The estimation sample: a balanced panel without units treated in the first period.
+
+    As R ``did``: units treated in the first period have no pre-period and are dropped; units
+    not observed in every period are dropped; with ``not_yet_treated`` controls and no
+    never-treated units, periods from the last cohort's first treated period on are dropped and
+    that cohort serves as never treated.
+    """
+    frame, notes = panel.data, []
+    first = int(panel.periods[0])
+    early = (frame[COHORT] > 0) & (frame[COHORT] <= first)
+    if early.any():
+        notes.append(f"dropped {frame.loc[early, panel.unit].nunique()} units treated in the "
+                     f"first period ({first}): no pre-treatment period")
+        frame = frame[~early]
+    n_periods = frame[panel.time].nunique()
+    counts = frame.groupby(panel.unit)[panel.time].transform("nunique")
+    if (counts < n_periods).any():
+        notes.append(f"dropped {frame.loc[counts < n_periods, panel.unit].nunique()} units not "
+                     "observed in every period (balanced panel required)")
+        frame = frame[counts == n_periods]
+    if not (frame[COHORT] == 0).any():
+        if control_group == "never_treated":
+            raise ValueError("callaway_santanna: no never-treated units; use "
+                             "control_group='not_yet_treated'")
+        last = int(frame[COHORT].max())
+        frame = frame[frame[panel.time] < last].copy()
+        frame.loc[frame[COHORT] == last, COHORT] = 0
+        notes.append(f"no never-treated units: periods >= {last} dropped and cohort {last} used "
+                     "as never treated")
+    if frame.empty:
+        raise ValueError("callaway_santanna: no units left after dropping first-period adopters")
+    return frame.reset_index(drop=True), notes
+
+
+def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray) -> np.ndarray:
+    """The value of a unit-constant column for each unit in ``units`` (error if it varies)."""
+    per_unit = frame.groupby(unit)[column]
+    if (per_unit.nunique(dropna=False) > 1).any():
+        raise ValueError(f"callaway_santanna: {column!r} varies within units; clusters and "
+                         "traits must be constant within a unit")
+    return per_unit.first().reindex(units).to_numpy()
+
+
+def gt_cells(wide: WidePanel, control_group: str, est_method: str,
+             levels: np.ndarray | None = None) -> tuple[pd.DataFrame, CellEffects]:
+    """ATT(g,t) table and CellEffects, within each trait level when ``levels`` (per unit) given."""
+    if levels is None:
+        table, inf = att_gt(wide, control_group=control_group, est_method=est_method)
+    else:
+        parts = [att_gt(wide, control_group=control_group, est_method=est_method,
+                        unit_mask=levels == lv) for lv in np.unique(levels)]
+        table = pd.concat([p[0].assign(level=str(lv)) for p, lv in zip(parts, np.unique(levels))],
+                          ignore_index=True)
+        inf = np.hstack([p[1] for p in parts])
+    ok = ~table["skipped"].to_numpy()
+    cells = table.loc[ok, ["cohort", "time"] + (["level"] if levels is not None else [])]
+    cells = cells.assign(weight=table.loc[ok, "n_treated"].to_numpy())
+    effects = CellEffects(cells=cells, estimates=table.loc[ok, "att"].to_numpy(),
+                          influence=inf[:, ok], unit_cohort=wide.cohort,
+                          unit_level=None if levels is None else levels.astype(str))
+    return table, effects
+
+
+def gt_pretest(cells: CellEffects, vcov: np.ndarray):
+    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square)."""
+    pre = np.flatnonzero((cells.cells["rel_time"].to_numpy() < 0) & (np.diag(vcov) > 0))
+    if pre.size == 0:
+        return None
+    R = np.zeros((pre.size, len(cells.estimates)))
+    R[np.arange(pre.size), pre] = 1.0
+    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R,
+                     note="did's att_gt pre-test")
+
+
+@register("callaway_santanna")
+class CallawaySantAnna(Estimator):
+    """Callaway & Sant'Anna (2021, J. Econometrics 225(2)) group-time ATTs, aggregated.
+
+    ATT(g,t) are 2x2 DIDs of cohort ``g`` against ``never_treated`` or ``not_yet_treated``
+    controls between ``t`` and a varying base period, by outcome regression (``"reg"``),
+    normalised IPW (``"ipw"``, Abadie 2005) or the doubly robust estimator of Sant'Anna & Zhao
+    (2020; ``"dr"``), with base-period ``covariates`` (None: the panel's). They are aggregated
+    by :func:`bayescity.estimands.aggregate` into ``ATT``, ``ATT_event`` (pre and post event
+    times within ``event_window``), ``ATT_cohort``, ``ATT_calendar`` and, with ``by=<trait>``,
+    ``ATT_by_<trait>`` from ATT(g,t) estimated within each level's subsample. Anticipation is 0.
+
+    Inference: influence-function standard errors clustered by the panel's cluster column (the
+    unit unless set) or by ``cluster`` (constant within units; influence functions are summed
+    within clusters), with normal intervals (``"wald_if"``); or, with
+    ``bootstrap=True``, the multiplier bootstrap (``n_boot`` Mammen or Rademacher draws seeded by
+    ``random_state``) with ``bands="uniform"`` (sup-t) or ``"pointwise"`` intervals. The
+    ``ATT_event`` result carries the joint pre-trend Wald tests; the second-stage overall numbers
+    of R ``did::aggte`` (group, dynamic, calendar) sit in the ``info["overall"]`` of
+    ``ATT_cohort``, ``ATT_event`` and ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
+    ``cells_`` its :class:`~bayescity.estimands.aggregate.CellEffects`.
+    """
+
+    paradigm = "frequentist"
+
+    def __init__(self, control_group: str = "never_treated", est_method: str = "dr",
+                 covariates: Sequence[str] | None = None, cluster: str | None = None,
+                 bootstrap: bool = False, n_boot: int = 999, bands: str = "uniform",
+                 multiplier: str = "mammen", random_state=None, by: str | None = None,
+                 event_window: tuple[int, int] | None = None,
+                 interval_prob: float = INTERVAL_PROB):
+        self.control_group = control_group
+        self.est_method = est_method
+        self.covariates = covariates
+        self.cluster = cluster
+        self.bootstrap = bootstrap
+        self.n_boot = n_boot
+        self.bands = bands
+        self.multiplier = multiplier
+        self.random_state = random_state
+        self.by = by
+        self.event_window = event_window
+        self.interval_prob = interval_prob
+
+    def _check(self) -> None:
+        if self.control_group not in CONTROL_GROUPS:
+            raise ValueError(f"control_group must be one of {CONTROL_GROUPS}")
+        if self.bands not in ("uniform", "pointwise"):
+            raise ValueError("bands must be 'uniform' or 'pointwise'")
+        if self.multiplier not in MULTIPLIERS:
+            raise ValueError(f"multiplier must be one of {MULTIPLIERS}")
+
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        self._check()
+        frame, notes = prepare_sample(panel, self.control_group)
+        covs = list(panel.covariates if self.covariates is None else self.covariates)
+        wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                       cohort=COHORT, covariates=covs)
+        sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
+        if (sizes < 2).any():
+            notes.append(f"cohorts {sorted(sizes.index[sizes < 2].tolist())} have one unit: their "
+                         "ATT(g,t) standard errors omit that unit's own noise")
+        self.clusters_ = unit_values(frame, panel.unit, self.cluster or panel.cluster_col,
+                                     wide.units)
+        self._n_obs = len(frame)
+        self._multipliers = self._draw_multipliers()
+        table, self.cells_ = gt_cells(wide, self.control_group, self.est_method)
+        self.gt_ = self._gt_table(table, self.cells_)
+        self._info = dict(control_group=self.control_group, est_method=self.est_method,
+                          covariates=covs, base_period="varying", anticipation=0,
+                          n_units=len(wide.units), notes=tuple(notes))
+        out = [self._result(aggregate(self.cells_, "ATT"))]
+        out.append(self._event_result())
+        for estimand in ("ATT_cohort", "ATT_calendar"):
+            out.append(self._result(aggregate(self.cells_, estimand),
+                                    overall=second_stage_overall(self.cells_, estimand)))
+        if self.by:
+            out.append(self._by_result(frame, panel, wide))
+        return out
+
+    def _draw_multipliers(self) -> np.ndarray | None:
+        if not self.bootstrap:
+            return None
+        rng = np.random.default_rng(self.random_state)
+        return draw_multipliers(rng, self.n_boot, pd.unique(self.clusters_).size, self.multiplier)
+
+    def _event_result(self) -> EffectResult:
+        window = None if self.event_window is None else tuple(self.event_window)
+        agg = aggregate(self.cells_, "ATT_event", post_only=False, event_window=window)
+        overall = second_stage_overall(self.cells_, "ATT_event", event_window=window)
+        pretest = gt_pretest(self.cells_, self._gt_vcov())
+        return self._result(agg, overall=overall, tests=() if pretest is None else (pretest,))
+
+    def _gt_vcov(self) -> np.ndarray:
+        """Covariance of the ATT(g,t) in ``cells_`` (influence functions, clustered)."""
+        agg = Aggregation("ATT_gt", [], self.cells_.estimates, np.eye(len(self.cells_.estimates)),
+                          influence=self.cells_.influence)
+        return agg.vcov(self._cluster_labels())
+
+    def _by_result(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel) -> EffectResult:
+        if self.by not in frame.columns:
+            raise ValueError(f"callaway_santanna: by={self.by!r} is not a column of the panel")
+        levels = unit_values(frame, panel.unit, self.by, wide.units).astype(str)
+        table, self.cells_by_ = gt_cells(wide, self.control_group, self.est_method, levels)
+        self.gt_by_ = self._gt_table(table, self.cells_by_)
+        return self._result(aggregate(self.cells_by_, f"ATT_by_{self.by}"))
+
+    def _cluster_labels(self) -> np.ndarray | None:
+        """Cluster labels per unit, or None when every unit is its own cluster."""
+        return None if pd.unique(self.clusters_).size == len(self.clusters_) else self.clusters_
+
+    def _inference(self, agg: Aggregation):
+        if self._multipliers is None:
+            return None
+        return multiplier_bootstrap(agg.influence, self._multipliers, clusters=self.clusters_,
+                                    bands=self.bands, interval_prob=self.interval_prob,
+                                    multiplier=self.multiplier)
+
+    def _result(self, agg: Aggregation, overall: Aggregation | None = None,
+                tests=()) -> EffectResult:
+        info = dict(self._info)
+        if overall is not None:
+            info["overall"] = self._overall_summary(overall)
+        return to_effect_result(agg, method=self.method, paradigm=self.paradigm, n_obs=self._n_obs,
+                                interval_prob=self.interval_prob,
+                                n_clusters=int(pd.unique(self.clusters_).size), tests=tests,
+                                info=info, clusters=self._cluster_labels(),
+                                bootstrap=self._inference(agg))
+
+    def _overall_summary(self, overall: Aggregation) -> dict:
+        """Estimate and standard error of a second-stage overall (R ``did::aggte``'s overall)."""
+        boot = self._inference(overall)
+        se = float(np.sqrt(overall.vcov(self._cluster_labels())[0, 0])) if boot is None \
+            else float(boot.std_error[0])
+        return {"estimate": float(overall.estimates[0]), "std_error": se}
+
+    def _gt_table(self, table: pd.DataFrame, cells: CellEffects) -> pd.DataFrame:
+        """The ATT(g,t) table with standard errors and intervals of the chosen inference."""
+        table = table.copy()
+        agg = Aggregation("ATT_gt", [], cells.estimates, np.eye(len(cells.estimates)),
+                          influence=cells.influence)
+        boot = self._inference(agg)
+        if boot is None:
+            se = np.sqrt(np.diag(agg.vcov(self._cluster_labels())))
+            crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
+        else:
+            se, crit = boot.std_error, boot.crit
+        ok = ~table["skipped"].to_numpy()
+        table["std_error"] = np.nan
+        table.loc[ok, "std_error"] = se
+        table["lower"] = table["att"] - crit * table["std_error"]
+        table["upper"] = table["att"] + crit * table["std_error"]
+        return table

@@ -1,0 +1,107 @@
+"""Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021).
+
+Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods.
+Journal of Econometrics 225(2), 200-230. For every treated cohort ``g`` and period ``t`` a 2x2
+DID compares cohort ``g`` with the control group between ``t`` and a base period -- the last
+period before ``g`` for post-treatment cells, the previous period for pre-treatment cells
+("varying" base period, R ``did``'s default) -- using covariates measured in the base period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .cs_drdid import EST_METHODS
+
+CONTROL_GROUPS = ("never_treated", "not_yet_treated")
+
+
+@dataclass(frozen=True)
+class WidePanel:
+    """A balanced panel as arrays: ``y`` (units x periods), ``x`` (units x periods x k, the first
+    column the intercept), ``cohort`` per unit, unit labels and their row in the long frame."""
+
+    units: np.ndarray
+    periods: np.ndarray
+    cohort: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+
+
+def to_wide(frame: pd.DataFrame, *, unit: str, time: str, outcome: str, cohort: str,
+            covariates: list[str]) -> WidePanel:
+    """Arrays of a balanced long panel sorted by (unit, time)."""
+    units, u = np.unique(frame[unit].to_numpy(), return_inverse=True)
+    periods, t = np.unique(frame[time].to_numpy(), return_inverse=True)
+    n, T = len(units), len(periods)
+    y = np.full((n, T), np.nan)
+    y[u, t] = frame[outcome].to_numpy(dtype=float)
+    x = np.ones((n, T, 1 + len(covariates)))
+    for j, c in enumerate(covariates, start=1):
+        x[u, t, j] = frame[c].to_numpy(dtype=float)
+    g = np.zeros(n, dtype=np.int64)
+    g[u] = frame[cohort].to_numpy(dtype=np.int64)
+    return WidePanel(units=units, periods=periods.astype(np.int64), cohort=g, y=y, x=x)
+
+
+def cell_plan(periods: np.ndarray, cohorts: np.ndarray) -> pd.DataFrame:
+    """Every (g, t) with ``t`` from the second period on and its base-period index ("varying")."""
+    rows = []
+    for g in cohorts:
+        before = np.flatnonzero(periods < g)
+        if before.size == 0:
+            continue
+        for k in range(1, len(periods)):
+            base = before[-1] if periods[k] >= g else k - 1
+            rows.append((int(g), int(periods[k]), k, int(base)))
+    return pd.DataFrame(rows, columns=["cohort", "time", "t_idx", "base_idx"])
+
+
+def control_mask(cohort: np.ndarray, g: int, t: int, control_group: str) -> np.ndarray:
+    """Never-treated units, plus (``not_yet_treated``) units first treated after period ``t``."""
+    never = cohort == 0
+    if control_group == "never_treated":
+        return never
+    return never | ((cohort > t) & (cohort != g))
+
+
+def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method: str = "dr",
+           unit_mask: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """ATT(g,t) for every cell and their influence functions (n_units x n_cells).
+
+    Each 2x2 uses the units of cohort ``g`` and of the control group (restricted to
+    ``unit_mask`` when given, e.g. one trait level); its influence function is scaled by
+    ``n / n_cell`` and placed in the rows of those units, so that the convention
+    ``vcov = IF' IF / n^2`` holds over all ``n`` units. Cells without treated or control units
+    are skipped (listed with ``att`` NaN and ``skipped`` True).
+    """
+    if control_group not in CONTROL_GROUPS:
+        raise ValueError(f"control_group must be one of {CONTROL_GROUPS}, got {control_group!r}")
+    if est_method not in EST_METHODS:
+        raise ValueError(f"est_method must be one of {tuple(EST_METHODS)}, got {est_method!r}")
+    estimate = EST_METHODS[est_method]
+    n = len(wide.cohort)
+    mask = np.ones(n, dtype=bool) if unit_mask is None else np.asarray(unit_mask, dtype=bool)
+    cohorts = np.unique(wide.cohort[mask & (wide.cohort > 0)])
+    plan = cell_plan(wide.periods, cohorts)
+    influence = np.zeros((n, len(plan)))
+    out = []
+    for j, (g, t, k, b) in enumerate(plan[["cohort", "time", "t_idx", "base_idx"]].to_numpy()):
+        treated = mask & (wide.cohort == g)
+        control = mask & control_mask(wide.cohort, g, t, control_group)
+        rows = np.flatnonzero(treated | control)
+        row = dict(cohort=g, time=t, base_period=int(wide.periods[b]), n_treated=int(treated.sum()),
+                   n_control=int(control.sum()), att=np.nan, skipped=True)
+        if row["n_treated"] and row["n_control"]:
+            dy = wide.y[rows, k] - wide.y[rows, b]
+            fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :], np.ones(rows.size))
+            influence[rows, j] = fit.influence * (n / rows.size)
+            row.update(att=fit.att, skipped=False)
+        out.append(row)
+    table = pd.DataFrame(out, columns=["cohort", "time", "base_period", "n_treated", "n_control",
+                                       "att", "skipped"])
+    table.insert(2, "rel_time", table["time"] - table["cohort"])
+    return table, influence

@@ -1,0 +1,202 @@
+"""Callaway & Sant'Anna: agreement with moderndid and R did on mpdta, recovery on a simulated
+city panel, bootstrap inference, clustering, trait levels and the estimator contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescity
+from bayescity.estimands import aggregate
+from bayescity.estimators.freq import CallawaySantAnna
+
+moderndid = pytest.importorskip("moderndid")
+pl = pytest.importorskip("polars")
+
+CONTROL = {"never_treated": "nevertreated", "not_yet_treated": "notyettreated"}
+AGGTE = {"ATT_cohort": "group", "ATT_event": "dynamic", "ATT_calendar": "calendar"}
+
+
+@pytest.fixture(scope="module")
+def mpdta() -> pd.DataFrame:
+    df = moderndid.load_mpdta().to_pandas().drop(columns="treat")
+    df["lpop_tv"] = df["lpop"] + np.random.default_rng(0).normal(scale=0.5, size=len(df))
+    return df
+
+
+def mpdta_panel(df: pd.DataFrame, covariates=("lpop",)) -> bayescity.Panel:
+    return bayescity.load_panel(df, unit="countyreal", time="year", outcome="lemp",
+                                cohort="first.treat", covariates=list(covariates))
+
+
+def reference(df, control_group, est_method, xformla):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mp = moderndid.att_gt(data=pl.from_pandas(df), yname="lemp", tname="year",
+                              idname="countyreal", gname="first.treat", est_method=est_method,
+                              control_group=CONTROL[control_group], xformla=xformla)
+        aggs = {t: moderndid.aggte(mp, type=t) for t in ("simple", "group", "dynamic", "calendar")}
+    return mp, aggs
+
+
+@pytest.mark.parametrize("covariates", [(), ("lpop",)], ids=["nocov", "lpop"])
+@pytest.mark.parametrize("est_method", ["reg", "ipw", "dr"])
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_agrees_with_moderndid(mpdta, control_group, est_method, covariates):
+    est = CallawaySantAnna(control_group=control_group, est_method=est_method,
+                           covariates=list(covariates)).fit(mpdta_panel(mpdta))
+    mp, aggs = reference(mpdta, control_group, est_method, "~lpop" if covariates else None)
+    gt = est.gt_
+    assert gt[["cohort", "time"]].to_numpy().tolist() == np.column_stack([mp.groups, mp.times]).tolist()
+    np.testing.assert_allclose(gt["att"], mp.att_gt, atol=1e-8)
+    np.testing.assert_allclose(gt["std_error"], mp.se_gt, rtol=1e-6)
+    att = est.effect("ATT").row("overall")
+    assert att.estimate == pytest.approx(aggs["simple"].overall_att, abs=1e-8)
+    assert att.std_error == pytest.approx(aggs["simple"].overall_se, rel=1e-6)
+    for estimand, kind in AGGTE.items():
+        res, ref = est.effect(estimand), aggs[kind]
+        assert res.terms == [str(int(v)) for v in ref.event_times]
+        np.testing.assert_allclose(res.table["estimate"], ref.att_by_event, atol=1e-8)
+        np.testing.assert_allclose(res.table["std_error"], ref.se_by_event, rtol=1e-6)
+        assert res.info["overall"]["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
+        assert res.info["overall"]["std_error"] == pytest.approx(ref.overall_se, rel=1e-6)
+    pretest = [t for t in est.effect("ATT_event").tests if "ATT(g,t)" in t.name][0]
+    assert pretest.p_value == pytest.approx(mp.wald_pvalue, abs=1e-5)
+
+
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_time_varying_covariates_enter_at_the_base_period(mpdta, control_group):
+    est = CallawaySantAnna(control_group=control_group).fit(mpdta_panel(mpdta, ["lpop_tv"]))
+    mp, _ = reference(mpdta, control_group, "dr", "~lpop_tv")
+    np.testing.assert_allclose(est.gt_["att"], mp.att_gt, atol=1e-8)
+    np.testing.assert_allclose(est.gt_["std_error"], mp.se_gt, rtol=1e-6)
+
+
+def test_r_did_numbers(mpdta):
+    """R did 2.5: att_gt(lemp, never treated, dr, no covariates) then aggte(...)."""
+    est = CallawaySantAnna(covariates=[]).fit(mpdta_panel(mpdta))
+    att = est.effect("ATT").row("overall")
+    assert att.estimate == pytest.approx(-0.0399513, abs=1e-6)
+    assert att.std_error == pytest.approx(0.0120340, rel=1e-4)
+    assert est.effect("ATT_cohort").info["overall"]["estimate"] == pytest.approx(-0.0310183, abs=1e-6)
+    assert est.effect("ATT_event").info["overall"]["estimate"] == pytest.approx(-0.0772398, abs=1e-6)
+    assert est.effect("ATT_calendar").info["overall"]["estimate"] == pytest.approx(-0.0417004, abs=1e-6)
+    event = est.effect("ATT_event")
+    assert event.terms == ["-3", "-2", "-1", "0", "1", "2", "3"]
+    assert event.interval_kind == "wald_if" and event.n_clusters == 500
+    names = [t.name for t in event.tests]
+    assert names == ["pre-trends: all ATT(g,t) = 0 for t < g", "pre-trends: all ATT(e) = 0 for e < 0"]
+    assert event.tests[1].df == 3
+
+
+def test_bootstrap_inference(mpdta):
+    panel = mpdta_panel(mpdta)
+    analytic = CallawaySantAnna().fit(panel).effect("ATT_event").table
+    fit = lambda **kw: CallawaySantAnna(bootstrap=True, n_boot=999, random_state=7, **kw).fit(panel)
+    uniform, pointwise = fit().effect("ATT_event"), fit(bands="pointwise").effect("ATT_event")
+    assert uniform.interval_kind == "bootstrap_uniform"
+    assert pointwise.interval_kind == "bootstrap_pointwise"
+    np.testing.assert_allclose(uniform.table["std_error"], analytic["std_error"], rtol=0.15)
+    u_width = uniform.table["upper"] - uniform.table["lower"]
+    p_width = pointwise.table["upper"] - pointwise.table["lower"]
+    assert (u_width > p_width).all()
+    pd.testing.assert_frame_equal(fit().effect("ATT_event").table, uniform.table)
+    seeded = CallawaySantAnna(bootstrap=True, random_state=np.random.SeedSequence(8)).fit(panel)
+    assert not seeded.effect("ATT_event").table.equals(uniform.table)
+    rade = fit(multiplier="rademacher").effect("ATT").table
+    assert rade["std_error"][0] == pytest.approx(0.0120340, rel=0.15)
+
+
+def test_cluster_robust_errors(mpdta):
+    df = mpdta.assign(state=mpdta["countyreal"] // 1000)
+    panel = bayescity.load_panel(df, unit="countyreal", time="year", outcome="lemp",
+                                 cohort="first.treat")
+    est = CallawaySantAnna(cluster="state").fit(panel)
+    res = est.effect("ATT")
+    assert res.n_clusters == df["state"].nunique()
+    by_unit = CallawaySantAnna().fit(panel).effect("ATT").row("overall")
+    assert res.row("overall")["std_error"] != pytest.approx(by_unit["std_error"], rel=1e-3)
+    agg = aggregate(est.cells_, "ATT")
+    state = est.clusters_
+    sums = np.array([agg.influence[state == s].sum() for s in np.unique(state)])
+    assert res.row("overall")["std_error"] == pytest.approx(np.sqrt((sums**2).sum()) / 500, rel=1e-10)
+    boot = CallawaySantAnna(cluster="state", bootstrap=True, random_state=1).fit(panel)
+    assert boot.effect("ATT").row("overall")["std_error"] == pytest.approx(
+        res.row("overall")["std_error"], rel=0.2)
+    df2 = df.assign(bad=np.arange(len(df)) % 3)
+    panel2 = bayescity.load_panel(df2, unit="countyreal", time="year", outcome="lemp",
+                                  cohort="first.treat")
+    with pytest.raises(ValueError, match="within units"):
+        CallawaySantAnna(cluster="bad").fit(panel2)
+
+
+def test_first_period_adopters_are_dropped_and_input_not_mutated(mpdta):
+    df = mpdta.copy()
+    never = df.loc[df["first.treat"] == 0, "countyreal"].unique()[:5]
+    df.loc[df["countyreal"].isin(never), "first.treat"] = 2003
+    before = df.copy()
+    panel = mpdta_panel(df)
+    frame_before = panel.data
+    est = CallawaySantAnna().fit(panel)
+    pd.testing.assert_frame_equal(df, before)
+    pd.testing.assert_frame_equal(panel.data, frame_before)
+    info = est.effect("ATT").info
+    assert info["n_units"] == 495
+    assert any("treated in the first period" in n for n in info["notes"])
+    assert set(est.gt_["cohort"]) == {2004, 2006, 2007}
+
+
+def test_options_are_checked(mpdta):
+    panel = mpdta_panel(mpdta)
+    with pytest.raises(ValueError, match="control_group"):
+        CallawaySantAnna(control_group="everyone").fit(panel)
+    with pytest.raises(ValueError, match="est_method"):
+        CallawaySantAnna(est_method="ml").fit(panel)
+    with pytest.raises(ValueError, match="bands"):
+        CallawaySantAnna(bands="wide").fit(panel)
+    assert bayescity.get_estimator("callaway_santanna") is CallawaySantAnna
+
+
+# ---------------------------------------------------------------------------- simulated panel
+def simulated(seed: int):
+    datasets = pytest.importorskip("bayescity.datasets")
+    sim = datasets.simulate_city_panel(seed, heterogeneous=True, dynamic=True,
+                                       cohort_effects=True, selection=False)
+    panel = bayescity.load_panel(sim.data, unit="city", time="year", outcome="tfp_growth",
+                                 cohort="pilot_year", traits=["region3"])
+    return sim, panel
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_recovers_simulated_effects(seed):
+    sim, panel = simulated(seed)
+    est = CallawaySantAnna(bootstrap=True, random_state=seed, by="region3",
+                           event_window=(-5, 8)).fit(panel)
+    att = est.effect("ATT").row("overall")
+    assert att.lower <= sim.truth.att <= att.upper
+    event = est.effect("ATT_event").table
+    assert event["term"].tolist() == [str(e) for e in range(-5, 9)]
+    truth = sim.truth.att_event.reindex(event["term"].astype(int)).to_numpy()
+    assert ((event["lower"] <= truth) & (truth <= event["upper"])).all()
+    by = est.effect("ATT_by_region3")
+    truth_by = sim.truth.att_by["region3"].reindex(by.terms).to_numpy()
+    assert ((by.table["lower"] <= truth_by) & (truth_by <= by.table["upper"])).all()
+    assert by.tests[0].name == "equal ATT across region3" and by.tests[0].p_value < 0.05
+
+
+def test_levels_equal_subsample_fits():
+    sim, panel = simulated(2)
+    est = CallawaySantAnna(by="region3").fit(panel)
+    by = est.effect("ATT_by_region3")
+    for level in by.terms:
+        sub = panel.data.drop(columns=["cohort", "treat", "rel_time"])
+        sub = sub[sub["region3"] == level]
+        alone = CallawaySantAnna().fit(bayescity.load_panel(
+            sub, unit="city", time="year", outcome="tfp_growth", cohort="pilot_year"))
+        row = alone.effect("ATT").row("overall")
+        assert by.row(level)["estimate"] == pytest.approx(row["estimate"], abs=1e-10)
+        assert by.row(level)["std_error"] == pytest.approx(row["std_error"], rel=1e-8)
+    assert {"level", "att", "std_error"} <= set(est.gt_by_.columns)
