@@ -1,6 +1,9 @@
 """Frequentist estimators (registered on import)."""
 
 from .callaway_santanna import CallawaySantAnna
+from .event_study import EventStudy
+from .imputation import Imputation
+from .sun_abraham import SunAbraham
 from .twfe import TWFE
 
-__all__ = ["CallawaySantAnna", "TWFE"]
+__all__ = ["CallawaySantAnna", "EventStudy", "Imputation", "SunAbraham", "TWFE"]

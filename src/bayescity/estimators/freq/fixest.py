@@ -68,3 +68,30 @@ def coefs_of(fit, vcov: str) -> Coefs:
     df_t = float(fit._df_t)
     return Coefs(names, np.asarray(fit._beta_hat, dtype=float), np.asarray(fit._vcov, dtype=float),
                  int(fit._N), n_clusters, df_t, vcov)
+
+
+def absorbed_by(data: pd.DataFrame, group: str, columns: Sequence[str]) -> list[str]:
+    """The columns of ``columns`` that are constant within every ``group`` (absorbed by its FE)."""
+    spread = data.groupby(group)[list(columns)].nunique(dropna=False)
+    return [c for c in columns if (spread[c] <= 1).all()]
+
+
+def predict_untreated(data: pd.DataFrame, untreated: np.ndarray, outcome: str,
+                      covariates: Sequence[str], fixed_effects: Sequence[str]):
+    """Fit ``outcome ~ covariates | fixed_effects`` on the ``untreated`` rows and predict all rows.
+
+    Singleton fixed-effect levels are kept (``fixef_rm="none"``): a unit with one untreated
+    period still has an identified effect. Covariates constant within the first fixed effect are
+    left out (they are absorbed). Rows whose fixed-effect levels never occur untreated get NaN.
+    Returns the predictions and the fitted model.
+    """
+    import pyfixest as pf
+
+    fit_rows = data.loc[np.asarray(untreated, dtype=bool)]
+    kept = [c for c in covariates if c not in absorbed_by(fit_rows, fixed_effects[0], covariates)]
+    fml = f"{outcome} ~ {' + '.join(kept) if kept else '1'} | {' + '.join(fixed_effects)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.feols(fml, data=fit_rows, vcov="iid", fixef_rm="none")
+        yhat = np.asarray(fit.predict(newdata=data), dtype=float)
+    return yhat, fit

@@ -1,0 +1,179 @@
+"""Sun & Abraham (2021) interaction-weighted event-study estimator."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...constants import INTERVAL_PROB
+from ...data.panel import COHORT, REL_TIME, Panel
+from ...results.effect import EffectResult, wald_test
+from ..base import Estimator
+from ..registry import register
+from .es_common import (Combined, Inference, aggregate_cells, check_by, covariates_of,
+                        drop_always_treated, effect_result, equality_tests)
+from .fixest import Coefs, coefs_of, feols, safe_name
+
+CONTROLS = ("never", "last")
+DESIGN_COHORT = "_sa_cohort"
+
+
+def sa_sample(frame: pd.DataFrame, *, time: str, control: str) -> tuple[pd.DataFrame, str]:
+    """The estimation sample and the control group actually used.
+
+    ``never``: never-treated units are the controls (all periods kept). ``last``, or ``never``
+    when the panel has no never-treated unit: the last-treated cohort is the control group,
+    never-treated units are dropped and so are the periods from its adoption on (Sun & Abraham
+    2021, Sec. 4). ``_sa_cohort`` is the cohort of units with interaction dummies, 0 for controls.
+    """
+    if control not in CONTROLS:
+        raise ValueError(f"control_cohort must be one of {CONTROLS}, got {control!r}")
+    out = frame.copy()
+    has_never = bool((out[COHORT] == 0).any())
+    if control == "never" and has_never:
+        out[DESIGN_COHORT] = out[COHORT]
+        return out, "never"
+    last = int(out[COHORT].max())
+    out = out.loc[(out[COHORT] > 0) & (out[time] < last)].copy()
+    out[DESIGN_COHORT] = np.where(out[COHORT] == last, 0, out[COHORT])
+    if not (out[DESIGN_COHORT] > 0).any():
+        raise ValueError("sun_abraham: no treated cohort is observed before the control cohort")
+    used = "last" if control == "last" else "last (the panel has no never-treated units)"
+    return out, f"{used}: cohort {last}"
+
+
+def interaction_keys(frame: pd.DataFrame, reference: int, by: str | None) -> list[tuple]:
+    """Sorted (cohort, event time[, level]) cells with an interaction dummy (reference excluded)."""
+    rows = frame.loc[(frame[DESIGN_COHORT] > 0) & (frame[REL_TIME] != reference)]
+    cols = [COHORT, REL_TIME] + ([by] if by else [])
+    keys = rows[cols].drop_duplicates().itertuples(index=False, name=None)
+    return sorted(((int(k[0]), int(k[1]), *k[2:]) for k in keys), key=lambda k: (str(k[2:]), k))
+
+
+def interaction_name(key: tuple) -> str:
+    """Formula-safe dummy name of a (cohort, event time[, level]) cell."""
+    e = f"m{-key[1]}" if key[1] < 0 else f"p{key[1]}"
+    name = f"sa_g{key[0]}_{e}"
+    return name if len(key) == 2 else f"{name}__{safe_name(key[2])}"
+
+
+def saturated_regression(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
+                         covariates: Sequence[str], vcov: str, cluster: str, reference: int,
+                         by: str | None = None) -> tuple[list[tuple], Coefs]:
+    """Cohort x event-time interactions relative to ``reference`` with unit and time effects.
+
+    ``y_it = a_i + l_t + sum_{g, e != ref} d_ge 1{G_i = g} 1{t - g = e} + X'b + u`` on treated
+    cohorts and controls; ``d_ge`` estimates CATT(g, e) (Sun & Abraham 2021, J. Econometrics,
+    eq. 16). With ``by`` each cell is also split by the trait level (common fixed effects).
+    """
+    keys = interaction_keys(frame, reference, by)
+    cohort, rel = frame[DESIGN_COHORT].to_numpy(), frame[REL_TIME].to_numpy()
+    dummies = {}
+    for key in keys:
+        hit = (cohort == key[0]) & (rel == key[1])
+        if by:
+            hit &= (frame[by] == key[2]).to_numpy()
+        dummies[interaction_name(key)] = hit.astype(float)
+    names = list(dummies)
+    work = pd.concat([frame, pd.DataFrame(dummies, index=frame.index)], axis=1)
+    fit = feols(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
+    c = coefs_of(fit, vcov)
+    dropped = [n for n in names if n not in c.names]
+    if dropped:
+        raise ValueError(f"sun_abraham: cohort x event-time cells {dropped} are not identified "
+                         "(collinear with the fixed effects)")
+    return keys, c.select(names)
+
+
+def interaction_cells(frame: pd.DataFrame, keys: list[tuple], time: str,
+                      by: str | None) -> pd.DataFrame:
+    """The (cohort, time, rel_time, weight[, level]) cell of every interaction, in key order."""
+    group = [COHORT, REL_TIME] + ([by] if by else [])
+    counts = frame.groupby(group).size()
+    rows = []
+    for key in keys:
+        g, e = key[0], key[1]
+        idx = (g, float(e)) + tuple(key[2:]) if by else (g, float(e))
+        row = {"cohort": g, "time": g + e, "rel_time": e, "weight": float(counts.loc[idx])}
+        if by:
+            row["level"] = key[2]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@register("sun_abraham")
+class SunAbraham(Estimator):
+    """Sun & Abraham (2021) interaction-weighted (IW) estimator of dynamic ATTs.
+
+    Cohort-specific effects CATT(g, e) come from a saturated cohort x event-time regression with
+    unit and time fixed effects (and covariates), relative to ``reference`` (e = -1); controls are
+    the never-treated units or, with ``control_cohort="last"`` (or when there are no never-treated
+    units), the last-treated cohort. The CATTs are aggregated with the shared treated-cell weights
+    of :mod:`bayescity.estimands.aggregate` -- for event time e, cohort shares among the cells
+    observed at e, i.e. the IW weights -- giving ``ATT`` (post cells), ``ATT_event`` (leads as
+    placebos and lags, with a joint Wald F test that all leads are zero), ``ATT_cohort`` and, with
+    ``by``, ``ATT_by_<by>`` from cells split by level plus a Wald test of equal levels. Standard
+    errors are ``W V W'`` with V the clustered (CRV1/CRV3) covariance of the CATTs, as in fixest's
+    ``sunab`` aggregation; intervals use t with G-1 df. Units treated in their first observed
+    period are dropped.
+    """
+
+    paradigm = "frequentist"
+
+    def __init__(self, control_cohort: str = "never", reference: int = -1,
+                 covariates: Sequence[str] | None = None, cluster: str | None = None,
+                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB):
+        self.control_cohort = control_cohort
+        self.reference = reference
+        self.covariates = covariates
+        self.cluster = cluster
+        self.vcov = vcov
+        self.by = by
+        self.interval_prob = interval_prob
+
+    def _spec(self, panel: Panel) -> dict:
+        return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                    covariates=covariates_of(panel, self.covariates), vcov=self.vcov,
+                    cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
+
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        check_by(panel, self.by)
+        spec = self._spec(panel)
+        frame, n_dropped = drop_always_treated(panel.data, unit=panel.unit, time=panel.time)
+        sample, control = sa_sample(frame, time=panel.time, control=self.control_cohort)
+        keys, c = saturated_regression(sample, **spec)
+        cells = interaction_cells(sample, keys, panel.time, None)
+        info = {"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
+                "reference": int(self.reference), "dropped_always_treated_units": n_dropped}
+        inf = Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
+                        info)
+        out = [self._aggregate("ATT", cells, c, inf),
+               self._event(cells, c, inf),
+               self._aggregate("ATT_cohort", cells, c, inf)]
+        if self.by:
+            keys_by, c_by = saturated_regression(sample, **spec, by=self.by)
+            cells_by = interaction_cells(sample, keys_by, panel.time, self.by)
+            out.append(self._aggregate(f"ATT_by_{self.by}", cells_by, c_by, inf, by=self.by))
+        return out
+
+    def _aggregate(self, estimand: str, cells: pd.DataFrame, c: Coefs, inf: Inference,
+                   by: str | None = None) -> EffectResult:
+        agg = aggregate_cells(cells, c.estimates, c.vcov, estimand, trait=by)
+        tests = equality_tests(by, agg, inf.df) if by else ()
+        return effect_result(self.method, estimand, agg, inf, tests)
+
+    def _event(self, cells: pd.DataFrame, c: Coefs, inf: Inference) -> EffectResult:
+        agg = aggregate_cells(cells, c.estimates, c.vcov, "ATT_event", post_only=False)
+        return effect_result(self.method, "ATT_event", agg, inf, lead_test(agg, inf.df))
+
+
+def lead_test(agg: Combined, df: float | None) -> tuple:
+    """Joint Wald F test that every aggregated lead (event time < 0) is zero."""
+    leads = [i for i, t in enumerate(agg.terms) if int(float(t)) < 0]
+    if not leads:
+        return ()
+    R = np.zeros((len(leads), len(agg.terms)))
+    R[np.arange(len(leads)), leads] = 1.0
+    return (wald_test("pre-trends: all leads zero", agg.estimates, agg.vcov, R, df_denom=df),)
