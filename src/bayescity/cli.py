@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
@@ -21,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
 data_app = typer.Typer(no_args_is_help=True, help="Validate and describe panel data.")
 app.add_typer(data_app, name="data")
-out = Console()
+out = Console(width=140)
 err = Console(stderr=True)
 
 USER_ERRORS = (PanelError, ConfigError)
@@ -51,10 +52,26 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
                                      progress=lambda msg: status.update(f"fitting {msg}"))
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         _fail(exc)
-    table = outcome.table
-    shown = table[["estimator", "estimand", "term", "estimate", "std_error", "lower", "upper"]]
-    out.print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
+    out.print(headline_table(outcome.table))
+    out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
+              soft_wrap=True)
     out.print(f"results written to {outcome.run_dir}", highlight=False, soft_wrap=True)
+
+
+def headline_table(table) -> Table:
+    """The overall and by-trait ATT rows of a run, one line each."""
+    keep = (table["estimand"] == "ATT") | table["estimand"].str.startswith("ATT_by_")
+    shown = Table(title="ATT overall and by trait level", title_justify="left")
+    for col in ("estimator", "estimand", "term", "estimate", "std_error", "lower", "upper",
+                "interval_kind"):
+        shown.add_column(col, justify="right" if col in ("estimate", "std_error", "lower", "upper")
+                         else "left")
+    for _, row in table[keep].iterrows():
+        nums = [f"{row[c]:.4f}" if row[c] == row[c] else "-" for c in
+                ("estimate", "std_error", "lower", "upper")]
+        shown.add_row(str(row["estimator"]), str(row["estimand"]), str(row["term"]), *nums,
+                      str(row["interval_kind"]))
+    return shown
 
 
 def _split(values: Optional[str]) -> list[str]:

@@ -86,14 +86,23 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
 
 
 def gt_pretest(cells: CellEffects, vcov: np.ndarray):
-    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square)."""
-    pre = np.flatnonzero((cells.cells["rel_time"].to_numpy() < 0) & (np.diag(vcov) > 0))
+    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square).
+
+    Cells of cohorts with a single treated unit are left out: their influence function carries
+    no treated-side variance, so they would inflate the statistic without bound.
+    """
+    rel = cells.cells["rel_time"].to_numpy()
+    single = cells.cells["weight"].to_numpy() < 2
+    pre = np.flatnonzero((rel < 0) & (np.diag(vcov) > 0) & ~single)
     if pre.size == 0:
         return None
     R = np.zeros((pre.size, len(cells.estimates)))
     R[np.arange(pre.size), pre] = 1.0
-    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R,
-                     note="did's att_gt pre-test")
+    n_single = int(((rel < 0) & single).sum())
+    note = "did's att_gt pre-test"
+    if n_single:
+        note += f"; {n_single} cells of single-unit cohorts left out"
+    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R, note=note)
 
 
 @register("callaway_santanna")
