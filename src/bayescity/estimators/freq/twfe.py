@@ -1,8 +1,8 @@
-"""Static two-way fixed-effects DID."""
+"""Static two-way fixed-effects DID with cluster-robust or wild cluster bootstrap inference."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,11 @@ from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, equality_restriction, wald_table, wald_test
 from ..base import Estimator
 from ..registry import register
-from .fixest import Coefs, coefs_of, feols, safe_name
+from .fixest import VCOV_TYPES, Coefs, coefs_of, feols, safe_name
+from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
+                        wild_bootstrap_terms, wild_term_table)
+
+INFERENCE_KINDS = ("analytic", "wild")
 
 
 def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariates: Sequence[str],
@@ -22,9 +26,8 @@ def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariat
     return coefs_of(fit, vcov).select([TREAT])
 
 
-def twfe_att_by(data: pd.DataFrame, by: str, *, unit: str, time: str, outcome: str,
-                covariates: Sequence[str], vcov: str, cluster: str) -> tuple[list[str], Coefs]:
-    """ATT per level of ``by``: the treatment dummy interacted with each level, common fixed effects."""
+def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """A copy of ``data`` with ``D x 1[by == level]`` per level; returns (frame, levels, names)."""
     levels = sorted(pd.unique(data[by]), key=str)
     work = data.copy()
     names = []
@@ -32,8 +35,24 @@ def twfe_att_by(data: pd.DataFrame, by: str, *, unit: str, time: str, outcome: s
         name = f"{TREAT}__{safe_name(level)}"
         work[name] = work[TREAT] * (work[by] == level).astype(float)
         names.append(name)
+    return work, [str(lv) for lv in levels], names
+
+
+def twfe_att_by(data: pd.DataFrame, by: str, *, unit: str, time: str, outcome: str,
+                covariates: Sequence[str], vcov: str, cluster: str) -> tuple[list[str], Coefs]:
+    """ATT per level of ``by``: the treatment dummy interacted with each level, common fixed effects."""
+    work, levels, names = level_dummies(data, by)
     fit = feols(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    return [str(lv) for lv in levels], coefs_of(fit, vcov).select(names)
+    return levels, coefs_of(fit, vcov).select(names)
+
+
+def twfe_wild(data: pd.DataFrame, targets: Sequence[str], *, unit: str, time: str, outcome: str,
+              covariates: Sequence[str], cluster: str, weights: str, n_boot: int,
+              random_state: RandomState, interval_prob: float) -> list[WildBootstrapResult]:
+    """Wild cluster bootstrap (WCR11) for each of ``targets`` in ``y ~ targets + X | unit + time``."""
+    return wild_bootstrap_terms(data, outcome, targets, cluster=cluster, regressors=covariates,
+                                fixed_effects=[unit, time], random_state=random_state,
+                                weights=weights, n_boot=n_boot, interval_prob=interval_prob)
 
 
 @register("twfe")
@@ -41,47 +60,125 @@ class TWFE(Estimator):
     """Two-way fixed-effects DID: ``y_it = a_i + l_t + tau D_it + X_it'b + e_it`` via pyfixest.
 
     Errors are clustered by the panel's cluster column (the unit unless set) with CRV1 as in
-    fixest/Stata; ``cluster`` names any other column, ``vcov`` picks CRV1, CRV3, hetero or iid.
-    Intervals and p-values use the t distribution with the regression's df (G-1 when clustered).
-    ``by=<trait>`` adds ATT per level with a Wald F test that all levels are equal.
-    Under staggered adoption with dynamic or heterogeneous effects the coefficient is a weighted
-    average that can be biased (Goodman-Bacon 2021; de Chaisemartin & D'Haultfoeuille 2020).
+    fixest/Stata; ``cluster`` names any other column (e.g. ``province``), ``vcov`` picks CRV1,
+    CRV3 (jackknife), hetero or iid. Analytic intervals and p-values use the t distribution with
+    the regression's df (G-1 when clustered); ``interval_kind`` is ``t_<vcov>``.
+
+    ``inference="wild"`` replaces the p-value and interval of every term by the restricted wild
+    cluster bootstrap (WCR11, Cameron, Gelbach & Miller 2008; test inversion as in Roodman et al.
+    2019), with ``wild_weights`` Rademacher (fully enumerated when ``2**G <= n_boot``) or Webb
+    (Webb 2023, for fewer than about 12 clusters); ``interval_kind`` is then
+    ``wild_cluster_bootstrap_<weights>``. ``std_error`` stays the analytic one of ``vcov`` (the
+    bootstrap defines no standard error) and ``info`` says so. ``random_state`` is an int, a
+    SeedSequence or None (fresh entropy, recorded in ``info["seed_entropy"]``).
+
+    ``by=<trait>`` adds ATT per level with a Wald F test that all levels are equal (analytic
+    under either inference). Under staggered adoption with dynamic or heterogeneous effects the
+    coefficient is a weighted average that can be biased (Goodman-Bacon 2021; de Chaisemartin &
+    D'Haultfoeuille 2020).
     """
 
     paradigm = "frequentist"
 
     def __init__(self, covariates: Sequence[str] | None = None, cluster: str | None = None,
-                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB):
+                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
+                 inference: str = "analytic", wild_weights: str = "rademacher",
+                 n_boot: int = 9999, random_state: RandomState = None):
         self.covariates = covariates
         self.cluster = cluster
         self.vcov = vcov
         self.by = by
         self.interval_prob = interval_prob
+        self.inference = inference
+        self.wild_weights = wild_weights
+        self.n_boot = n_boot
+        self.random_state = random_state
+
+    def _check(self, data: pd.DataFrame, cluster: str) -> None:
+        if self.vcov not in VCOV_TYPES:
+            raise ValueError(f"twfe: vcov must be one of {VCOV_TYPES}, got {self.vcov!r}")
+        if self.inference not in INFERENCE_KINDS:
+            raise ValueError(f"twfe: inference must be one of {INFERENCE_KINDS}, "
+                             f"got {self.inference!r}")
+        if cluster not in data.columns:
+            raise ValueError(f"twfe: cluster={cluster!r} is not a column of the panel")
+        if self.by and self.by not in data.columns:
+            raise ValueError(f"twfe: by={self.by!r} is not a column of the panel")
+        if self.inference == "wild":
+            if self.vcov not in ("CRV1", "CRV3"):
+                raise ValueError("twfe: inference='wild' needs clustered errors (vcov CRV1/CRV3)")
+            if self.wild_weights not in WILD_WEIGHTS:
+                raise ValueError(f"twfe: wild_weights must be one of {WILD_WEIGHTS}, "
+                                 f"got {self.wild_weights!r}")
+            if int(self.n_boot) < 1:
+                raise ValueError(f"twfe: n_boot must be positive, got {self.n_boot!r}")
 
     def _spec(self, panel: Panel) -> dict:
         covs = list(panel.covariates if self.covariates is None else self.covariates)
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome, covariates=covs,
                     vcov=self.vcov, cluster=self.cluster or panel.cluster_col)
 
-    def _result(self, estimand: str, terms: list[str], c: Coefs, tests=()) -> EffectResult:
-        table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob, df=c.df_t)
+    def _wild(self, data: pd.DataFrame, spec: dict, targets: list[str],
+              seed: np.random.SeedSequence) -> list[WildBootstrapResult]:
+        args = {k: v for k, v in spec.items() if k != "vcov"}
+        return twfe_wild(data, targets, **args, weights=self.wild_weights,
+                         n_boot=int(self.n_boot), random_state=seed,
+                         interval_prob=self.interval_prob)
+
+    def _result(self, estimand: str, terms: list[str], c: Coefs, cluster: str, tests=(),
+                boots: list[WildBootstrapResult] | None = None,
+                seed: np.random.SeedSequence | None = None) -> EffectResult:
+        info: dict[str, Any] = {"vcov": c.vcov_type, "df": c.df_t, "cluster": cluster,
+                                "inference": self.inference}
+        if boots is None:
+            table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
+                               df=c.df_t)
+            kind = f"t_{c.vcov_type}"
+        else:
+            table = wild_term_table(terms, c.estimates, np.sqrt(np.diag(c.vcov)), boots)
+            kind = boots[0].interval_kind
+            info.update(wild_info(boots, c.vcov_type, seed))
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
-                            interval_kind=f"t_{c.vcov_type}", n_clusters=c.n_clusters,
-                            tests=tuple(tests), vcov=c.vcov,
-                            info={"vcov": c.vcov_type, "df": c.df_t})
+                            interval_kind=kind, n_clusters=c.n_clusters, tests=tuple(tests),
+                            vcov=c.vcov, info=info)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         spec = self._spec(panel)
         data = panel.data
-        out = [self._result("ATT", ["overall"], twfe_att(data, **spec))]
+        self._check(data, spec["cluster"])
+        wild = self.inference == "wild"
+        seeds = child_seeds(self.random_state, 2) if wild else [None, None]
+        att = twfe_att(data, **spec)
+        boots = self._wild(data, spec, [TREAT], seeds[0]) if wild else None
+        out = [self._result("ATT", ["overall"], att, spec["cluster"], boots=boots, seed=seeds[0])]
         if self.by:
-            if self.by not in data.columns:
-                raise ValueError(f"twfe: by={self.by!r} is not a column of the panel")
-            terms, c = twfe_att_by(data, self.by, **spec)
-            tests = []
-            if len(terms) > 1:
-                tests.append(wald_test(f"equal ATT across {self.by}", c.estimates, c.vcov,
-                                       equality_restriction(len(terms)), df_denom=c.df_t))
-            out.append(self._result(f"ATT_by_{self.by}", terms, c, tests))
+            out.append(self._fit_by(data, spec, seeds[1]))
         return out
+
+    def _fit_by(self, data: pd.DataFrame, spec: dict,
+                seed: np.random.SeedSequence | None) -> EffectResult:
+        terms, c = twfe_att_by(data, self.by, **spec)
+        tests = []
+        if len(terms) > 1:
+            tests.append(wald_test(f"equal ATT across {self.by}", c.estimates, c.vcov,
+                                   equality_restriction(len(terms)), df_denom=c.df_t,
+                                   note=f"analytic {c.vcov_type} Wald F test"))
+        boots = None
+        if seed is not None:
+            work, _, names = level_dummies(data, self.by)
+            boots = self._wild(work, spec, names, seed)
+        return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"], tests, boots, seed)
+
+
+def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,
+              seed: np.random.SeedSequence | None) -> dict[str, Any]:
+    """What a result reports about its wild cluster bootstrap."""
+    first = boots[0]
+    return {"std_error": f"analytic {vcov_type} (pyfixest); p_value and interval from the "
+                         f"wild cluster bootstrap ({first.bootstrap_type}, test inversion)",
+            "bootstrap_type": first.bootstrap_type, "wild_weights": first.weights,
+            "n_boot": first.n_boot, "full_enumeration": first.full_enumeration,
+            "wild_t_stat": [b.t_stat for b in boots],
+            "seed_entropy": None if seed is None else seed.entropy,
+            "seed_spawn_key": None if seed is None else tuple(seed.spawn_key)}
