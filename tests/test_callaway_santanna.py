@@ -13,8 +13,8 @@ import bayescity
 from bayescity.estimands import aggregate
 from bayescity.estimators.freq import CallawaySantAnna
 
-moderndid = pytest.importorskip("moderndid")
-pl = pytest.importorskip("polars")
+import moderndid
+import polars as pl
 
 CONTROL = {"never_treated": "nevertreated", "not_yet_treated": "notyettreated"}
 AGGTE = {"ATT_cohort": "group", "ATT_event": "dynamic", "ATT_calendar": "calendar"}
@@ -162,7 +162,7 @@ def test_options_are_checked(mpdta):
 
 # ---------------------------------------------------------------------------- simulated panel
 def simulated(seed: int):
-    datasets = pytest.importorskip("bayescity.datasets")
+    from bayescity import datasets
     sim = datasets.simulate_city_panel(seed, heterogeneous=True, dynamic=True,
                                        cohort_effects=True, selection=False)
     panel = bayescity.load_panel(sim.data, unit="city", time="year", outcome="tfp_growth",
