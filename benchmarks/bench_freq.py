@@ -6,26 +6,17 @@ Prints best-of-``--repeat`` wall times and the ratio ours / reference, measured 
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 import bayescity as bc
+from _timing import best_of
 
 COVS = ["industry_share", "fin_dev", "openness", "human_capital", "gov_size"]
 CS_COVS = ["ln_pop_2003", "ln_gdp_pc_2003"]
 WINDOW = (-5, 8)
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def binned_rel(df: pd.DataFrame) -> pd.Series:

@@ -7,24 +7,15 @@ draws for ``H0: ATT = 0`` in the static TWFE. Prints best-of-``--repeat`` times 
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import pyfixest as pf
 
 import bayescity as bc
+from _timing import best_of
 from bayescity.estimators.freq.inference import wild_bootstrap_coef
 
 COVS = ["industry_share", "fin_dev", "openness", "human_capital", "gov_size"]
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -16,6 +16,13 @@ class ConfigError(ValueError):
     """A config file that cannot be read or does not validate."""
 
 
+def _check_slug(what: str, value: str) -> str:
+    """Names that become folder names: letters, digits, '_', '-', '.' only."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise ValueError(f"{what} {value!r} may use letters, digits, '_', '-', '.' only")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,9 +67,7 @@ class EstimatorConfig(_Strict):
     @field_validator("id")
     @classmethod
     def _slug(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
-            raise ValueError(f"estimator id {v!r} may use letters, digits, '_', '-', '.' only")
-        return v
+        return _check_slug("estimator id", v)
 
 
 class ExperimentConfig(_Strict):
@@ -76,9 +81,7 @@ class ExperimentConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name_slug(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
-            raise ValueError(f"name {v!r} may use letters, digits, '_', '-', '.' only")
-        return v
+        return _check_slug("name", v)
 
     @model_validator(mode="after")
     def _check_estimators(self) -> "ExperimentConfig":
