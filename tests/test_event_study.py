@@ -12,8 +12,8 @@ import pytest
 import bayescity as bc
 from bayescity.estimators import UnknownEstimandError
 
-pf = pytest.importorskip("pyfixest")
-moderndid = pytest.importorskip("moderndid")
+import pyfixest as pf
+import moderndid
 
 PLATEAU = 3
 
@@ -179,3 +179,98 @@ def test_coverage_study():
     out.to_csv(path, index=False)
     assert 0.93 <= cover.mean() <= 0.97
     assert 0.02 <= np.mean(rejected) <= 0.09
+
+
+# --------------------------------------------------------------------------- wild bootstrap
+def wild_fit(panel, seed=5, **extra):
+    params = dict(window=(-3, 3), inference="wild", wild_weights="webb", n_boot=499,
+                  random_state=seed)
+    return bc.make_estimator("event_study", **{**params, **extra}).fit(panel)
+
+
+@pytest.fixture(scope="module")
+def wild_mpdta(mpdta):
+    return wild_fit(mpdta_panel(mpdta))
+
+
+def hand_design(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """mpdta with binned event-time dummies (reference -1) built here."""
+    rel = (df["year"] - df["first.treat"]).where(df["first.treat"] > 0).clip(-3, 3)
+    events = [-3, -2, 0, 1, 2, 3]
+    names = [f"e{e + 3}" for e in events]
+    work = df.assign(**{n: (rel == e).astype(float) for n, e in zip(names, events)})
+    return work, names
+
+
+def test_wild_event_time_is_wild_bootstrap_coef_on_the_same_design(mpdta, wild_mpdta):
+    from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_coef
+
+    work, names = hand_design(mpdta)
+    seeds = child_seeds(child_seeds(5, 3)[0], len(names))
+    row = wild_mpdta.effect("ATT_event").row(1)
+    direct = wild_bootstrap_coef(work, "lemp", names[3], cluster="countyreal", regressors=names,
+                                 fixed_effects=["countyreal", "year"], weights="webb",
+                                 n_boot=499, random_state=seeds[3])
+    assert direct.estimate == pytest.approx(row["estimate"], abs=1e-10)
+    assert (row["p_value"], row["lower"], row["upper"]) == pytest.approx(
+        (direct.p_value, direct.lower, direct.upper), rel=1e-9, abs=1e-12)
+
+
+def test_wild_results_keep_analytic_estimates_and_standard_errors(mpdta, wild_mpdta):
+    analytic = bc.make_estimator("event_study", window=(-3, 3)).fit(mpdta_panel(mpdta))
+    for estimand in ("ATT_event", "ATT"):
+        res, ref = wild_mpdta.effect(estimand), analytic.effect(estimand)
+        assert res.interval_kind == "wild_cluster_bootstrap_webb"
+        assert "analytic CRV1" in res.info["std_error"] and res.info["n_boot"] == 499
+        np.testing.assert_allclose(res.table["estimate"], ref.table["estimate"], atol=1e-12)
+        np.testing.assert_allclose(res.table["std_error"], ref.table["std_error"], atol=1e-12)
+        ok = res.table.dropna(subset=["std_error"])
+        assert (ok["lower"] < ok["estimate"]).all() and (ok["estimate"] < ok["upper"]).all()
+        assert not np.allclose(ok["p_value"], ref.table.dropna(subset=["std_error"])["p_value"])
+    ref_row = wild_mpdta.effect("ATT_event").row(-1)
+    assert np.isnan(ref_row["p_value"]) and np.isnan(ref_row["lower"])
+    assert wild_mpdta.effect("ATT_event").tests[0].p_value == pytest.approx(
+        analytic.effect("ATT_event").tests[0].p_value, rel=1e-10)
+
+
+def test_reparametrised_design_carries_the_att_as_one_coefficient(mpdta, wild_mpdta):
+    """The overall ATT w'b is the coefficient on the first column of the reparametrised design,
+    with the same CRV1 standard error sqrt(w'Vw)."""
+    from bayescity.estimators.freq.es_common import reparametrised
+
+    work, names = hand_design(mpdta)
+    att = wild_mpdta.effect("ATT")
+    post = [n for n, e in zip(names, [-3, -2, 0, 1, 2, 3]) if e >= 0]
+    w = np.array([0.0, 0.0] + [float(work.loc[work[n] == 1, "year"].size) for n in post])
+    w /= w.sum()
+    Z = reparametrised(work[names].to_numpy(), w)
+    z = work.assign(**{f"z{k}": Z[:, k] for k in range(Z.shape[1])})
+    rhs = " + ".join(f"z{k}" for k in range(Z.shape[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.feols(f"lemp ~ {rhs} | countyreal + year", data=z, vcov={"CRV1": "countyreal"})
+    assert fit.coef()["z0"] == pytest.approx(att.estimate(), abs=1e-10)
+    assert fit.se()["z0"] == pytest.approx(att.row("overall")["std_error"], rel=1e-8)
+
+
+def test_wild_same_seed_same_numbers_and_by_levels(mpdta):
+    panel = panel_of(simulate(4, n_units=60))
+    a = wild_fit(panel, seed=3, by="region", n_boot=199)
+    b = wild_fit(panel, seed=3, by="region", n_boot=199)
+    for ra, rb in zip(a.results(), b.results(), strict=True):
+        pd.testing.assert_frame_equal(ra.summary(), rb.summary())
+    by = a.effect("ATT_by_region")
+    assert by.interval_kind == "wild_cluster_bootstrap_webb" and by.terms == ["A", "B"]
+    assert by.info["seed_spawn_key"] == (2,)
+    other = wild_fit(panel, seed=4, n_boot=199).effect("ATT").summary()
+    assert other["p_value"].iloc[0] != a.effect("ATT").summary()["p_value"].iloc[0]
+
+
+def test_wild_needs_clusters_and_known_options(mpdta):
+    panel = mpdta_panel(mpdta)
+    with pytest.raises(ValueError, match="clustered"):
+        bc.make_estimator("event_study", inference="wild", vcov="hetero").fit(panel)
+    with pytest.raises(ValueError, match="wild_weights"):
+        bc.make_estimator("event_study", inference="wild", wild_weights="normal").fit(panel)
+    with pytest.raises(ValueError, match="inference"):
+        bc.make_estimator("event_study", inference="bayes").fit(panel)

@@ -17,6 +17,11 @@ import pandas as pd
 from ...data.panel import COHORT, Panel
 from ...results.effect import (EffectResult, TestResult, equality_restriction, wald_table,
                                wald_test)
+from .fixest import design_frame
+from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
+                        wild_bootstrap_coef)
+
+INFERENCE_KINDS = ("analytic", "wild")
 
 
 @dataclass(frozen=True)
@@ -41,23 +46,41 @@ class Inference:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> np.ndarray:
+    """Rows of units treated from their first observed period (they have no untreated period)."""
+    codes = pd.factorize(frame[unit])[0]
+    times = frame[time].to_numpy()
+    first_seen = np.full(codes.max() + 1 if len(codes) else 0, np.inf)
+    np.minimum.at(first_seen, codes, times)
+    cohort = frame[COHORT].to_numpy()
+    return (cohort > 0) & (cohort <= first_seen[codes])
+
+
 def drop_always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> tuple[pd.DataFrame, int]:
     """Remove units treated from their first observed period (they have no untreated period)."""
-    first_seen = frame.groupby(unit)[time].transform("min")
-    always = (frame[COHORT] > 0) & (frame[COHORT] <= first_seen)
+    always = always_treated(frame, unit=unit, time=time)
     return frame.loc[~always].copy(), int(frame.loc[always, unit].nunique())
 
 
 def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> pd.DataFrame:
-    """One row per (cohort, time[, level]) cell of ``frame``: rel_time and weight = observations."""
-    keys = [COHORT, time] + ([level] if level else [])
-    grouped = frame.groupby(keys, sort=True).size().reset_index(name="weight")
-    cells = pd.DataFrame({"cohort": grouped[COHORT].to_numpy(dtype=np.int64),
-                          "time": grouped[time].to_numpy(dtype=np.int64)})
-    cells["rel_time"] = cells["time"] - cells["cohort"]
-    cells["weight"] = grouped["weight"].to_numpy(dtype=float)
+    """One row per (cohort, time[, level]) cell of ``frame``: rel_time and weight = observations.
+
+    Cells are sorted by cohort, time and level.
+    """
+    cohort = frame[COHORT].to_numpy(dtype=np.int64)
+    period = frame[time].to_numpy(dtype=np.int64)
+    columns = [cohort, period]
     if level:
-        cells["level"] = grouped[level].to_numpy()
+        level_codes, levels = pd.factorize(frame[level], sort=True)
+        columns.append(level_codes)
+    rows = np.column_stack(columns).reshape(len(frame), len(columns))
+    keys, counts = np.unique(rows[rows[:, 2] >= 0] if level else rows, axis=0,
+                             return_counts=True)
+    cells = pd.DataFrame({"cohort": keys[:, 0], "time": keys[:, 1],
+                          "rel_time": keys[:, 1] - keys[:, 0],
+                          "weight": counts.astype(float)})
+    if level:
+        cells["level"] = np.asarray(levels)[keys[:, 2]]
     return cells
 
 
@@ -75,19 +98,97 @@ def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray
 
 def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
                   tests: Sequence[TestResult] = (), normalised: Sequence[str] = (),
-                  **info: Any) -> EffectResult:
+                  boots: Sequence[WildBootstrapResult] | None = None,
+                  seed: np.random.SeedSequence | None = None, **info: Any) -> EffectResult:
     """An :class:`EffectResult` with Wald intervals (t with ``inf.df`` degrees of freedom).
 
     Terms in ``normalised`` are fixed by normalisation (a reference period): their standard
-    error, interval and p-value are NaN rather than a spurious zero-width interval.
+    error, interval and p-value are NaN rather than a spurious zero-width interval. With
+    ``boots`` (one per other term, in order) the intervals and p-values are those of the wild
+    cluster bootstrap and the standard errors stay analytic.
     """
     table = wald_table(c.terms, c.estimates, c.vcov, interval_prob=inf.interval_prob, df=inf.df)
-    fixed = table["term"].isin([str(t) for t in normalised])
-    table.loc[fixed, ["std_error", "lower", "upper", "p_value"]] = np.nan
+    fixed = np.isin(np.asarray(c.terms, dtype=str), [str(t) for t in normalised])
+    if fixed.any():
+        for col in ("std_error", "lower", "upper", "p_value"):
+            table[col] = np.where(fixed, np.nan, table[col].to_numpy())
+    kind = inf.interval_kind
+    if boots is not None:
+        for col in ("lower", "upper", "p_value"):
+            values = table[col].to_numpy().copy()
+            values[~fixed] = [getattr(b, col) for b in boots]
+            table[col] = values
+        kind = boots[0].interval_kind
+        info = {**wild_info(boots, str(inf.info.get("vcov")), seed),
+                "tests": "analytic Wald tests", **info}
     return EffectResult(method=method, paradigm="frequentist", estimand=estimand, table=table,
-                        n_obs=inf.n_obs, interval_prob=inf.interval_prob,
-                        interval_kind=inf.interval_kind, n_clusters=inf.n_clusters,
-                        tests=tuple(tests), vcov=c.vcov, info={**inf.info, **info})
+                        n_obs=inf.n_obs, interval_prob=inf.interval_prob, interval_kind=kind,
+                        n_clusters=inf.n_clusters, tests=tuple(tests), vcov=c.vcov,
+                        info={**inf.info, **info})
+
+
+def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,
+              seed: np.random.SeedSequence | None) -> dict[str, Any]:
+    """What a result reports about its wild cluster bootstrap."""
+    first = boots[0]
+    return {"std_error": f"analytic {vcov_type} (fixest conventions); p_value and interval "
+                         f"from the wild cluster bootstrap ({first.bootstrap_type}, "
+                         "test inversion)",
+            "bootstrap_type": first.bootstrap_type, "wild_weights": first.weights,
+            "n_boot": first.n_boot, "full_enumeration": first.full_enumeration,
+            "wild_t_stat": [b.t_stat for b in boots],
+            "seed_entropy": None if seed is None else seed.entropy,
+            "seed_spawn_key": None if seed is None else tuple(seed.spawn_key)}
+
+
+def check_inference(method: str, inference: str, vcov: str, weights: str, n_boot: int) -> None:
+    """Raise a clear error for an unknown inference kind or unusable wild bootstrap options."""
+    if inference not in INFERENCE_KINDS:
+        raise ValueError(f"{method}: inference must be one of {INFERENCE_KINDS}, "
+                         f"got {inference!r}")
+    if inference != "wild":
+        return
+    if vcov not in ("CRV1", "CRV3"):
+        raise ValueError(f"{method}: inference='wild' needs clustered errors (vcov CRV1/CRV3)")
+    if weights not in WILD_WEIGHTS:
+        raise ValueError(f"{method}: wild_weights must be one of {WILD_WEIGHTS}, got {weights!r}")
+    if int(n_boot) < 1:
+        raise ValueError(f"{method}: n_boot must be positive, got {n_boot!r}")
+
+
+def reparametrised(design: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Columns spanning the space of ``design`` whose first coefficient is ``w'b``.
+
+    With pivot ``j`` (the largest ``|w_j|``): ``z_0 = x_j / w_j`` and ``x_k - (w_k / w_j) x_j``
+    for ``k != j``, since ``X b = (w'b) z_0 + sum_{k != j} b_k (x_k - w_k x_j / w_j)``. The fit,
+    residuals and CRV1 variance are those of the original regression.
+    """
+    w = np.asarray(w, dtype=float).ravel()
+    j = int(np.argmax(np.abs(w)))
+    pivot = design[:, j]
+    others = np.delete(design - np.outer(pivot, w / w[j]), j, axis=1)
+    return np.column_stack([pivot / w[j], others])
+
+
+def wild_combinations(data: pd.DataFrame, outcome: str, design: np.ndarray, W: np.ndarray, *,
+                      covariates: Sequence[str], fixed_effects: Sequence[str], cluster: str,
+                      random_state: RandomState, **options: Any) -> list[WildBootstrapResult]:
+    """WCR11 wild cluster bootstrap of each linear combination ``W[r] @ b`` of the coefficients
+    on ``design`` in ``outcome ~ design + covariates | fixed_effects``.
+
+    Each combination becomes one coefficient of a reparametrised design (:func:`reparametrised`)
+    and is bootstrapped by :func:`.inference.wild_bootstrap_coef` (Cameron, Gelbach & Miller
+    2008; Roodman et al. 2019); row ``r`` uses the r-th child seed of ``random_state``.
+    """
+    out = []
+    for w, seed in zip(np.atleast_2d(W), child_seeds(random_state, len(np.atleast_2d(W)))):
+        Z = reparametrised(design, w)
+        names = [f"_combination_{k}" for k in range(Z.shape[1])]
+        out.append(wild_bootstrap_coef(design_frame(data, names, Z), outcome, names[0],
+                                       cluster=cluster, regressors=[*names[1:], *covariates],
+                                       fixed_effects=fixed_effects, random_state=seed,
+                                       **options))
+    return out
 
 
 def equality_tests(by: str, c: Combined, df: float | None) -> tuple[TestResult, ...]:

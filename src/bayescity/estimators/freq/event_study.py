@@ -12,32 +12,30 @@ from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, wald_test
 from ..base import Estimator
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, cell_counts, check_by,
-                        covariates_of, drop_always_treated, effect_result, equality_tests)
-from .fixest import Coefs, coefs_of, feols, safe_name
+from .es_common import (Combined, Inference, aggregate_cells, always_treated, cell_counts,
+                        check_by, check_inference, covariates_of, effect_result, equality_tests,
+                        wild_combinations)
+from .fixest import Coefs, design_frame, fit_design, safe_name
+from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms
 
-EVENT = "_event"
-
-
-def event_sample(frame: pd.DataFrame, window: tuple[int, int], binning: bool) -> pd.DataFrame:
-    """Add the event-time regressor ``_event`` (NaN for never-treated units).
+def event_sample(frame: pd.DataFrame, window: tuple[int, int],
+                 binning: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """The estimation rows of ``frame`` and their event time (NaN for never-treated units).
 
     With ``binning`` the end-points are binned: every e < window[0] joins the first bin and every
     e > window[1] the last (Schmidheiny & Siegloch 2023, J. Appl. Econometrics). Without it the
     observations of treated units outside the window are dropped (a trimmed event window), so
-    that periods outside the window do not silently join the reference period.
+    that periods outside the window do not silently join the reference period. The returned
+    frame may be ``frame`` itself and is only read.
     """
     lo, hi = int(window[0]), int(window[1])
     if lo >= 0 or hi < 0:
         raise ValueError(f"window must contain leads and lags, lo < 0 <= hi, got {window}")
     e = frame[REL_TIME].to_numpy(dtype=float)
-    out = frame.copy()
     if binning:
-        out[EVENT] = np.clip(e, lo, hi)
-        return out
+        return frame, np.clip(e, lo, hi)
     inside = np.isnan(e) | ((e >= lo) & (e <= hi))
-    out[EVENT] = e
-    return out.loc[inside].copy()
+    return (frame, e) if inside.all() else (frame.loc[inside], e[inside])
 
 
 def dummy_name(e: int, level=None) -> str:
@@ -46,39 +44,43 @@ def dummy_name(e: int, level=None) -> str:
     return name if level is None else f"{name}__{safe_name(level)}"
 
 
-def event_keys(frame: pd.DataFrame, reference: int, by: str | None) -> list[tuple]:
-    """Sorted (event time[, level]) pairs present in ``frame``, the reference excluded."""
-    rows = frame.loc[frame[EVENT].notna() & (frame[EVENT] != reference)]
-    cols = [EVENT] + ([by] if by else [])
-    keys = rows[cols].drop_duplicates().itertuples(index=False, name=None)
-    return sorted(((int(k[0]), *k[1:]) for k in keys), key=lambda k: (str(k[1:]), k[0]))
+def event_design(sample: pd.DataFrame, event: np.ndarray, reference: int,
+                 by: str | None) -> tuple[list[tuple], np.ndarray]:
+    """Sorted (event time[, level]) keys present in the sample (reference excluded) and the
+    ``n x K`` matrix of their dummies ``1{event = e}[ x 1{level}]``."""
+    rows = np.flatnonzero(~np.isnan(event) & (event != reference))
+    codes, levels = pd.factorize(sample[by]) if by else (np.zeros(len(sample), int), [None])
+    rows = rows[codes[rows] >= 0]
+    pairs, inverse = np.unique(np.column_stack([event[rows].astype(np.int64), codes[rows]]),
+                               axis=0, return_inverse=True)
+    keys = [(int(e),) + ((levels[c],) if by else ()) for e, c in pairs]
+    order = sorted(range(len(keys)), key=lambda i: (str(keys[i][1:]), keys[i][0]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    D = np.zeros((len(sample), len(keys)))
+    D[rows, rank[inverse.ravel()]] = 1.0
+    return [keys[i] for i in order], D
 
 
-def dynamic_twfe(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
+def dynamic_twfe(sample: pd.DataFrame, event: np.ndarray, *, unit: str, time: str, outcome: str,
                  covariates: Sequence[str], vcov: str, cluster: str, reference: int,
-                 by: str | None = None) -> tuple[list[tuple], Coefs]:
-    """Fit ``y ~ sum_{e != ref} 1{event = e} [x 1{level}] + X | unit + time`` with pyfixest.
+                 by: str | None = None) -> tuple[list[tuple], Coefs, np.ndarray]:
+    """Fit ``y ~ sum_{e != ref} 1{event = e} [x 1{level}] + X | unit + time``.
 
     The dynamic specification of the event-study literature (e.g. Freyaldenhoven, Hansen & Shapiro
-    2019; Schmidheiny & Siegloch 2023); never-treated units have every dummy zero.
+    2019; Schmidheiny & Siegloch 2023); never-treated units have every dummy zero. Returns the
+    keys, their coefficients and the dummy matrix.
     """
-    keys = event_keys(frame, reference, by)
-    dummies = {}
-    for key in keys:
-        hit = frame[EVENT] == key[0]
-        if by:
-            hit &= frame[by] == key[1]
-        dummies[dummy_name(key[0], key[1] if by else None)] = hit.to_numpy(dtype=float)
-    names = list(dummies)
-    work = pd.concat([frame, pd.DataFrame(dummies, index=frame.index)], axis=1)
-    fit = feols(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    c = coefs_of(fit, vcov)
+    keys, D = event_design(sample, event, reference, by)
+    names = [dummy_name(k[0], k[1] if by else None) for k in keys]
+    c = fit_design(sample, outcome, names, D, covariates, [unit, time], vcov=vcov,
+                   cluster=cluster)
     dropped = [n for n in names if n not in c.names]
     if dropped:
         raise ValueError(f"event_study: event-time dummies {dropped} are collinear with the fixed "
                          "effects (no never-treated units and no binning?); bin the end-points "
                          "or narrow the window")
-    return keys, c.select(names)
+    return keys, c.select(names), D
 
 
 def with_reference(keys: list[tuple], c: Coefs, reference: int) -> Combined:
@@ -96,20 +98,19 @@ def cells_to_coefs(cells: pd.DataFrame, keys: list[tuple], window: tuple[int, in
                    reference: int) -> np.ndarray:
     """Matrix M with M[cell, k] = 1 when the cell's (binned) event time is coefficient k."""
     pos = {k: i for i, k in enumerate(keys)}
-    binned = np.clip(cells["rel_time"].to_numpy(), window[0], window[1])
+    binned = np.clip(cells["rel_time"].to_numpy(), window[0], window[1]).astype(int)
+    levels = cells["level"].tolist() if "level" in cells.columns else None
     M = np.zeros((len(cells), len(keys)))
-    levels = cells["level"] if "level" in cells.columns else [None] * len(cells)
-    for row, (e, level) in enumerate(zip(binned, levels)):
-        key = (int(e),) if level is None else (int(e), level)
-        if int(e) != reference:
-            M[row, pos[key]] = 1.0
+    for row, e in enumerate(binned.tolist()):
+        if e != reference:
+            M[row, pos[(e,) if levels is None else (e, levels[row])]] = 1.0
     return M
 
 
-def post_cells(frame: pd.DataFrame, time: str, by: str | None) -> pd.DataFrame:
+def post_cells(sample: pd.DataFrame, time: str, by: str | None) -> pd.DataFrame:
     """Treated (cohort x time[, level]) cells of the estimation sample with their counts."""
-    treated = frame.loc[(frame[COHORT] > 0) & (frame[REL_TIME] >= 0)]
-    return cell_counts(treated, time=time, level=by)
+    treated = (sample[COHORT].to_numpy() > 0) & (sample[REL_TIME].to_numpy() >= 0)
+    return cell_counts(sample.loc[treated], time=time, level=by)
 
 
 @register("event_study")
@@ -131,13 +132,26 @@ class EventStudy(Estimator):
     ``cluster`` (default the panel's cluster column), intervals use t with G-1 df. The lead/lag
     coefficients are only interpretable as dynamic ATTs under homogeneous effects across cohorts
     (Sun & Abraham 2021); see ``sun_abraham`` and ``imputation`` for robust alternatives.
+
+    ``inference="wild"`` replaces the p-value and interval of every event-time coefficient, of
+    the overall ATT and of each ``by`` level by the restricted wild cluster bootstrap (WCR11,
+    Cameron, Gelbach & Miller 2008; test inversion as in Roodman et al. 2019) with
+    ``wild_weights`` Rademacher, Webb (Webb 2023) or Mammen and ``n_boot`` draws;
+    ``interval_kind`` is then ``wild_cluster_bootstrap_<weights>``. An ATT is a linear
+    combination ``w'b`` of the coefficients; it is bootstrapped as the coefficient of a
+    reparametrised design with the same column space (``es_common.reparametrised``), so the
+    null ``w'b = b0`` is imposed exactly. ``std_error`` and the Wald tests stay analytic and
+    ``info`` says so. ``random_state`` (int, SeedSequence or None) seeds the draws: its first
+    child seed the event-time terms, the second the ATT, the third the ``by`` levels.
     """
 
     paradigm = "frequentist"
 
     def __init__(self, window: Sequence[int] = (-5, 5), binning: bool = True, reference: int = -1,
                  covariates: Sequence[str] | None = None, cluster: str | None = None,
-                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB):
+                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
+                 inference: str = "analytic", wild_weights: str = "rademacher",
+                 n_boot: int = 9999, random_state: RandomState = None):
         self.window = window
         self.binning = binning
         self.reference = reference
@@ -146,37 +160,54 @@ class EventStudy(Estimator):
         self.vcov = vcov
         self.by = by
         self.interval_prob = interval_prob
+        self.inference = inference
+        self.wild_weights = wild_weights
+        self.n_boot = n_boot
+        self.random_state = random_state
 
     def _spec(self, panel: Panel) -> dict:
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
                     covariates=covariates_of(panel, self.covariates), vcov=self.vcov,
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
-    def _inference(self, sample: pd.DataFrame, c: Coefs, n_dropped: int) -> Inference:
+    def _inference(self, c: Coefs, n_dropped: int) -> Inference:
         info = {"vcov": c.vcov_type, "df": c.df_t, "window": tuple(int(w) for w in self.window),
                 "binning": bool(self.binning), "reference": int(self.reference),
-                "dropped_always_treated_units": n_dropped}
+                "dropped_always_treated_units": n_dropped, "inference": self.inference}
         return Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
                          info)
 
+    def _sample(self, panel: Panel, window: tuple[int, int]):
+        """Estimation rows, their event time and the number of always-treated units dropped."""
+        frame = panel.frame
+        always = always_treated(frame, unit=panel.unit, time=panel.time)
+        n_dropped = int(frame.loc[always, panel.unit].nunique()) if always.any() else 0
+        if always.any():
+            frame = frame.loc[~always]
+        return (*event_sample(frame, window, bool(self.binning)), n_dropped)
+
     def _fit(self, panel: Panel) -> list[EffectResult]:
         check_by(panel, self.by)
+        check_inference("event_study", self.inference, self.vcov, self.wild_weights, self.n_boot)
         window = (int(self.window[0]), int(self.window[1]))
         if not window[0] <= self.reference < 0:
             raise ValueError(f"reference={self.reference} must be a lead inside window {window}")
         spec = self._spec(panel)
-        frame, n_dropped = drop_always_treated(panel.data, unit=panel.unit, time=panel.time)
-        sample = event_sample(frame, window, bool(self.binning))
-        keys, c = dynamic_twfe(sample, **spec)
-        inf = self._inference(sample, c, n_dropped)
-        out = [self._event_result(keys, c, inf),
-               self._att(sample, panel.time, keys, c, inf, None, window)]
+        sample, event, n_dropped = self._sample(panel, window)
+        keys, c, D = dynamic_twfe(sample, event, **spec)
+        inf = self._inference(c, n_dropped)
+        seeds = child_seeds(self.random_state, 3) if self.inference == "wild" else [None] * 3
+        wild = _Wild(self, sample, spec) if self.inference == "wild" else None
+        out = [self._event_result(keys, c, inf, D, wild, seeds[0]),
+               self._att(sample, panel.time, keys, c, inf, None, window, D, wild, seeds[1])]
         if self.by:
-            keys_by, c_by = dynamic_twfe(sample, **spec, by=self.by)
-            out.append(self._att(sample, panel.time, keys_by, c_by, inf, self.by, window))
+            keys_by, c_by, D_by = dynamic_twfe(sample, event, **spec, by=self.by)
+            out.append(self._att(sample, panel.time, keys_by, c_by, inf, self.by, window, D_by,
+                                 wild, seeds[2]))
         return out
 
-    def _event_result(self, keys: list[tuple], c: Coefs, inf: Inference) -> EffectResult:
+    def _event_result(self, keys: list[tuple], c: Coefs, inf: Inference, D: np.ndarray,
+                      wild: "_Wild | None", seed) -> EffectResult:
         ref = int(self.reference)
         leads = [i for i, k in enumerate(keys) if k[0] < 0]
         tests = []
@@ -185,15 +216,42 @@ class EventStudy(Estimator):
             R[np.arange(len(leads)), leads] = 1.0
             tests.append(wald_test("pre-trends: all leads zero", c.estimates, c.vcov, R,
                                    df_denom=inf.df, note=f"reference period e={ref}"))
+        boots = wild.terms(keys, D, seed) if wild else None
         return effect_result(self.method, "ATT_event", with_reference(keys, c, ref), inf, tests,
-                             normalised=(str(ref),))
+                             normalised=(str(ref),), boots=boots, seed=seed)
 
     def _att(self, sample: pd.DataFrame, time: str, keys: list[tuple], c: Coefs, inf: Inference,
-             by: str | None, window: tuple[int, int]) -> EffectResult:
+             by: str | None, window: tuple[int, int], D: np.ndarray, wild: "_Wild | None",
+             seed) -> EffectResult:
         cells = post_cells(sample, time, by)
         M = cells_to_coefs(cells, keys, window, int(self.reference))
         estimand = f"ATT_by_{by}" if by else "ATT"
         agg = aggregate_cells(cells, M @ c.estimates, M @ c.vcov @ M.T, estimand, trait=by)
         tests = equality_tests(by, agg, inf.df) if by else ()
-        return effect_result(self.method, estimand, agg, inf, tests)
+        boots = wild.combinations(D, agg.weights @ M, seed) if wild else None
+        return effect_result(self.method, estimand, agg, inf, tests, boots=boots, seed=seed)
 
+
+class _Wild:
+    """The wild cluster bootstrap of one event-study fit (estimation sample and options)."""
+
+    def __init__(self, est: EventStudy, sample: pd.DataFrame, spec: dict):
+        self.sample, self.spec = sample, spec
+        self.options = dict(weights=est.wild_weights, n_boot=int(est.n_boot),
+                            interval_prob=est.interval_prob)
+
+    def terms(self, keys: list[tuple], D: np.ndarray, seed) -> list[WildBootstrapResult]:
+        """One bootstrap per event-time coefficient (the i-th from the i-th child seed)."""
+        names = [dummy_name(k[0]) for k in keys]
+        s = self.spec
+        return wild_bootstrap_terms(design_frame(self.sample, names, D), s["outcome"], names,
+                                    cluster=s["cluster"], regressors=s["covariates"],
+                                    fixed_effects=[s["unit"], s["time"]], random_state=seed,
+                                    **self.options)
+
+    def combinations(self, D: np.ndarray, W: np.ndarray, seed) -> list[WildBootstrapResult]:
+        """One bootstrap per row of ``W``, a linear combination of the coefficients on ``D``."""
+        s = self.spec
+        return wild_combinations(self.sample, s["outcome"], D, W, covariates=s["covariates"],
+                                 fixed_effects=[s["unit"], s["time"]], cluster=s["cluster"],
+                                 random_state=seed, **self.options)

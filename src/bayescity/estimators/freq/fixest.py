@@ -1,4 +1,10 @@
-"""Thin, functional access to pyfixest regressions: formulas in, frozen coefficient sets out."""
+"""Fixed-effects regressions in, frozen coefficient sets out.
+
+:func:`fit_coefs` runs the array-level core of :mod:`.fe_ols` (no formula parsing) whenever it
+applies -- CRV1, hetero or iid errors, no weights, at least one fixed effect, one cluster column
+without missing labels -- and pyfixest's ``feols`` otherwise (CRV3, weights, no fixed effects,
+missing cluster labels); both give the same numbers (pyfixest's defaults, see ``fe_ols``).
+"""
 
 from __future__ import annotations
 
@@ -58,6 +64,78 @@ def feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fixed_eff
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pf.feols(fml, data=data, vcov=vcov_spec(vcov, cluster), weights=weights)
+
+
+FAST_VCOV_TYPES = ("CRV1", "hetero", "iid")
+
+
+def fast_path_applies(data: pd.DataFrame, fixed_effects: Sequence[str], *, vcov: str,
+                      cluster: str | None, weights: str | None) -> bool:
+    """Whether :func:`fit_coefs` can use the array core of :mod:`.fe_ols`."""
+    if weights is not None or not fixed_effects or vcov not in FAST_VCOV_TYPES:
+        return False
+    return vcov != "CRV1" or (bool(cluster) and not data[cluster].isna().any())
+
+
+def coefs_from_arrays(y: np.ndarray, X: np.ndarray, names: Sequence[str], fe_codes: np.ndarray,
+                      *, vcov: str, cluster: np.ndarray | None) -> Coefs:
+    """:class:`Coefs` of ``y ~ X | fixed effects`` from arrays (the :mod:`.fe_ols` core)."""
+    from .fe_ols import fe_ols
+
+    fit = fe_ols(y, X, names, fe_codes, vcov=vcov, cluster=cluster)
+    return Coefs(fit.names, fit.estimates, fit.vcov, fit.n_obs, fit.n_clusters, fit.df_t,
+                 vcov)
+
+
+def fit_coefs(data: pd.DataFrame, outcome: str, regressors: Sequence[str],
+              fixed_effects: Sequence[str], *, vcov: str = "CRV1", cluster: str | None = None,
+              weights: str | None = None) -> Coefs:
+    """:class:`Coefs` of ``outcome ~ regressors | fixed_effects``; fast core or pyfixest.
+
+    Regressors collinear with the fixed effects are absent from the result, as in pyfixest.
+    """
+    vcov_spec(vcov, cluster)
+    if not fast_path_applies(data, fixed_effects, vcov=vcov, cluster=cluster, weights=weights):
+        fit = feols(data, outcome, regressors, fixed_effects, vcov=vcov, cluster=cluster,
+                    weights=weights)
+        return coefs_of(fit, vcov)
+    from .fe_ols import factor_codes
+
+    X = data.loc[:, list(regressors)].to_numpy(dtype=float).reshape(len(data), len(regressors))
+    codes = factor_codes([data[f].to_numpy() for f in fixed_effects])
+    labels = data[cluster].to_numpy() if vcov == "CRV1" else None
+    return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, regressors, codes,
+                             vcov=vcov, cluster=labels)
+
+
+def design_frame(data: pd.DataFrame, names: Sequence[str], design: np.ndarray) -> pd.DataFrame:
+    """``data`` with the columns of ``design`` appended under ``names`` (a new frame)."""
+    extra = pd.DataFrame(np.asarray(design, dtype=float).reshape(len(data), len(names)),
+                         columns=list(names), index=data.index)
+    return pd.concat([data, extra], axis=1)
+
+
+def fit_design(data: pd.DataFrame, outcome: str, names: Sequence[str], design: np.ndarray,
+               covariates: Sequence[str], fixed_effects: Sequence[str], *, vcov: str = "CRV1",
+               cluster: str | None = None) -> Coefs:
+    """:class:`Coefs` of ``outcome ~ design + covariates | fixed_effects``.
+
+    ``design`` (rows aligned with ``data``) holds regressors built by the caller, named
+    ``names``; on the fast path they never enter a DataFrame, otherwise they are appended to a
+    copy of ``data`` for pyfixest.
+    """
+    vcov_spec(vcov, cluster)
+    if not fast_path_applies(data, fixed_effects, vcov=vcov, cluster=cluster, weights=None):
+        return fit_coefs(design_frame(data, names, design), outcome, [*names, *covariates],
+                         fixed_effects, vcov=vcov, cluster=cluster)
+    from .fe_ols import factor_codes
+
+    covs = data.loc[:, list(covariates)].to_numpy(dtype=float).reshape(len(data), -1)
+    X = np.column_stack([np.asarray(design, dtype=float).reshape(len(data), -1), covs])
+    codes = factor_codes([data[f].to_numpy() for f in fixed_effects])
+    labels = data[cluster].to_numpy() if vcov == "CRV1" else None
+    return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, [*names, *covariates],
+                             codes, vcov=vcov, cluster=labels)
 
 
 def coefs_of(fit, vcov: str) -> Coefs:

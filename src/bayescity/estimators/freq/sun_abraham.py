@@ -12,44 +12,55 @@ from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, wald_test
 from ..base import Estimator
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, check_by, covariates_of,
-                        drop_always_treated, effect_result, equality_tests)
-from .fixest import Coefs, coefs_of, feols, safe_name
+from .es_common import (Combined, Inference, aggregate_cells, always_treated, check_by,
+                        covariates_of, effect_result, equality_tests)
+from .fixest import Coefs, fit_design, safe_name
 
 CONTROLS = ("never", "last")
-DESIGN_COHORT = "_sa_cohort"
 
 
-def sa_sample(frame: pd.DataFrame, *, time: str, control: str) -> tuple[pd.DataFrame, str]:
-    """The estimation sample and the control group actually used.
+def sa_sample(frame: pd.DataFrame, *, time: str,
+              control: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """The estimation sample, the design cohort of its rows and the control group used.
 
     ``never``: never-treated units are the controls (all periods kept). ``last``, or ``never``
     when the panel has no never-treated unit: the last-treated cohort is the control group,
     never-treated units are dropped and so are the periods from its adoption on (Sun & Abraham
-    2021, Sec. 4). ``_sa_cohort`` is the cohort of units with interaction dummies, 0 for controls.
+    2021, Sec. 4). The design cohort is the cohort of units with interaction dummies, 0 for
+    controls. The returned frame may be ``frame`` itself and is only read.
     """
     if control not in CONTROLS:
         raise ValueError(f"control_cohort must be one of {CONTROLS}, got {control!r}")
-    out = frame.copy()
-    has_never = bool((out[COHORT] == 0).any())
-    if control == "never" and has_never:
-        out[DESIGN_COHORT] = out[COHORT]
-        return out, "never"
-    last = int(out[COHORT].max())
-    out = out.loc[(out[COHORT] > 0) & (out[time] < last)].copy()
-    out[DESIGN_COHORT] = np.where(out[COHORT] == last, 0, out[COHORT])
-    if not (out[DESIGN_COHORT] > 0).any():
+    cohort = frame[COHORT].to_numpy()
+    if control == "never" and (cohort == 0).any():
+        return frame, cohort, "never"
+    last = int(cohort.max())
+    rows = (cohort > 0) & (frame[time].to_numpy() < last)
+    design_cohort = np.where(cohort[rows] == last, 0, cohort[rows])
+    if not (design_cohort > 0).any():
         raise ValueError("sun_abraham: no treated cohort is observed before the control cohort")
     used = "last" if control == "last" else "last (the panel has no never-treated units)"
-    return out, f"{used}: cohort {last}"
+    return frame.loc[rows], design_cohort, f"{used}: cohort {last}"
 
 
-def interaction_keys(frame: pd.DataFrame, reference: int, by: str | None) -> list[tuple]:
-    """Sorted (cohort, event time[, level]) cells with an interaction dummy (reference excluded)."""
-    rows = frame.loc[(frame[DESIGN_COHORT] > 0) & (frame[REL_TIME] != reference)]
-    cols = [COHORT, REL_TIME] + ([by] if by else [])
-    keys = rows[cols].drop_duplicates().itertuples(index=False, name=None)
-    return sorted(((int(k[0]), int(k[1]), *k[2:]) for k in keys), key=lambda k: (str(k[2:]), k))
+def interaction_design(frame: pd.DataFrame, design_cohort: np.ndarray, reference: int,
+                       by: str | None) -> tuple[list[tuple], np.ndarray, np.ndarray]:
+    """Sorted (cohort, event time[, level]) cells with an interaction dummy (reference
+    excluded), the ``n x K`` dummy matrix and the number of observations of each cell."""
+    rel = frame[REL_TIME].to_numpy()
+    rows = np.flatnonzero((design_cohort > 0) & (rel != reference))
+    codes, levels = pd.factorize(frame[by]) if by else (np.zeros(len(frame), int), [None])
+    rows = rows[codes[rows] >= 0]
+    stacked = np.column_stack([design_cohort[rows].astype(np.int64),
+                               rel[rows].astype(np.int64), codes[rows]])
+    cells, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    keys = [(int(g), int(e)) + ((levels[c],) if by else ()) for g, e, c in cells]
+    order = sorted(range(len(keys)), key=lambda i: (str(keys[i][2:]), keys[i]))
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    D = np.zeros((len(frame), len(keys)))
+    D[rows, rank[inverse.ravel()]] = 1.0
+    return [keys[i] for i in order], D, counts[order].astype(float)
 
 
 def interaction_name(key: tuple) -> str:
@@ -59,48 +70,37 @@ def interaction_name(key: tuple) -> str:
     return name if len(key) == 2 else f"{name}__{safe_name(key[2])}"
 
 
-def saturated_regression(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
-                         covariates: Sequence[str], vcov: str, cluster: str, reference: int,
-                         by: str | None = None) -> tuple[list[tuple], Coefs]:
+def saturated_regression(frame: pd.DataFrame, design_cohort: np.ndarray, *, unit: str,
+                         time: str, outcome: str, covariates: Sequence[str], vcov: str,
+                         cluster: str, reference: int,
+                         by: str | None = None) -> tuple[pd.DataFrame, Coefs]:
     """Cohort x event-time interactions relative to ``reference`` with unit and time effects.
 
     ``y_it = a_i + l_t + sum_{g, e != ref} d_ge 1{G_i = g} 1{t - g = e} + X'b + u`` on treated
     cohorts and controls; ``d_ge`` estimates CATT(g, e) (Sun & Abraham 2021, J. Econometrics,
     eq. 16). With ``by`` each cell is also split by the trait level (common fixed effects).
+    Returns the cells (cohort, time, rel_time, weight[, level]) in coefficient order and the
+    coefficients.
     """
-    keys = interaction_keys(frame, reference, by)
-    cohort, rel = frame[DESIGN_COHORT].to_numpy(), frame[REL_TIME].to_numpy()
-    dummies = {}
-    for key in keys:
-        hit = (cohort == key[0]) & (rel == key[1])
-        if by:
-            hit &= (frame[by] == key[2]).to_numpy()
-        dummies[interaction_name(key)] = hit.astype(float)
-    names = list(dummies)
-    work = pd.concat([frame, pd.DataFrame(dummies, index=frame.index)], axis=1)
-    fit = feols(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    c = coefs_of(fit, vcov)
+    keys, D, counts = interaction_design(frame, design_cohort, reference, by)
+    names = [interaction_name(k) for k in keys]
+    c = fit_design(frame, outcome, names, D, covariates, [unit, time], vcov=vcov,
+                   cluster=cluster)
     dropped = [n for n in names if n not in c.names]
     if dropped:
         raise ValueError(f"sun_abraham: cohort x event-time cells {dropped} are not identified "
                          "(collinear with the fixed effects)")
-    return keys, c.select(names)
+    return interaction_cells(keys, counts, by), c.select(names)
 
 
-def interaction_cells(frame: pd.DataFrame, keys: list[tuple], time: str,
-                      by: str | None) -> pd.DataFrame:
+def interaction_cells(keys: list[tuple], counts: np.ndarray, by: str | None) -> pd.DataFrame:
     """The (cohort, time, rel_time, weight[, level]) cell of every interaction, in key order."""
-    group = [COHORT, REL_TIME] + ([by] if by else [])
-    counts = frame.groupby(group).size()
-    rows = []
-    for key in keys:
-        g, e = key[0], key[1]
-        idx = (g, float(e)) + tuple(key[2:]) if by else (g, float(e))
-        row = {"cohort": g, "time": g + e, "rel_time": e, "weight": float(counts.loc[idx])}
-        if by:
-            row["level"] = key[2]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    g = np.array([k[0] for k in keys], dtype=np.int64)
+    e = np.array([k[1] for k in keys], dtype=np.int64)
+    cells = pd.DataFrame({"cohort": g, "time": g + e, "rel_time": e, "weight": counts})
+    if by:
+        cells["level"] = [k[2] for k in keys]
+    return cells
 
 
 @register("sun_abraham")
@@ -141,10 +141,14 @@ class SunAbraham(Estimator):
     def _fit(self, panel: Panel) -> list[EffectResult]:
         check_by(panel, self.by)
         spec = self._spec(panel)
-        frame, n_dropped = drop_always_treated(panel.data, unit=panel.unit, time=panel.time)
-        sample, control = sa_sample(frame, time=panel.time, control=self.control_cohort)
-        keys, c = saturated_regression(sample, **spec)
-        cells = interaction_cells(sample, keys, panel.time, None)
+        frame = panel.frame
+        always = always_treated(frame, unit=panel.unit, time=panel.time)
+        n_dropped = int(frame.loc[always, panel.unit].nunique()) if always.any() else 0
+        if always.any():
+            frame = frame.loc[~always]
+        sample, design_cohort, control = sa_sample(frame, time=panel.time,
+                                                   control=self.control_cohort)
+        cells, c = saturated_regression(sample, design_cohort, **spec)
         info = {"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
                 "reference": int(self.reference), "dropped_always_treated_units": n_dropped}
         inf = Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
@@ -153,8 +157,7 @@ class SunAbraham(Estimator):
                self._event(cells, c, inf),
                self._aggregate("ATT_cohort", cells, c, inf)]
         if self.by:
-            keys_by, c_by = saturated_regression(sample, **spec, by=self.by)
-            cells_by = interaction_cells(sample, keys_by, panel.time, self.by)
+            cells_by, c_by = saturated_regression(sample, design_cohort, **spec, by=self.by)
             out.append(self._aggregate(f"ATT_by_{self.by}", cells_by, c_by, inf, by=self.by))
         return out
 

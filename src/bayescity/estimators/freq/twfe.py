@@ -12,38 +12,34 @@ from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, equality_restriction, wald_table, wald_test
 from ..base import Estimator
 from ..registry import register
-from .fixest import VCOV_TYPES, Coefs, coefs_of, feols, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_terms, wild_term_table)
-
-INFERENCE_KINDS = ("analytic", "wild")
+from .es_common import check_inference, wild_info
+from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
+from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms,
+                        wild_term_table)
 
 
 def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariates: Sequence[str],
              vcov: str, cluster: str) -> Coefs:
     """ATT as the coefficient on the treatment dummy in ``y ~ D + X | unit + time``."""
-    fit = feols(data, outcome, [TREAT, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    return coefs_of(fit, vcov).select([TREAT])
+    c = fit_coefs(data, outcome, [TREAT, *covariates], [unit, time], vcov=vcov, cluster=cluster)
+    return c.select([TREAT])
 
 
 def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """A copy of ``data`` with ``D x 1[by == level]`` per level; returns (frame, levels, names)."""
+    """``data`` plus ``D x 1[by == level]`` per level (a new frame); returns (frame, levels, names)."""
     levels = sorted(pd.unique(data[by]), key=str)
-    work = data.copy()
-    names = []
-    for level in levels:
-        name = f"{TREAT}__{safe_name(level)}"
-        work[name] = work[TREAT] * (work[by] == level).astype(float)
-        names.append(name)
-    return work, [str(lv) for lv in levels], names
+    values, treat = data[by].to_numpy(), data[TREAT].to_numpy(dtype=float)
+    names = [f"{TREAT}__{safe_name(level)}" for level in levels]
+    D = np.column_stack([treat * (values == level) for level in levels])
+    return design_frame(data, names, D), [str(lv) for lv in levels], names
 
 
 def twfe_att_by(data: pd.DataFrame, by: str, *, unit: str, time: str, outcome: str,
                 covariates: Sequence[str], vcov: str, cluster: str) -> tuple[list[str], Coefs]:
     """ATT per level of ``by``: the treatment dummy interacted with each level, common fixed effects."""
     work, levels, names = level_dummies(data, by)
-    fit = feols(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    return levels, coefs_of(fit, vcov).select(names)
+    c = fit_coefs(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
+    return levels, c.select(names)
 
 
 def twfe_wild(data: pd.DataFrame, targets: Sequence[str], *, unit: str, time: str, outcome: str,
@@ -57,7 +53,9 @@ def twfe_wild(data: pd.DataFrame, targets: Sequence[str], *, unit: str, time: st
 
 @register("twfe")
 class TWFE(Estimator):
-    """Two-way fixed-effects DID: ``y_it = a_i + l_t + tau D_it + X_it'b + e_it`` via pyfixest.
+    """Two-way fixed-effects DID: ``y_it = a_i + l_t + tau D_it + X_it'b + e_it``.
+
+    The regression runs on the fixed-effects OLS core of ``fe_ols`` (pyfixest for CRV3).
 
     Errors are clustered by the panel's cluster column (the unit unless set) with CRV1 as in
     fixest/Stata; ``cluster`` names any other column (e.g. ``province``), ``vcov`` picks CRV1,
@@ -97,21 +95,11 @@ class TWFE(Estimator):
     def _check(self, data: pd.DataFrame, cluster: str) -> None:
         if self.vcov not in VCOV_TYPES:
             raise ValueError(f"twfe: vcov must be one of {VCOV_TYPES}, got {self.vcov!r}")
-        if self.inference not in INFERENCE_KINDS:
-            raise ValueError(f"twfe: inference must be one of {INFERENCE_KINDS}, "
-                             f"got {self.inference!r}")
         if cluster not in data.columns:
             raise ValueError(f"twfe: cluster={cluster!r} is not a column of the panel")
         if self.by and self.by not in data.columns:
             raise ValueError(f"twfe: by={self.by!r} is not a column of the panel")
-        if self.inference == "wild":
-            if self.vcov not in ("CRV1", "CRV3"):
-                raise ValueError("twfe: inference='wild' needs clustered errors (vcov CRV1/CRV3)")
-            if self.wild_weights not in WILD_WEIGHTS:
-                raise ValueError(f"twfe: wild_weights must be one of {WILD_WEIGHTS}, "
-                                 f"got {self.wild_weights!r}")
-            if int(self.n_boot) < 1:
-                raise ValueError(f"twfe: n_boot must be positive, got {self.n_boot!r}")
+        check_inference("twfe", self.inference, self.vcov, self.wild_weights, self.n_boot)
 
     def _spec(self, panel: Panel) -> dict:
         covs = list(panel.covariates if self.covariates is None else self.covariates)
@@ -145,7 +133,7 @@ class TWFE(Estimator):
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         spec = self._spec(panel)
-        data = panel.data
+        data = panel.frame
         self._check(data, spec["cluster"])
         wild = self.inference == "wild"
         seeds = child_seeds(self.random_state, 2) if wild else [None, None]
@@ -170,15 +158,3 @@ class TWFE(Estimator):
             boots = self._wild(work, spec, names, seed)
         return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"], tests, boots, seed)
 
-
-def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,
-              seed: np.random.SeedSequence | None) -> dict[str, Any]:
-    """What a result reports about its wild cluster bootstrap."""
-    first = boots[0]
-    return {"std_error": f"analytic {vcov_type} (pyfixest); p_value and interval from the "
-                         f"wild cluster bootstrap ({first.bootstrap_type}, test inversion)",
-            "bootstrap_type": first.bootstrap_type, "wild_weights": first.weights,
-            "n_boot": first.n_boot, "full_enumeration": first.full_enumeration,
-            "wild_t_stat": [b.t_stat for b in boots],
-            "seed_entropy": None if seed is None else seed.entropy,
-            "seed_spawn_key": None if seed is None else tuple(seed.spawn_key)}
