@@ -93,7 +93,12 @@ def ar1_noise(shape: tuple[int, int], sd: float, rho: float,
 
 def mechanism_baselines(traits: pd.DataFrame, units: pd.DataFrame, years: np.ndarray,
                         selection: bool, rng: np.random.Generator) -> dict[str, tuple]:
-    """Untreated mechanisms as (two-way fixed-effect part, deviation) unit x year arrays."""
+    """Untreated mechanisms as (fixed part, deviation, observed level) unit x year arrays.
+
+    The observed level is clipped to the variable's range; TFP growth responds to the unclipped
+    deviation, so that clipping (which binds for rich cities in late years) cannot open a gap in
+    untreated trends between pilot and other cities when ``selection=False``.
+    """
     n, t = len(traits), len(years)
     z_inc, z_pop, cap = (traits[c].to_numpy()[:, None] for c in ("z_income", "z_size", "capital"))
     pilot = traits["pilot"].to_numpy()[:, None]
@@ -111,8 +116,8 @@ def mechanism_baselines(traits: pd.DataFrame, units: pd.DataFrame, years: np.nda
     out = {}
     for name in MECHANISMS:
         fixed, loading, sd, (low, high) = specs[name]
-        level = np.clip(fixed + phi * loading + rng.normal(0, sd, (n, t)), low, high)
-        out[name] = (fixed, level - fixed)
+        deviation = phi * loading + rng.normal(0, sd, (n, t))
+        out[name] = (fixed, deviation, np.clip(fixed + deviation, low, high))
     return out
 
 

@@ -141,8 +141,7 @@ def _economy(units, traits, years, effects, cfg, rngs) -> dict[str, np.ndarray]:
                                      + effects["effect_ln_patents"]),
            "ln_gdp_pc": np.log(gdp * 1e4 / population)}
     for name in MECHANISMS:
-        fixed, deviation = mechs[name]
-        out[name] = fixed + deviation + effects[f"effect_{name}"]
+        out[name] = mechs[name][2] + effects[f"effect_{name}"]
     out.update(eco.controls(traits, units, years, rngs["controls"]))
     return out
 
