@@ -63,8 +63,8 @@ def test_agrees_with_moderndid(mpdta, control_group, est_method, covariates):
         np.testing.assert_allclose(res.table["std_error"], ref.se_by_event, rtol=1e-6)
         assert res.info["overall"]["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
         assert res.info["overall"]["std_error"] == pytest.approx(ref.overall_se, rel=1e-6)
-    pretest = [t for t in est.effect("ATT_event").tests if "ATT(g,t)" in t.name][0]
-    assert pretest.p_value == pytest.approx(mp.wald_pvalue, abs=1e-5)
+    pretest = est.effect("ATT_event").info["did_gt_pretest"]
+    assert pretest["p_value"] == pytest.approx(mp.wald_pvalue, abs=1e-5)
 
 
 @pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
@@ -88,8 +88,11 @@ def test_r_did_numbers(mpdta):
     assert event.terms == ["-3", "-2", "-1", "0", "1", "2", "3"]
     assert event.interval_kind == "wald_if" and event.n_clusters == 500
     names = [t.name for t in event.tests]
-    assert names == ["pre-trends: all ATT(g,t) = 0 for t < g", "pre-trends: all ATT(e) = 0 for e < 0"]
-    assert event.tests[1].df == 3
+    assert names == ["pre-trends: ATT(e) = 0 for e in [-5, -1]"]
+    assert event.tests[0].df == 3
+    assert "over-rejects" in event.info["did_gt_pretest"]["caution"]
+    long = CallawaySantAnna(pretrend_window=(-2, -1)).fit(mpdta_panel(mpdta, ())).effect("ATT_event")
+    assert long.tests[0].df == 2
 
 
 def test_bootstrap_inference(mpdta):

@@ -99,7 +99,7 @@ def test_results_carry_inference_facts(sa_mpdta):
         assert res.n_clusters == 500 and res.interval_kind == "t_CRV1"
         assert res.info["control_cohort"] == "never"
     assert sa_mpdta.effect("ATT_cohort").terms == ["2004", "2006", "2007"]
-    assert sa_mpdta.effect("ATT_event").tests[0].name == "pre-trends: all leads zero"
+    assert sa_mpdta.effect("ATT_event").tests[0].name == "pre-trends: leads e in [-5, -1] zero"
 
 
 def test_last_treated_control_cohort(mpdta):

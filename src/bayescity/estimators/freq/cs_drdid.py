@@ -48,7 +48,7 @@ def logit(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
     for _ in range(max_iter):
         p = 1.0 / (1.0 + np.exp(-(x @ beta)))
         info = x.T @ ((w * p * (1 - p))[:, None] * x)
-        step = np.linalg.solve(info, x.T @ (w * (d - p)))
+        step = _solve_inverse(info, "propensity score (perfect separation?)") @ (x.T @ (w * (d - p)))
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break

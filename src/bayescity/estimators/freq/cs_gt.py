@@ -97,7 +97,16 @@ def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method:
                    n_control=int(control.sum()), att=np.nan, skipped=True)
         if row["n_treated"] and row["n_control"]:
             dy = wide.y[rows, k] - wide.y[rows, b]
-            fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :], np.ones(rows.size))
+            try:
+                fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :],
+                               np.ones(rows.size))
+            except np.linalg.LinAlgError as exc:
+                raise ValueError(
+                    f"callaway_santanna: ATT(g={g}, t={t}) cannot be estimated with "
+                    f"est_method={est_method!r}: {exc} (cohort {g}: {row['n_treated']} treated, "
+                    f"{row['n_control']} control units). A covariate probably separates the "
+                    "cohort from its controls (e.g. a dummy that is 1 only among pilots); use "
+                    "fewer covariates or est_method='reg'.") from None
             influence[rows, j] = fit.influence * (n / rows.size)
             row.update(att=fit.att, skipped=False)
         out.append(row)

@@ -8,7 +8,7 @@ quantities as every other paradigm; the covariance is each estimator's own, ``W 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 from ...data.panel import COHORT, Panel
 from ...results.effect import (EffectResult, TestResult, equality_restriction, wald_table,
                                wald_test)
-from .fixest import design_frame
+from .fixest import design_frame, safe_name
 from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
                         wild_bootstrap_coef)
 
@@ -205,6 +205,47 @@ def check_by(panel: Panel, by: str | None) -> None:
         raise ValueError(f"by={by!r} is not a column of the panel; traits: {list(panel.traits)}")
 
 
-def covariates_of(panel: Panel, covariates: Sequence[str] | None) -> list[str]:
-    """The covariates to adjust for: the panel's when ``covariates`` is None."""
-    return list(panel.covariates if covariates is None else covariates)
+def covariates_of(panel: Panel, covariates: Sequence[str] | None,
+                  trends: Sequence[str] = ()) -> list[str]:
+    """The covariates to adjust for: the panel's when ``covariates`` is None, plus ``trends``."""
+    return [*(panel.covariates if covariates is None else covariates), *trends]
+
+
+def with_trend_controls(panel: Panel,
+                        trend_covariates: Sequence[str] | None) -> tuple[Panel, list[str]]:
+    """The panel with unit characteristics interacted with period dummies, and the new columns.
+
+    Each name in ``trend_covariates`` must be constant within units (e.g. 2003 income, initial
+    population, provincial-capital status, a region); numeric ones enter as ``x_i * 1{t = s}``
+    and categorical ones as one dummy per level but the first, for every period ``s`` but the
+    first. These are the "baseline characteristics x year" controls of the place-based policy
+    literature: they let untreated trends differ with observed characteristics, which a unit
+    fixed effect alone cannot absorb. The caller's panel is not modified.
+    """
+    if not trend_covariates:
+        return panel, []
+    frame = panel.frame.copy()
+    missing = [c for c in trend_covariates if c not in frame.columns]
+    if missing:
+        raise ValueError(f"trend_covariates {missing} are not columns of the panel")
+    varying = [c for c in trend_covariates if (frame.groupby(panel.unit)[c].nunique() > 1).any()]
+    if varying:
+        raise ValueError(f"trend_covariates must be constant within units; {varying} vary")
+    period = frame[panel.time].to_numpy()
+    columns, names = {}, []
+    for c in trend_covariates:
+        for label, values in _trend_bases(frame[c]).items():
+            for s in panel.periods[1:]:
+                name = f"trend__{safe_name(label)}__{s}"
+                columns[name] = values * (period == s)
+                names.append(name)
+    frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+    return replace(panel, frame=frame), names
+
+
+def _trend_bases(values: pd.Series) -> dict[str, np.ndarray]:
+    """A numeric column as itself; a categorical one as dummies of every level but the first."""
+    if pd.api.types.is_numeric_dtype(values):
+        return {str(values.name): values.to_numpy(dtype=float)}
+    levels = sorted(pd.unique(values), key=str)
+    return {f"{values.name}_{lv}": (values == lv).to_numpy(dtype=float) for lv in levels[1:]}

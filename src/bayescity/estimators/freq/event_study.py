@@ -14,7 +14,7 @@ from ..base import Estimator
 from ..registry import register
 from .es_common import (Combined, Inference, aggregate_cells, always_treated, cell_counts,
                         check_by, check_inference, covariates_of, effect_result, equality_tests,
-                        wild_combinations)
+                        wild_combinations, with_trend_controls)
 from .fixest import Coefs, design_frame, fit_design, safe_name
 from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms
 
@@ -143,12 +143,16 @@ class EventStudy(Estimator):
     null ``w'b = b0`` is imposed exactly. ``std_error`` and the Wald tests stay analytic and
     ``info`` says so. ``random_state`` (int, SeedSequence or None) seeds the draws: its first
     child seed the event-time terms, the second the ATT, the third the ``by`` levels.
+    ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
+    are interacted with period dummies, so that untreated trends may differ with them (see
+    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
     paradigm = "frequentist"
 
     def __init__(self, window: Sequence[int] = (-5, 5), binning: bool = True, reference: int = -1,
-                 covariates: Sequence[str] | None = None, cluster: str | None = None,
+                 covariates: Sequence[str] | None = None,
+                 trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
                  inference: str = "analytic", wild_weights: str = "rademacher",
                  n_boot: int = 9999, random_state: RandomState = None):
@@ -156,6 +160,7 @@ class EventStudy(Estimator):
         self.binning = binning
         self.reference = reference
         self.covariates = covariates
+        self.trend_covariates = trend_covariates
         self.cluster = cluster
         self.vcov = vcov
         self.by = by
@@ -165,9 +170,9 @@ class EventStudy(Estimator):
         self.n_boot = n_boot
         self.random_state = random_state
 
-    def _spec(self, panel: Panel) -> dict:
+    def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
-                    covariates=covariates_of(panel, self.covariates), vcov=self.vcov,
+                    covariates=covariates_of(panel, self.covariates, trends), vcov=self.vcov,
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
     def _inference(self, c: Coefs, n_dropped: int) -> Inference:
@@ -192,7 +197,8 @@ class EventStudy(Estimator):
         window = (int(self.window[0]), int(self.window[1]))
         if not window[0] <= self.reference < 0:
             raise ValueError(f"reference={self.reference} must be a lead inside window {window}")
-        spec = self._spec(panel)
+        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        spec = self._spec(panel, trends)
         sample, event, n_dropped = self._sample(panel, window)
         keys, c, D = dynamic_twfe(sample, event, **spec)
         inf = self._inference(c, n_dropped)

@@ -16,7 +16,8 @@ from ...results.effect import EffectResult
 from ..base import Estimator
 from ..registry import register
 from .es_common import (Inference, aggregate_cells, cell_counts, check_by, covariates_of,
-                        drop_always_treated, effect_result, equality_tests)
+                        drop_always_treated, effect_result, equality_tests,
+                        with_trend_controls)
 from .fixest import predict_untreated
 
 RESID = "_y_minus_y0"
@@ -135,22 +136,28 @@ class Imputation(Estimator):
     cluster column by default), numerically the same as pyfixest's ``did2s`` (not the BJS
     conservative variance). Intervals use t with G-1 df. Units treated in their first observed
     period are dropped (no untreated period to learn their unit effect from).
+    ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
+    are interacted with period dummies, so that untreated trends may differ with them (see
+    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
     paradigm = "frequentist"
 
-    def __init__(self, covariates: Sequence[str] | None = None, cluster: str | None = None,
+    def __init__(self, covariates: Sequence[str] | None = None,
+                 trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  by: str | None = None, interval_prob: float = INTERVAL_PROB):
         self.covariates = covariates
+        self.trend_covariates = trend_covariates
         self.cluster = cluster
         self.by = by
         self.interval_prob = interval_prob
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         check_by(panel, self.by)
+        panel, trends = with_trend_controls(panel, self.trend_covariates)
         frame, n_dropped = drop_always_treated(panel.data, unit=panel.unit, time=panel.time)
         spec = dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
-                    covariates=covariates_of(panel, self.covariates),
+                    covariates=covariates_of(panel, self.covariates, trends),
                     cluster=self.cluster or panel.cluster_col)
         fit = imputation_cells(frame, **spec)
         info = {"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,

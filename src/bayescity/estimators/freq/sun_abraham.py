@@ -9,11 +9,13 @@ import pandas as pd
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
+from ...estimands.summarize import PRETREND_WINDOW
 from ...results.effect import EffectResult, wald_test
 from ..base import Estimator
 from ..registry import register
 from .es_common import (Combined, Inference, aggregate_cells, always_treated, check_by,
-                        covariates_of, effect_result, equality_tests)
+                        covariates_of, effect_result, equality_tests,
+                        with_trend_controls)
 from .fixest import Coefs, fit_design, safe_name
 
 CONTROLS = ("never", "last")
@@ -113,34 +115,43 @@ class SunAbraham(Estimator):
     units), the last-treated cohort. The CATTs are aggregated with the shared treated-cell weights
     of :mod:`bayescity.estimands.aggregate` -- for event time e, cohort shares among the cells
     observed at e, i.e. the IW weights -- giving ``ATT`` (post cells), ``ATT_event`` (leads as
-    placebos and lags, with a joint Wald F test that all leads are zero), ``ATT_cohort`` and, with
+    placebos and lags, with a joint Wald F test that the leads in ``pretrend_window`` are zero), ``ATT_cohort`` and, with
     ``by``, ``ATT_by_<by>`` from cells split by level plus a Wald test of equal levels. Standard
     errors are ``W V W'`` with V the clustered (CRV1/CRV3) covariance of the CATTs, as in fixest's
     ``sunab`` aggregation; intervals use t with G-1 df. Units treated in their first observed
     period are dropped.
+    ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
+    are interacted with period dummies, so that untreated trends may differ with them (see
+    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
     paradigm = "frequentist"
 
     def __init__(self, control_cohort: str = "never", reference: int = -1,
-                 covariates: Sequence[str] | None = None, cluster: str | None = None,
-                 vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB):
+                 covariates: Sequence[str] | None = None,
+                 trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
+                 vcov: str = "CRV1", by: str | None = None,
+                 pretrend_window: tuple[int, int] | None = PRETREND_WINDOW,
+                 interval_prob: float = INTERVAL_PROB):
+        self.pretrend_window = pretrend_window
         self.control_cohort = control_cohort
         self.reference = reference
         self.covariates = covariates
+        self.trend_covariates = trend_covariates
         self.cluster = cluster
         self.vcov = vcov
         self.by = by
         self.interval_prob = interval_prob
 
-    def _spec(self, panel: Panel) -> dict:
+    def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
-                    covariates=covariates_of(panel, self.covariates), vcov=self.vcov,
+                    covariates=covariates_of(panel, self.covariates, trends), vcov=self.vcov,
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         check_by(panel, self.by)
-        spec = self._spec(panel)
+        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        spec = self._spec(panel, trends)
         frame = panel.frame
         always = always_treated(frame, unit=panel.unit, time=panel.time)
         n_dropped = int(frame.loc[always, panel.unit].nunique()) if always.any() else 0
@@ -169,14 +180,23 @@ class SunAbraham(Estimator):
 
     def _event(self, cells: pd.DataFrame, c: Coefs, inf: Inference) -> EffectResult:
         agg = aggregate_cells(cells, c.estimates, c.vcov, "ATT_event", post_only=False)
-        return effect_result(self.method, "ATT_event", agg, inf, lead_test(agg, inf.df))
+        window = None if self.pretrend_window is None else tuple(self.pretrend_window)
+        return effect_result(self.method, "ATT_event", agg, inf, lead_test(agg, inf.df, window))
 
 
-def lead_test(agg: Combined, df: float | None) -> tuple:
-    """Joint Wald F test that every aggregated lead (event time < 0) is zero."""
-    leads = [i for i, t in enumerate(agg.terms) if int(float(t)) < 0]
+def lead_test(agg: Combined, df: float | None,
+              window: tuple[int, int] | None = PRETREND_WINDOW) -> tuple:
+    """Joint Wald F test that the aggregated leads with event time in ``window`` are zero.
+
+    The default window (-5..-1) keeps long leads out: each is identified by a few late-treated
+    units and a joint test over all of them over-rejects (see
+    :func:`bayescity.estimands.summarize.pretrend_test`). ``window=None`` tests every lead.
+    """
+    lo, hi = window if window is not None else (-10**9, -1)
+    leads = [i for i, t in enumerate(agg.terms) if lo <= int(float(t)) <= min(hi, -1)]
     if not leads:
         return ()
     R = np.zeros((len(leads), len(agg.terms)))
     R[np.arange(len(leads)), leads] = 1.0
-    return (wald_test("pre-trends: all leads zero", agg.estimates, agg.vcov, R, df_denom=df),)
+    span = "all leads" if window is None else f"leads e in [{lo}, {min(hi, -1)}]"
+    return (wald_test(f"pre-trends: {span} zero", agg.estimates, agg.vcov, R, df_denom=df),)

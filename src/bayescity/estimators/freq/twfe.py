@@ -12,7 +12,7 @@ from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, equality_restriction, wald_table, wald_test
 from ..base import Estimator
 from ..registry import register
-from .es_common import check_inference, wild_info
+from .es_common import check_inference, wild_info, with_trend_controls
 from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
 from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms,
                         wild_term_table)
@@ -74,15 +74,20 @@ class TWFE(Estimator):
     under either inference). Under staggered adoption with dynamic or heterogeneous effects the
     coefficient is a weighted average that can be biased (Goodman-Bacon 2021; de Chaisemartin &
     D'Haultfoeuille 2020).
+    ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
+    are interacted with period dummies, so that untreated trends may differ with them (see
+    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
     paradigm = "frequentist"
 
-    def __init__(self, covariates: Sequence[str] | None = None, cluster: str | None = None,
+    def __init__(self, covariates: Sequence[str] | None = None,
+                 trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
                  inference: str = "analytic", wild_weights: str = "rademacher",
                  n_boot: int = 9999, random_state: RandomState = None):
         self.covariates = covariates
+        self.trend_covariates = trend_covariates
         self.cluster = cluster
         self.vcov = vcov
         self.by = by
@@ -101,8 +106,8 @@ class TWFE(Estimator):
             raise ValueError(f"twfe: by={self.by!r} is not a column of the panel")
         check_inference("twfe", self.inference, self.vcov, self.wild_weights, self.n_boot)
 
-    def _spec(self, panel: Panel) -> dict:
-        covs = list(panel.covariates if self.covariates is None else self.covariates)
+    def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
+        covs = [*(panel.covariates if self.covariates is None else self.covariates), *trends]
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome, covariates=covs,
                     vcov=self.vcov, cluster=self.cluster or panel.cluster_col)
 
@@ -132,7 +137,8 @@ class TWFE(Estimator):
                             vcov=c.vcov, info=info)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        spec = self._spec(panel)
+        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        spec = self._spec(panel, trends)
         data = panel.frame
         self._check(data, spec["cluster"])
         wild = self.inference == "wild"
