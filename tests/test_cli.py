@@ -96,9 +96,19 @@ def test_bad_data_is_exit_2_with_file_column_rows(tmp_path):
     assert not (tmp_path / "rep").exists()
 
 
+def test_unknown_column_in_params_is_exit_2(tmp_path):
+    bad = {**CONFIG, "estimators": [{"id": "t3", "method": "twfe",
+                                     "params": {"by": "no_such", "trend_covariates": ["x", "nope"]}}]}
+    res = _run(["run", str(_write(tmp_path, bad)), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 2
+    assert "'t3'" in res.output and "no_such" in res.output and "nope" in res.output
+    assert not (tmp_path / "rep").exists()
+
+
 def test_failure_mid_run_leaves_no_run_folder(tmp_path):
     bad = {**CONFIG, "estimators": [*CONFIG["estimators"],
-                                    {"id": "t3", "method": "twfe", "params": {"by": "no_such"}}]}
+                                    {"id": "t3", "method": "event_study",
+                                     "params": {"window": [1, 3]}}]}
     out = tmp_path / "rep"
     (out / "toy").mkdir(parents=True)
     (out / "toy" / "keep.txt").write_text("user file")

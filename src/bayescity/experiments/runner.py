@@ -18,7 +18,7 @@ from ..estimators.registry import get_estimator
 from ..results.compare import compare
 from ..results.effect import EffectResult
 from . import artefacts as art
-from .config import ExperimentConfig, load_config
+from .config import ConfigError, ExperimentConfig, load_config
 
 
 @dataclass
@@ -56,6 +56,23 @@ def load_experiment_panel(config: ExperimentConfig) -> Panel:
     return load_panel(config.data.source, **config.data.load_kwargs())
 
 
+#: Estimator parameters that name panel columns, checked before any fit.
+COLUMN_PARAMS = ("by", "cluster", "covariates", "trend_covariates")
+
+
+def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
+    """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
+    have, problems = set(panel.frame.columns), []
+    for est in config.estimators:
+        for name in COLUMN_PARAMS:
+            value = {**est.params, **est.smoke}.get(name)
+            wanted = [value] if isinstance(value, str) else list(value or [])
+            problems += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
+                         for c in wanted if c not in have]
+    if problems:
+        raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
+
+
 def run_experiment(config_path: str | Path, *, reports_root: str | Path = "reports",
                    models_root: str | Path = "models", smoke: bool = False, refit: bool = False,
                    progress: Callable[[str], None] | None = None) -> RunOutcome:
@@ -66,6 +83,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     """
     config = load_config(config_path)
     panel = load_experiment_panel(config)
+    check_column_params(config, panel)
     dhash = art.data_hash(panel)
     seeds = child_seeds(config.seed, [e.id for e in config.estimators])
     store = art.ModelStore(models_root)
