@@ -203,3 +203,21 @@ def test_levels_equal_subsample_fits():
         assert by.row(level)["estimate"] == pytest.approx(row["estimate"], abs=1e-10)
         assert by.row(level)["std_error"] == pytest.approx(row["std_error"], rel=1e-8)
     assert {"level", "att", "std_error"} <= set(est.gt_by_.columns)
+
+
+def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out():
+    from bayescity import datasets
+
+    sim = datasets.simulate_city_panel(4, selection=False)
+    df = sim.data.assign(pilot_dummy=(sim.data["pilot_year"] > 0).astype(float))
+    panel = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
+                                 cohort="pilot_year", covariates=["pilot_dummy"])
+    with pytest.raises(ValueError, match="separates the cohort"):
+        CallawaySantAnna(est_method="dr").fit(panel)
+    plain = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
+                                 cohort="pilot_year")
+    fit = CallawaySantAnna().fit(plain)
+    assert 2008 not in set(fit.gt_["cohort"])  # Shenzhen, a one-city cohort
+    assert any("fewer than 2 units" in note for note in fit.effect("ATT").info["notes"])
+    kept = CallawaySantAnna(min_cohort_size=1).fit(plain)
+    assert 2008 in set(kept.gt_["cohort"])

@@ -68,6 +68,23 @@ def control_mask(cohort: np.ndarray, g: int, t: int, control_group: str) -> np.n
     return never | ((cohort > t) & (cohort != g))
 
 
+def _cell(wide: WidePanel, rows: np.ndarray, treated: np.ndarray, k: int, b: int, estimate,
+          row: dict, est_method: str) -> tuple[float, np.ndarray]:
+    """One 2x2 DID: ATT(g,t) and its influence function over ``rows``."""
+    g, t = row["cohort"], row["time"]
+    dy = wide.y[rows, k] - wide.y[rows, b]
+    try:
+        fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :], np.ones(rows.size))
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            f"callaway_santanna: ATT(g={g}, t={t}) cannot be estimated with "
+            f"est_method={est_method!r}: {exc} (cohort {g}: {row['n_treated']} treated, "
+            f"{row['n_control']} control units). A covariate probably separates the "
+            "cohort from its controls (e.g. a dummy that is 1 only among pilots); use "
+            "fewer covariates or est_method='reg'.") from None
+    return fit.att, fit.influence
+
+
 def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method: str = "dr",
            unit_mask: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """ATT(g,t) for every cell and their influence functions (n_units x n_cells).
@@ -96,19 +113,9 @@ def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method:
         row = dict(cohort=g, time=t, base_period=int(wide.periods[b]), n_treated=int(treated.sum()),
                    n_control=int(control.sum()), att=np.nan, skipped=True)
         if row["n_treated"] and row["n_control"]:
-            dy = wide.y[rows, k] - wide.y[rows, b]
-            try:
-                fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :],
-                               np.ones(rows.size))
-            except np.linalg.LinAlgError as exc:
-                raise ValueError(
-                    f"callaway_santanna: ATT(g={g}, t={t}) cannot be estimated with "
-                    f"est_method={est_method!r}: {exc} (cohort {g}: {row['n_treated']} treated, "
-                    f"{row['n_control']} control units). A covariate probably separates the "
-                    "cohort from its controls (e.g. a dummy that is 1 only among pilots); use "
-                    "fewer covariates or est_method='reg'.") from None
-            influence[rows, j] = fit.influence * (n / rows.size)
-            row.update(att=fit.att, skipped=False)
+            att, inf_cell = _cell(wide, rows, treated, k, b, estimate, row, est_method)
+            influence[rows, j] = inf_cell * (n / rows.size)
+            row.update(att=att, skipped=False)
         out.append(row)
     table = pd.DataFrame(out, columns=["cohort", "time", "base_period", "n_treated", "n_control",
                                        "att", "skipped"])
