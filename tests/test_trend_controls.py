@@ -58,3 +58,17 @@ def test_trend_controls_validate_and_leave_the_panel_alone():
     varying = _panel(df.assign(size_now=df["size_2003"] + 0.01 * df["year"]))
     with pytest.raises(ValueError, match="constant within units"):
         bc.make_estimator("sun_abraham", trend_covariates=["size_now"]).fit(varying)
+
+
+def test_imputation_flags_dummies_few_untreated_units_identify():
+    """On the real pilot list only one provincial capital stays untreated after 2012."""
+    from bayescity import datasets
+
+    panel = bc.load_panel(datasets.load_china_cities().data, unit="city", time="year",
+                          outcome="tfp_growth", cohort="pilot_year")
+    flagged = bc.make_estimator("imputation", covariates=[],
+                                trend_covariates=["provincial_capital"]).fit(panel)
+    notes = flagged.effect("ATT").info["notes"]
+    assert notes and all("provincial_capital" in n for n in notes)
+    clean = bc.make_estimator("imputation", covariates=[], trend_covariates=["ln_pop_2003"])
+    assert clean.fit(panel).effect("ATT").info["notes"] == ()

@@ -122,6 +122,29 @@ def imputation_cells(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size))
 
 
+#: Fewer untreated units than this behind a first-stage dummy make its clustered variance unreliable.
+MIN_UNTREATED_UNITS = 5
+
+
+def thin_controls(frame: pd.DataFrame, columns: Sequence[str], *, unit: str) -> tuple[str, ...]:
+    """Notes on 0/1 first-stage controls that few untreated units identify.
+
+    A category x year dummy (e.g. provincial capital x 2019) that only a handful of untreated
+    units switch on is fitted almost exactly, and the clustered two-stage variance then
+    understates the imputation error (simulated coverage fell to 0.75 with such dummies).
+    """
+    untreated = frame.loc[frame[TREAT] == 0]
+    notes = []
+    for c in columns:
+        values = untreated[c]
+        if not values.isin([0.0, 1.0]).all():
+            continue
+        n = int(untreated.loc[values == 1, unit].nunique())
+        if n < MIN_UNTREATED_UNITS:
+            notes.append(f"{c}: identified by {n} untreated units; standard errors may be too small")
+    return tuple(notes)
+
+
 @register("imputation")
 class Imputation(Estimator):
     """Imputation DID (Borusyak, Jaravel & Spiess 2024).
@@ -161,7 +184,8 @@ class Imputation(Estimator):
                     cluster=self.cluster or panel.cluster_col)
         fit = imputation_cells(frame, **spec)
         info = {"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
-                "dropped_always_treated_units": n_dropped}
+                "dropped_always_treated_units": n_dropped,
+                "notes": thin_controls(frame, trends, unit=panel.unit)}
         inf = Inference(fit.n_obs, fit.n_clusters, fit.n_clusters - 1, "t_CRV_did2s",
                         self.interval_prob, info)
         out = [self._aggregate(estimand, fit, inf) for estimand in
