@@ -115,8 +115,8 @@ class SunAbraham(Estimator):
     units), the last-treated cohort. The CATTs are aggregated with the shared treated-cell weights
     of :mod:`bayescity.estimands.aggregate` -- for event time e, cohort shares among the cells
     observed at e, i.e. the IW weights -- giving ``ATT`` (post cells), ``ATT_event`` (leads as
-    placebos and lags, with a joint Wald F test that the leads in ``pretrend_window`` are zero), ``ATT_cohort`` and, with
-    ``by``, ``ATT_by_<by>`` from cells split by level plus a Wald test of equal levels. Standard
+    placebos and lags, with a joint Wald F test that the leads in ``pretrend_window`` are zero),
+    ``ATT_cohort`` and, with ``by``, ``ATT_by_<by>`` from cells split by level plus a Wald test of equal levels. Standard
     errors are ``W V W'`` with V the clustered (CRV1/CRV3) covariance of the CATTs, as in fixest's
     ``sunab`` aggregation; intervals use t with G-1 df. Units treated in their first observed
     period are dropped.
