@@ -15,8 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from ..constants import INTERVAL_PROB
-from ..results.effect import (EffectResult, TestResult, equality_restriction, wald_table,
-                              wald_test)
+from ..results.effect import (EffectResult, TestResult, lead_restriction, level_equality_test,
+                              wald_table, wald_test)
 
 if TYPE_CHECKING:
     from .aggregate import Aggregation
@@ -58,24 +58,20 @@ def pretrend_test(agg: "Aggregation", vcov: np.ndarray,
     rejects far above its nominal size (29% at 5% on the China-city cohort structure with no
     pre-trend), so the default tests the five leads before adoption. ``window=None`` tests all.
     """
-    lo, hi = window if window is not None else (-10**9, -1)
-    pre = [j for j, t in enumerate(agg.terms) if _is_int(t) and lo <= int(t) <= min(hi, -1)]
-    if agg.estimand != "ATT_event" or not pre:
+    leads = lead_restriction(agg.terms, window) if agg.estimand == "ATT_event" else None
+    if leads is None:
         return None
-    R = np.zeros((len(pre), len(agg.terms)))
-    R[np.arange(len(pre)), pre] = 1.0
-    span = "all e < 0" if window is None else f"e in [{lo}, {min(hi, -1)}]"
-    return wald_test(f"pre-trends: ATT(e) = 0 for {span}", agg.estimates, vcov, R,
-                     df_denom=df_denom, note=f"{len(pre)} pre-period event times")
+    R, span = leads
+    where = "all e < 0" if span is None else f"e in {span}"
+    return wald_test(f"pre-trends: ATT(e) = 0 for {where}", agg.estimates, vcov, R,
+                     df_denom=df_denom, note=f"{len(R)} pre-period event times")
 
 
 def equality_test(agg: "Aggregation", vcov: np.ndarray) -> TestResult | None:
     """Joint Wald test that the effects of all trait levels are equal."""
-    if not agg.estimand.startswith("ATT_by_") or len(agg.terms) < 2:
+    if not agg.estimand.startswith("ATT_by_"):
         return None
-    trait = agg.estimand.removeprefix("ATT_by_")
-    return wald_test(f"equal ATT across {trait}", agg.estimates, vcov,
-                     equality_restriction(len(agg.terms)))
+    return level_equality_test(agg.estimand.removeprefix("ATT_by_"), agg.estimates, vcov)
 
 
 def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
@@ -84,14 +80,6 @@ def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) 
     diff = agg.draws[:, 1:] - agg.draws[:, :1]
     terms = [f"{t} - {agg.terms[0]}" for t in agg.terms[1:]]
     return posterior_table(terms, diff, interval_prob)
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
 
 
 def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: int,

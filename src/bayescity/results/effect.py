@@ -127,3 +127,38 @@ def equality_restriction(k: int) -> np.ndarray:
     R[:, 0] = 1.0
     R[np.arange(k - 1), np.arange(1, k)] = -1.0
     return R
+
+
+def level_equality_test(trait: str, estimates: np.ndarray, vcov: np.ndarray, *,
+                        df_denom: float | None = None, note: str = "") -> TestResult | None:
+    """Wald test that the effects of all levels of ``trait`` are equal (None for one level)."""
+    k = len(np.atleast_1d(estimates))
+    if k < 2:
+        return None
+    return wald_test(f"equal ATT across {trait}", estimates, vcov, equality_restriction(k),
+                     df_denom=df_denom, note=note)
+
+
+def lead_restriction(terms: Sequence[Any],
+                     window: tuple[int, int] | None) -> tuple[np.ndarray, str] | None:
+    """Rows selecting the event-time terms ``e < 0`` inside ``window`` (all leads for None).
+
+    Returns the restriction matrix and the span it covers (``"[lo, hi]"`` or ``None`` for every
+    lead), or None when no lead is selected. Non-integer terms are never leads.
+    """
+    lo, hi = window if window is not None else (-10**9, -1)
+    hi = min(hi, -1)
+    leads = [j for j, t in enumerate(terms) if _event_time(t) is not None
+             and lo <= _event_time(t) <= hi]
+    if not leads:
+        return None
+    R = np.zeros((len(leads), len(terms)))
+    R[np.arange(len(leads)), leads] = 1.0
+    return R, (None if window is None else f"[{lo}, {hi}]")
+
+
+def _event_time(term: Any) -> int | None:
+    try:
+        return int(float(term))
+    except (TypeError, ValueError):
+        return None

@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import COHORT, Panel
-from ...results.effect import (EffectResult, TestResult, equality_restriction, wald_table,
-                               wald_test)
+from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
 from .fixest import design_frame, safe_name
 from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
                         wild_bootstrap_coef)
@@ -193,10 +192,8 @@ def wild_combinations(data: pd.DataFrame, outcome: str, design: np.ndarray, W: n
 
 def equality_tests(by: str, c: Combined, df: float | None) -> tuple[TestResult, ...]:
     """Wald test that the effect is equal across the levels of ``by`` (F with ``df`` when given)."""
-    if len(c.terms) < 2:
-        return ()
-    return (wald_test(f"equal ATT across {by}", c.estimates, c.vcov,
-                      equality_restriction(len(c.terms)), df_denom=df),)
+    test = level_equality_test(by, c.estimates, c.vcov, df_denom=df)
+    return () if test is None else (test,)
 
 
 def check_by(panel: Panel, by: str | None) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
-from ...results.effect import EffectResult, wald_test
+from ...results.effect import EffectResult, lead_restriction, wald_test
 from ..base import Estimator
 from ..registry import register
 from .es_common import (Combined, Inference, aggregate_cells, always_treated, cell_counts,
@@ -17,6 +17,7 @@ from .es_common import (Combined, Inference, aggregate_cells, always_treated, ce
                         wild_combinations, with_trend_controls)
 from .fixest import Coefs, design_frame, fit_design, safe_name
 from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms
+
 
 def event_sample(frame: pd.DataFrame, window: tuple[int, int],
                  binning: bool) -> tuple[pd.DataFrame, np.ndarray]:
@@ -215,12 +216,10 @@ class EventStudy(Estimator):
     def _event_result(self, keys: list[tuple], c: Coefs, inf: Inference, D: np.ndarray,
                       wild: "_Wild | None", seed) -> EffectResult:
         ref = int(self.reference)
-        leads = [i for i, k in enumerate(keys) if k[0] < 0]
+        leads = lead_restriction([k[0] for k in keys], None)
         tests = []
-        if leads:
-            R = np.zeros((len(leads), len(keys)))
-            R[np.arange(len(leads)), leads] = 1.0
-            tests.append(wald_test("pre-trends: all leads zero", c.estimates, c.vcov, R,
+        if leads is not None:
+            tests.append(wald_test("pre-trends: all leads zero", c.estimates, c.vcov, leads[0],
                                    df_denom=inf.df, note=f"reference period e={ref}"))
         boots = wild.terms(keys, D, seed) if wild else None
         return effect_result(self.method, "ATT_event", with_reference(keys, c, ref), inf, tests,

@@ -10,7 +10,7 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...estimands.summarize import PRETREND_WINDOW
-from ...results.effect import EffectResult, wald_test
+from ...results.effect import EffectResult, lead_restriction, wald_test
 from ..base import Estimator
 from ..registry import register
 from .es_common import (Combined, Inference, aggregate_cells, always_treated, check_by,
@@ -192,11 +192,9 @@ def lead_test(agg: Combined, df: float | None,
     units and a joint test over all of them over-rejects (see
     :func:`bayescity.estimands.summarize.pretrend_test`). ``window=None`` tests every lead.
     """
-    lo, hi = window if window is not None else (-10**9, -1)
-    leads = [i for i, t in enumerate(agg.terms) if lo <= int(float(t)) <= min(hi, -1)]
-    if not leads:
+    leads = lead_restriction(agg.terms, window)
+    if leads is None:
         return ()
-    R = np.zeros((len(leads), len(agg.terms)))
-    R[np.arange(len(leads)), leads] = 1.0
-    span = "all leads" if window is None else f"leads e in [{lo}, {min(hi, -1)}]"
-    return (wald_test(f"pre-trends: {span} zero", agg.estimates, agg.vcov, R, df_denom=df),)
+    R, span = leads
+    which = "all leads" if span is None else f"leads e in {span}"
+    return (wald_test(f"pre-trends: {which} zero", agg.estimates, agg.vcov, R, df_denom=df),)

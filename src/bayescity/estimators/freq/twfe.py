@@ -9,7 +9,7 @@ import pandas as pd
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import TREAT, Panel
-from ...results.effect import EffectResult, equality_restriction, wald_table, wald_test
+from ...results.effect import EffectResult, level_equality_test, wald_table
 from ..base import Estimator
 from ..registry import register
 from .es_common import check_inference, wild_info, with_trend_controls
@@ -153,11 +153,9 @@ class TWFE(Estimator):
     def _fit_by(self, data: pd.DataFrame, spec: dict,
                 seed: np.random.SeedSequence | None) -> EffectResult:
         terms, c = twfe_att_by(data, self.by, **spec)
-        tests = []
-        if len(terms) > 1:
-            tests.append(wald_test(f"equal ATT across {self.by}", c.estimates, c.vcov,
-                                   equality_restriction(len(terms)), df_denom=c.df_t,
-                                   note=f"analytic {c.vcov_type} Wald F test"))
+        test = level_equality_test(self.by, c.estimates, c.vcov, df_denom=c.df_t,
+                                   note=f"analytic {c.vcov_type} Wald F test")
+        tests = [] if test is None else [test]
         boots = None
         if seed is not None:
             work, _, names = level_dummies(data, self.by)
