@@ -56,9 +56,13 @@ def always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> np.ndarray:
 
 
 def drop_always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> tuple[pd.DataFrame, int]:
-    """Remove units treated from their first observed period (they have no untreated period)."""
+    """Rows of ``frame`` without units treated from their first observed period (they have no
+    untreated period) and the number of units dropped. The result may be ``frame`` itself and
+    is only to be read."""
     always = always_treated(frame, unit=unit, time=time)
-    return frame.loc[~always].copy(), int(frame.loc[always, unit].nunique())
+    if not always.any():
+        return frame, 0
+    return frame.loc[~always], int(frame.loc[always, unit].nunique())
 
 
 def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> pd.DataFrame:

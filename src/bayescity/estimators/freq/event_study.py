@@ -12,8 +12,9 @@ from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, lead_restriction, wald_test
 from ..base import Estimator
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, always_treated, cell_counts,
-                        check_by, check_inference, covariates_of, effect_result, equality_tests,
+from .es_common import (Combined, Inference, aggregate_cells, cell_counts, check_by,
+                        check_inference, covariates_of, drop_always_treated, effect_result,
+                        equality_tests,
                         wild_combinations, with_trend_controls)
 from .fixest import Coefs, design_frame, fit_design, safe_name
 from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms
@@ -185,11 +186,7 @@ class EventStudy(Estimator):
 
     def _sample(self, panel: Panel, window: tuple[int, int]):
         """Estimation rows, their event time and the number of always-treated units dropped."""
-        frame = panel.frame
-        always = always_treated(frame, unit=panel.unit, time=panel.time)
-        n_dropped = int(frame.loc[always, panel.unit].nunique()) if always.any() else 0
-        if always.any():
-            frame = frame.loc[~always]
+        frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
         return (*event_sample(frame, window, bool(self.binning)), n_dropped)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:

@@ -45,9 +45,9 @@ def impute_untreated(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     """
     untreated = frame[TREAT].to_numpy() == 0
     yhat, fit = predict_untreated(frame, untreated, outcome, covariates, [unit, time])
-    out = frame.copy()
-    out[RESID] = out[outcome].to_numpy(dtype=float) - yhat
-    return out.loc[np.isfinite(out[RESID])].copy(), [str(n) for n in fit._coefnames]
+    resid = frame[outcome].to_numpy(dtype=float) - yhat
+    out = frame.assign(**{RESID: resid}).loc[np.isfinite(resid)]
+    return out, [str(n) for n in fit._coefnames]
 
 
 def cell_codes(frame: pd.DataFrame, *, time: str, by: str | None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -109,6 +109,13 @@ def imputation_cells(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     """
     imputed, kept = impute_untreated(frame, unit=unit, time=time, outcome=outcome,
                                      covariates=covariates)
+    return cell_fit(imputed, kept, unit=unit, time=time, cluster=cluster, by=by)
+
+
+def cell_fit(imputed: pd.DataFrame, kept: Sequence[str], *, unit: str, time: str, cluster: str,
+             by: str | None = None) -> CellFit:
+    """Cell effects and their two-stage covariance from an imputed frame
+    (:func:`impute_untreated`); the cells are split by ``by`` when given."""
     cells, codes = cell_codes(imputed, time=time, by=by)
     u1 = imputed[RESID].to_numpy(dtype=float)
     treated = codes >= 0
@@ -178,11 +185,13 @@ class Imputation(Estimator):
     def _fit(self, panel: Panel) -> list[EffectResult]:
         check_by(panel, self.by)
         panel, trends = with_trend_controls(panel, self.trend_covariates)
-        frame, n_dropped = drop_always_treated(panel.data, unit=panel.unit, time=panel.time)
-        spec = dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
-                    covariates=covariates_of(panel, self.covariates, trends),
+        frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
+        imputed, kept = impute_untreated(frame, unit=panel.unit, time=panel.time,
+                                         outcome=panel.outcome,
+                                         covariates=covariates_of(panel, self.covariates, trends))
+        spec = dict(unit=panel.unit, time=panel.time,
                     cluster=self.cluster or panel.cluster_col)
-        fit = imputation_cells(frame, **spec)
+        fit = cell_fit(imputed, kept, **spec)
         info = {"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
                 "dropped_always_treated_units": n_dropped,
                 "notes": thin_controls(frame, trends, unit=panel.unit)}
@@ -191,7 +200,7 @@ class Imputation(Estimator):
         out = [self._aggregate(estimand, fit, inf) for estimand in
                ("ATT", "ATT_event", "ATT_cohort")]
         if self.by:
-            fit_by = imputation_cells(frame, **spec, by=self.by)
+            fit_by = cell_fit(imputed, kept, **spec, by=self.by)
             out.append(self._aggregate(f"ATT_by_{self.by}", fit_by, inf, self.by))
         return out
 

@@ -13,8 +13,8 @@ from ...estimands.summarize import PRETREND_WINDOW
 from ...results.effect import EffectResult, lead_restriction, wald_test
 from ..base import Estimator
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, always_treated, check_by,
-                        covariates_of, effect_result, equality_tests,
+from .es_common import (Combined, Inference, aggregate_cells, check_by, covariates_of,
+                        drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
 from .fixest import Coefs, fit_design, safe_name
 
@@ -152,11 +152,7 @@ class SunAbraham(Estimator):
         check_by(panel, self.by)
         panel, trends = with_trend_controls(panel, self.trend_covariates)
         spec = self._spec(panel, trends)
-        frame = panel.frame
-        always = always_treated(frame, unit=panel.unit, time=panel.time)
-        n_dropped = int(frame.loc[always, panel.unit].nunique()) if always.any() else 0
-        if always.any():
-            frame = frame.loc[~always]
+        frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
         sample, design_cohort, control = sa_sample(frame, time=panel.time,
                                                    control=self.control_cohort)
         cells, c = saturated_regression(sample, design_cohort, **spec)

@@ -12,7 +12,7 @@ from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
 from ..base import Estimator
 from ..registry import register
-from .es_common import check_inference, wild_info, with_trend_controls
+from .es_common import check_by, check_inference, covariates_of, wild_info, with_trend_controls
 from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
 from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms,
                         wild_term_table)
@@ -34,12 +34,12 @@ def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str],
     return design_frame(data, names, D), [str(lv) for lv in levels], names
 
 
-def twfe_att_by(data: pd.DataFrame, by: str, *, unit: str, time: str, outcome: str,
-                covariates: Sequence[str], vcov: str, cluster: str) -> tuple[list[str], Coefs]:
-    """ATT per level of ``by``: the treatment dummy interacted with each level, common fixed effects."""
-    work, levels, names = level_dummies(data, by)
+def twfe_att_by(work: pd.DataFrame, names: Sequence[str], *, unit: str, time: str, outcome: str,
+                covariates: Sequence[str], vcov: str, cluster: str) -> Coefs:
+    """ATT per level: the level dummies ``names`` of :func:`level_dummies` (treatment x level)
+    in ``y ~ D x levels + X | unit + time``, common fixed effects."""
     c = fit_coefs(work, outcome, [*names, *covariates], [unit, time], vcov=vcov, cluster=cluster)
-    return levels, c.select(names)
+    return c.select(names)
 
 
 def twfe_wild(data: pd.DataFrame, targets: Sequence[str], *, unit: str, time: str, outcome: str,
@@ -102,14 +102,12 @@ class TWFE(Estimator):
             raise ValueError(f"twfe: vcov must be one of {VCOV_TYPES}, got {self.vcov!r}")
         if cluster not in data.columns:
             raise ValueError(f"twfe: cluster={cluster!r} is not a column of the panel")
-        if self.by and self.by not in data.columns:
-            raise ValueError(f"twfe: by={self.by!r} is not a column of the panel")
         check_inference("twfe", self.inference, self.vcov, self.wild_weights, self.n_boot)
 
     def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
-        covs = [*(panel.covariates if self.covariates is None else self.covariates), *trends]
-        return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome, covariates=covs,
-                    vcov=self.vcov, cluster=self.cluster or panel.cluster_col)
+        return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                    covariates=covariates_of(panel, self.covariates, trends), vcov=self.vcov,
+                    cluster=self.cluster or panel.cluster_col)
 
     def _wild(self, data: pd.DataFrame, spec: dict, targets: list[str],
               seed: np.random.SeedSequence) -> list[WildBootstrapResult]:
@@ -137,6 +135,7 @@ class TWFE(Estimator):
                             vcov=c.vcov, info=info)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
+        check_by(panel, self.by)
         panel, trends = with_trend_controls(panel, self.trend_covariates)
         spec = self._spec(panel, trends)
         data = panel.frame
@@ -152,13 +151,11 @@ class TWFE(Estimator):
 
     def _fit_by(self, data: pd.DataFrame, spec: dict,
                 seed: np.random.SeedSequence | None) -> EffectResult:
-        terms, c = twfe_att_by(data, self.by, **spec)
+        work, terms, names = level_dummies(data, self.by)
+        c = twfe_att_by(work, names, **spec)
         test = level_equality_test(self.by, c.estimates, c.vcov, df_denom=c.df_t,
                                    note=f"analytic {c.vcov_type} Wald F test")
         tests = [] if test is None else [test]
-        boots = None
-        if seed is not None:
-            work, _, names = level_dummies(data, self.by)
-            boots = self._wild(work, spec, names, seed)
+        boots = None if seed is None else self._wild(work, spec, names, seed)
         return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"], tests, boots, seed)
 
