@@ -99,12 +99,18 @@ def fit_coefs(data: pd.DataFrame, outcome: str, regressors: Sequence[str],
         fit = feols(data, outcome, regressors, fixed_effects, vcov=vcov, cluster=cluster,
                     weights=weights)
         return coefs_of(fit, vcov)
+    X = data.loc[:, list(regressors)].to_numpy(dtype=float).reshape(len(data), len(regressors))
+    return _fast(data, outcome, X, list(regressors), fixed_effects, vcov, cluster)
+
+
+def _fast(data: pd.DataFrame, outcome: str, X: np.ndarray, names: list[str],
+          fixed_effects: Sequence[str], vcov: str, cluster: str | None) -> Coefs:
+    """The array core on ``outcome`` and the regressor matrix ``X`` (columns ``names``)."""
     from .fe_ols import factor_codes
 
-    X = data.loc[:, list(regressors)].to_numpy(dtype=float).reshape(len(data), len(regressors))
     codes = factor_codes([data[f].to_numpy() for f in fixed_effects])
     labels = data[cluster].to_numpy() if vcov == "CRV1" else None
-    return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, regressors, codes,
+    return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, names, codes,
                              vcov=vcov, cluster=labels)
 
 
@@ -128,14 +134,9 @@ def fit_design(data: pd.DataFrame, outcome: str, names: Sequence[str], design: n
     if not fast_path_applies(data, fixed_effects, vcov=vcov, cluster=cluster, weights=None):
         return fit_coefs(design_frame(data, names, design), outcome, [*names, *covariates],
                          fixed_effects, vcov=vcov, cluster=cluster)
-    from .fe_ols import factor_codes
-
     covs = data.loc[:, list(covariates)].to_numpy(dtype=float).reshape(len(data), -1)
     X = np.column_stack([np.asarray(design, dtype=float).reshape(len(data), -1), covs])
-    codes = factor_codes([data[f].to_numpy() for f in fixed_effects])
-    labels = data[cluster].to_numpy() if vcov == "CRV1" else None
-    return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, [*names, *covariates],
-                             codes, vcov=vcov, cluster=labels)
+    return _fast(data, outcome, X, [*names, *covariates], fixed_effects, vcov, cluster)
 
 
 def coefs_of(fit, vcov: str) -> Coefs:

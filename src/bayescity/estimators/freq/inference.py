@@ -110,17 +110,13 @@ class Projection:
 
 
 def demean_fixed_effects(m: np.ndarray, fe_codes: np.ndarray | None, tol: float) -> np.ndarray:
-    """Columns of ``m`` net of the fixed effects (alternating projections, pyfixest)."""
+    """Columns of ``m`` net of the fixed effects (the demeaning of :func:`.fe_ols.demean`)."""
     m = np.asarray(m, dtype=float)
     if fe_codes is None:
         return m.copy()
-    from pyfixest.estimation import demean
+    from .fe_ols import demean
 
-    two_d = m.reshape(len(m), -1)
-    out, converged = demean(np.ascontiguousarray(two_d), fe_codes, np.ones(len(m)), tol=tol)
-    if not converged:
-        raise RuntimeError("fixed-effect demeaning did not converge")
-    return np.asarray(out).reshape(m.shape)
+    return demean(m.reshape(len(m), -1), fe_codes, tol).reshape(m.shape)
 
 
 def fe_projection(data: pd.DataFrame, fixed_effects: Sequence[str] = (),
@@ -128,8 +124,9 @@ def fe_projection(data: pd.DataFrame, fixed_effects: Sequence[str] = (),
     """The :class:`Projection` onto fixed effects ``fixed_effects`` and regressors ``covariates``."""
     fe = None
     if fixed_effects:
-        fe = np.column_stack([pd.factorize(data[f], sort=True)[0] for f in fixed_effects])
-        fe = np.ascontiguousarray(fe.astype(np.uint64))
+        from .fe_ols import factor_codes
+
+        fe = factor_codes([data[f].to_numpy() for f in fixed_effects])
     w = data.loc[:, list(covariates)].to_numpy(dtype=float).reshape(len(data), len(covariates))
     return Projection(fe, demean_fixed_effects(w, fe, tol), tol)
 
