@@ -141,7 +141,13 @@ def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
     if member is None or cells.influence is None:
         return None
     p = cells.cells["weight"].to_numpy(dtype=float)[idx] / cells.n_units
-    dev = member[:, idx] - p[None, :]
+    return share_influence(member[:, idx], p)
+
+
+def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Influence of normalised shares ``p_k / sum p`` estimated by the membership means of
+    ``member`` (n_units x K, 0/1): the delta method of R did's ``wif``."""
+    dev = member - p[None, :]
     total = p.sum()
     return dev / total - dev.sum(axis=1, keepdims=True) * (p / total**2)[None, :]
 
@@ -248,11 +254,8 @@ def second_stage_overall(cells: CellEffects, estimand: str, *,
     out = _linear(first, size / size.sum())
     if cells.unit_cohort is None or first.influence is None:
         return out
-    n = cells.n_units
-    p = size / n
-    member = (np.asarray(cells.unit_cohort)[:, None] == np.array([int(g) for g in first.terms])[None, :])
-    dev = member.astype(float) - p[None, :]
-    wif = dev / p.sum() - dev.sum(axis=1, keepdims=True) * (p / p.sum() ** 2)[None, :]
+    member = np.asarray(cells.unit_cohort)[:, None] == np.array([int(g) for g in first.terms])
+    wif = share_influence(member.astype(float), size / cells.n_units)
     return Aggregation(estimand=out.estimand, terms=out.terms, estimates=out.estimates,
                        weights=out.weights, influence=out.influence + (wif @ first.estimates)[:, None],
                        draws=out.draws)
@@ -298,5 +301,3 @@ def cells_from_unit_effects(frame: pd.DataFrame, *, cohort: str = "cohort", time
     table["weight"] = counts
     return CellEffects(cells=table, estimates=estimates, draws=cell_draws)
 
-
-from .summarize import to_effect_result  # noqa: E402  (re-exported: the module's public interface)

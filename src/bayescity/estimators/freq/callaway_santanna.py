@@ -10,17 +10,14 @@ from scipy import stats
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
-from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, second_stage_overall,
-                                    to_effect_result)
-from ...estimands.summarize import PRETREND_WINDOW
+from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influence_vcov,
+                                    second_stage_overall)
+from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
 from ...results.effect import EffectResult, wald_test
 from ..base import Estimator
 from ..registry import register
 from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, to_wide
-
-TERM_ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
-
 
 def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list[str]]:
     """The estimation sample: a balanced panel without units treated in the first period.
@@ -228,9 +225,7 @@ class CallawaySantAnna(Estimator):
 
     def _gt_vcov(self) -> np.ndarray:
         """Covariance of the ATT(g,t) in ``cells_`` (influence functions, clustered)."""
-        agg = Aggregation("ATT_gt", [], self.cells_.estimates, np.eye(len(self.cells_.estimates)),
-                          influence=self.cells_.influence)
-        return agg.vcov(self._cluster_labels())
+        return influence_vcov(self.cells_.influence, self._cluster_labels())
 
     def _by_result(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel) -> EffectResult:
         if self.by not in frame.columns:
@@ -244,10 +239,11 @@ class CallawaySantAnna(Estimator):
         """Cluster labels per unit, or None when every unit is its own cluster."""
         return None if pd.unique(self.clusters_).size == len(self.clusters_) else self.clusters_
 
-    def _inference(self, agg: Aggregation):
+    def _inference(self, influence: np.ndarray):
+        """The multiplier bootstrap of terms with ``influence`` (None without bootstrap)."""
         if self._multipliers is None:
             return None
-        return multiplier_bootstrap(agg.influence, self._multipliers, clusters=self.clusters_,
+        return multiplier_bootstrap(influence, self._multipliers, clusters=self.clusters_,
                                     bands=self.bands, interval_prob=self.interval_prob,
                                     multiplier=self.multiplier)
 
@@ -260,13 +256,13 @@ class CallawaySantAnna(Estimator):
                                 interval_prob=self.interval_prob,
                                 n_clusters=int(pd.unique(self.clusters_).size),
                                 info=info, clusters=self._cluster_labels(),
-                                bootstrap=self._inference(agg),
+                                bootstrap=self._inference(agg.influence),
                                 pretrend_window=None if self.pretrend_window is None
                                 else tuple(self.pretrend_window))
 
     def _overall_summary(self, overall: Aggregation) -> dict:
         """Estimate and standard error of a second-stage overall (R ``did::aggte``'s overall)."""
-        boot = self._inference(overall)
+        boot = self._inference(overall.influence)
         se = float(np.sqrt(overall.vcov(self._cluster_labels())[0, 0])) if boot is None \
             else float(boot.std_error[0])
         return {"estimate": float(overall.estimates[0]), "std_error": se}
@@ -274,11 +270,9 @@ class CallawaySantAnna(Estimator):
     def _gt_table(self, table: pd.DataFrame, cells: CellEffects) -> pd.DataFrame:
         """The ATT(g,t) table with standard errors and intervals of the chosen inference."""
         table = table.copy()
-        agg = Aggregation("ATT_gt", [], cells.estimates, np.eye(len(cells.estimates)),
-                          influence=cells.influence)
-        boot = self._inference(agg)
+        boot = self._inference(cells.influence)
         if boot is None:
-            se = np.sqrt(np.diag(agg.vcov(self._cluster_labels())))
+            se = np.sqrt(np.diag(influence_vcov(cells.influence, self._cluster_labels())))
             crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
         else:
             se, crit = boot.std_error, boot.crit
