@@ -58,7 +58,7 @@ def _collect_problems(df: pd.DataFrame, *, unit, time, outcome, cohort, treatmen
     if time in have:
         problems += tp
     if unit in have and time in have:
-        problems += v.unit_problems(df, unit, time, time_ok)
+        problems += v.unit_problems(df, unit, time)
     if outcome in have:
         problems += v.numeric_problems(df, outcome, allow_missing=drop_missing_outcome, role="outcome")
         if drop_missing_outcome and unit in have:

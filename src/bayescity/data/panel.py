@@ -163,18 +163,6 @@ class Panel:
         check_numeric_columns(self.frame, [outcome], self.source, role="outcome")
         return replace(self, outcome=outcome)
 
-    def with_frame(self, frame: pd.DataFrame, **changes: Any) -> "Panel":
-        """Re-validate ``frame`` with this panel's roles (optionally changed) and return a new Panel."""
-        from .loader import panel_from_frame
-
-        roles = dict(unit=self.unit, time=self.time, outcome=self.outcome, cohort=COHORT,
-                     covariates=self.covariates, traits=self.traits, cluster=self.cluster)
-        roles.update(changes)
-        source = changes.pop("source", self.source) if "source" in changes else self.source
-        roles.pop("source", None)
-        return panel_from_frame(frame.drop(columns=[TREAT, REL_TIME], errors="ignore"),
-                                source=source, **roles)
-
     # ----------------------------------------------------------------- views
     def describe(self) -> PanelDescription:
         units = self.unit_table()

@@ -62,7 +62,7 @@ def time_problems(df: pd.DataFrame, time: str) -> list[Problem]:
     return []
 
 
-def unit_problems(df: pd.DataFrame, unit: str, time: str, time_ok: bool) -> list[Problem]:
+def unit_problems(df: pd.DataFrame, unit: str, time: str) -> list[Problem]:
     out = []
     missing = df[unit].isna()
     if missing.any():

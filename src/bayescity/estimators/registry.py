@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, TypeVar
 
 from .base import Estimator
@@ -47,8 +46,7 @@ def get_estimator(name: str) -> type[Estimator]:
 
 def check_params(cls: type[Estimator], params: dict[str, Any]) -> None:
     """Raise a ValueError naming any keyword the estimator's constructor does not take."""
-    sig = inspect.signature(cls.__init__)
-    accepted = [p for p in sig.parameters if p != "self"]
+    accepted = cls.param_names()
     unknown = [k for k in params if k not in accepted]
     if unknown:
         raise ValueError(f"{cls.method}: unknown parameter(s) {unknown}; accepted: {accepted}")

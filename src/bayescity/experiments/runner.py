@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,7 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
     if smoke is not None:
         out.update(getattr(cls, "smoke_params", {}) or {})
         out.update(smoke)
-    if "random_state" in inspect.signature(cls.__init__).parameters and "random_state" not in out:
+    if "random_state" in cls.param_names() and "random_state" not in out:
         out["random_state"] = seed
     return out
 

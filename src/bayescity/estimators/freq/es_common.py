@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import COHORT, Panel
+from ...data.validate import constant_within_unit
 from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
 from .fixest import design_frame, safe_name
 from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
@@ -229,7 +230,8 @@ def with_trend_controls(panel: Panel,
     missing = [c for c in trend_covariates if c not in frame.columns]
     if missing:
         raise ValueError(f"trend_covariates {missing} are not columns of the panel")
-    varying = [c for c in trend_covariates if (frame.groupby(panel.unit)[c].nunique() > 1).any()]
+    varying = [c for c in trend_covariates
+               if constant_within_unit(frame, panel.unit, c, "trend covariate")]
     if varying:
         raise ValueError(f"trend_covariates must be constant within units; {varying} vary")
     period = frame[panel.time].to_numpy()
