@@ -30,3 +30,11 @@ def make_staggered(seed: int = 0, n_units: int = 60, years=(2000, 2011), effect:
 @pytest.fixture
 def staggered() -> pd.DataFrame:
     return make_staggered()
+
+
+@pytest.fixture(scope="module")
+def mpdta() -> pd.DataFrame:
+    """The minimum-wage county panel of Callaway & Sant'Anna (2021), as shipped by moderndid."""
+    import moderndid
+
+    return moderndid.load_mpdta().to_pandas().drop(columns="treat")

@@ -124,7 +124,7 @@ def test_draws_path_matches_influence_path():
 
 def _level_cells(rng, effects: dict[str, float], n_per_cell: int = 60) -> CellEffects:
     """Cells of two cohorts x two periods per level, estimated by unit means with their influence."""
-    rows, unit_cohort, unit_level, ys = [], [], [], []
+    rows, unit_cohort, unit_level = [], [], []
     for level in effects:
         for g in (2, 3):
             unit_cohort += [g] * n_per_cell

@@ -21,10 +21,10 @@ AGGTE = {"ATT_cohort": "group", "ATT_event": "dynamic", "ATT_calendar": "calenda
 
 
 @pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    df = moderndid.load_mpdta().to_pandas().drop(columns="treat")
-    df["lpop_tv"] = df["lpop"] + np.random.default_rng(0).normal(scale=0.5, size=len(df))
-    return df
+def mpdta(mpdta: pd.DataFrame) -> pd.DataFrame:
+    """mpdta plus a time-varying covariate."""
+    noise = np.random.default_rng(0).normal(scale=0.5, size=len(mpdta))
+    return mpdta.assign(lpop_tv=mpdta["lpop"] + noise)
 
 
 def mpdta_panel(df: pd.DataFrame, covariates=("lpop",)) -> bayescity.Panel:

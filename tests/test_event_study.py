@@ -13,7 +13,6 @@ import bayescity as bc
 from bayescity.estimators import UnknownEstimandError
 
 import pyfixest as pf
-import moderndid
 
 PLATEAU = 3
 
@@ -41,11 +40,6 @@ def simulate(seed: int, n_units: int = 150, n_periods: int = 10, pretrend: float
 def panel_of(df: pd.DataFrame, covariates=("x",)) -> bc.Panel:
     return bc.load_panel(df, unit="unit", time="time", outcome="y", cohort="g",
                          covariates=list(covariates), traits=["region"])
-
-
-@pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    return moderndid.load_mpdta().to_pandas().drop(columns="treat")
 
 
 def mpdta_panel(df: pd.DataFrame) -> bc.Panel:

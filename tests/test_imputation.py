@@ -14,7 +14,6 @@ from bayescity.estimators.freq.es_common import drop_always_treated
 from bayescity.estimators.freq.imputation import imputation_cells
 
 import pyfixest as pf
-import moderndid
 
 
 def simulate(seed: int, n_units: int = 120, n_periods: int = 10) -> pd.DataFrame:
@@ -51,11 +50,6 @@ def bjs_by_hand(df: pd.DataFrame, unit: str, time: str, y: str, g: str, covs=())
     out["tau"] = df[y].to_numpy()[treated] - X[treated] @ beta
     out["e"] = out[time] - out[g]
     return out
-
-
-@pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    return moderndid.load_mpdta().to_pandas().drop(columns="treat")
 
 
 def test_matches_numpy_bjs_on_mpdta(mpdta):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayescity import Panel, PanelError, load_panel
+from bayescity import PanelError, load_panel
 from conftest import make_staggered
 
 ROLES = dict(unit="unit", time="year", outcome="y", cohort="g", covariates=["x"], traits=["region"])

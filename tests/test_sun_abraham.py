@@ -17,11 +17,6 @@ import moderndid
 
 
 @pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    return moderndid.load_mpdta().to_pandas().drop(columns="treat")
-
-
-@pytest.fixture(scope="module")
 def sa_mpdta(mpdta):
     panel = bc.load_panel(mpdta, unit="countyreal", time="year", outcome="lemp",
                           cohort="first.treat")
