@@ -46,7 +46,7 @@ def package_versions() -> dict[str, str]:
 def fit_key(method: str, params: dict[str, Any], dhash: str) -> str:
     """The store key of one fit: a hash of method, resolved parameters, data and package version."""
     blob = json.dumps({"method": method, "params": params, "data": dhash,
-                       "version": package_versions()["bayescity"]}, sort_keys=True, default=str)
+                       "version": metadata.version("bayescity")}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
