@@ -18,6 +18,8 @@ import pandas as pd
 #: Columns a Panel derives; a user column with one of these names must hold that very quantity.
 COHORT, TREAT, REL_TIME = "cohort", "treat", "rel_time"
 DERIVED = (COHORT, TREAT, REL_TIME)
+#: A numeric trait with more distinct unit values than this is continuous (``numeric``).
+MAX_CATEGORICAL_LEVELS = 10
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,24 @@ class Panel:
         if trait not in self.traits:
             raise KeyError(f"{trait!r} is not a trait of this panel; traits: {list(self.traits)}")
         return self.codes(trait)[1]
+
+    def trait_kind(self, trait: str) -> str:
+        """``"categorical"`` (text, boolean, or at most :data:`MAX_CATEGORICAL_LEVELS` distinct
+        values across units) or ``"numeric"`` (a continuous unit characteristic)."""
+        if trait not in self.traits:
+            raise KeyError(f"{trait!r} is not a trait of this panel; traits: {list(self.traits)}")
+        values = self.frame[trait]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            return "categorical"
+        return "numeric" if values.nunique() > MAX_CATEGORICAL_LEVELS else "categorical"
+
+    @property
+    def categorical_traits(self) -> tuple[str, ...]:
+        return tuple(t for t in self.traits if self.trait_kind(t) == "categorical")
+
+    @property
+    def numeric_traits(self) -> tuple[str, ...]:
+        return tuple(t for t in self.traits if self.trait_kind(t) == "numeric")
 
     def unit_table(self) -> pd.DataFrame:
         """One row per unit: unit, cohort and the unit-level traits, sorted by unit."""

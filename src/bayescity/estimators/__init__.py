@@ -1,8 +1,15 @@
-"""Estimators of every paradigm, reachable by method name through the registry."""
+"""Estimators of every paradigm, reachable by method name through the registry.
 
-from .base import Estimator, NotFittedError, UnknownEstimandError
+Importing this package loads each paradigm package once; their classes register themselves.
+Heavy backends (PyMC, JAX, econml) are imported inside the functions that need them, so that
+importing bayescity stays fast.
+"""
+
+from .base import Estimator, NotFittedError, ParamError, UnknownEstimandError
 from .registry import (UnknownMethodError, available_methods, check_params, get_estimator,
                        make_estimator, register)
+from . import freq  # noqa: E402,F401  (registers the frequentist estimators)
 
-__all__ = ["Estimator", "NotFittedError", "UnknownEstimandError", "UnknownMethodError",
-           "available_methods", "check_params", "get_estimator", "make_estimator", "register"]
+__all__ = ["Estimator", "NotFittedError", "ParamError", "UnknownEstimandError",
+           "UnknownMethodError", "available_methods", "check_params", "get_estimator",
+           "make_estimator", "register"]

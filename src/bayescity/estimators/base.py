@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..data.panel import Panel
 from ..results.effect import EffectResult
@@ -20,6 +21,28 @@ class NotFittedError(RuntimeError):
     """Results were requested before ``fit``."""
 
 
+class ParamError(ValueError):
+    """A parameter value the estimator cannot use, found before any fit.
+
+    The message names the parameter in the config's words (``control_group: ...``); the config
+    loader prefixes the estimator id and exits 2.
+    """
+
+
+def did_you_mean(value: Any, choices: Sequence[Any]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss among ``choices``, else ``""``."""
+    near = difflib.get_close_matches(str(value).lower(), [str(c) for c in choices], n=1,
+                                     cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    """Raise :class:`ParamError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ParamError(f"{name}: {value!r} is not one of {list(choices)}"
+                         f"{did_you_mean(value, choices)}")
+
+
 class Estimator:
     """Base class. ``__init__`` stores parameters only; ``fit`` sets ``results_`` and returns self.
 
@@ -29,11 +52,32 @@ class Estimator:
 
     method: ClassVar[str] = ""
     paradigm: ClassVar[str] = "frequentist"
+    #: Allowed values of string parameters, checked by :meth:`validate` (``None`` always allowed).
+    param_choices: ClassVar[Mapping[str, Sequence[Any]]] = {}
+
+    def validate(self) -> "Estimator":
+        """Check the parameter values without data; raise :class:`ParamError` naming the
+        parameter. The config loader calls this for every estimator before any fit, so a
+        mistake costs no fitting time; :meth:`fit` calls it too."""
+        for name, choices in self.param_choices.items():
+            value = getattr(self, name, None)
+            if value is not None:
+                check_choice(name, value, choices)
+        self._validate()
+        return self
+
+    def _validate(self) -> None:
+        """Subclass hook: value checks beyond :attr:`param_choices` (ranges, combinations)."""
+
+    def check_panel(self, panel: Panel) -> None:
+        """Check that the parameters fit this panel (column roles, trait kinds, enough units)
+        before any estimator of a run is fitted; raise :class:`ParamError`. Default: nothing."""
 
     def fit(self, panel: Panel) -> "Estimator":
         if not isinstance(panel, Panel):
             raise TypeError(f"{type(self).__name__}.fit expects a bayescity Panel (see load_panel), "
                             f"got {type(panel).__name__}")
+        self.validate()
         self.results_ = {r.estimand: r for r in self._fit(panel)}
         self.n_obs_ = panel.n_obs
         return self

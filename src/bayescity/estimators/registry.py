@@ -1,10 +1,15 @@
-"""Estimators by method name, so configs and Python users reach them the same way."""
+"""Estimators by method name, so configs and Python users reach them the same way.
+
+The registry knows no paradigm: ``bayescity.estimators`` imports the paradigm packages
+(``freq``, ...), whose estimator classes register themselves with :func:`register`.
+"""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Callable, TypeVar
 
-from .base import Estimator
+from .base import Estimator, did_you_mean
 
 _REGISTRY: dict[str, type[Estimator]] = {}
 E = TypeVar("E", bound=type[Estimator])
@@ -28,19 +33,16 @@ def register(name: str) -> Callable[[E], E]:
     return deco
 
 
-def _load_builtin_estimators() -> None:
-    from . import freq  # noqa: F401  (registers on import)
-
-
 def available_methods() -> list[str]:
-    _load_builtin_estimators()
     return sorted(_REGISTRY)
 
 
 def get_estimator(name: str) -> type[Estimator]:
-    _load_builtin_estimators()
     if name not in _REGISTRY:
-        raise UnknownMethodError(f"unknown method {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+        near = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UnknownMethodError(f"unknown method {name!r}{hint}; available: "
+                                 f"{', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
@@ -49,7 +51,10 @@ def check_params(cls: type[Estimator], params: dict[str, Any]) -> None:
     accepted = cls.param_names()
     unknown = [k for k in params if k not in accepted]
     if unknown:
-        raise ValueError(f"{cls.method}: unknown parameter(s) {unknown}; accepted: {accepted}")
+        hints = "".join(f"; {k!r}{did_you_mean(k, accepted)}" for k in unknown
+                        if did_you_mean(k, accepted))
+        raise ValueError(f"{cls.method}: unknown parameter(s) {unknown}{hints}; "
+                         f"accepted: {accepted}")
 
 
 def make_estimator(name: str, **params: Any) -> Estimator:

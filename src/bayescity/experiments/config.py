@@ -96,10 +96,10 @@ class ExperimentConfig(_Strict):
                 cls = get_estimator(e.method)
                 check_params(cls, e.params)
                 check_params(cls, e.smoke)
-            except UnknownMethodError as exc:
-                raise ValueError(f"estimator {e.id!r}: {exc}") from None
-            except ValueError as exc:
-                raise ValueError(f"estimator {e.id!r}: {exc}") from None
+                cls(**e.params).validate()
+                cls(**{**e.params, **e.smoke}).validate()
+            except (UnknownMethodError, ValueError, TypeError) as exc:
+                raise ValueError(f"estimator {e.id!r} ({e.method}): {exc}") from None
         return self
 
 

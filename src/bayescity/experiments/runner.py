@@ -13,6 +13,7 @@ import yaml
 
 from ..data.loader import load_panel
 from ..data.panel import Panel
+from ..estimators.base import ParamError
 from ..estimators.registry import get_estimator
 from ..results.compare import compare
 from ..results.effect import EffectResult
@@ -68,6 +69,11 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
             wanted = [value] if isinstance(value, str) else list(value or [])
             problems += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
                          for c in wanted if c not in have]
+    for est in config.estimators:
+        try:
+            get_estimator(est.method)(**est.params).check_panel(panel)
+        except ParamError as exc:
+            problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
 
