@@ -43,6 +43,37 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
                          f"{did_you_mean(value, choices)}")
 
 
+def resolve_by(panel: Panel, by: str | None, by_bins: str | int | None = None) -> Panel:
+    """The panel to fit ``by=<trait>`` on: ``by`` must be a trait of the panel; a numeric trait
+    is binned with ``by_bins`` (see :func:`bayescity.data.traits.bin_trait`) and refused without
+    it. Raises :class:`ParamError` in the config's words. Returns ``panel`` unchanged when
+    ``by`` is None or categorical."""
+    from ..data.traits import bin_trait, n_bins
+
+    if by is None:
+        if by_bins is not None:
+            raise ParamError("by_bins: given without `by`")
+        return panel
+    if by not in panel.traits:
+        raise ParamError(f"by: {by!r} is not a trait of the panel{did_you_mean(by, panel.traits)}; "
+                         f"traits: {list(panel.traits)} (list it under data: traits)")
+    kind = panel.trait_kind(by)
+    if kind == "categorical":
+        if by_bins is not None:
+            raise ParamError(f"by_bins: trait {by!r} is categorical; by_bins is for numeric traits")
+        return panel
+    if by_bins is None:
+        n = panel.unit_table()[by].nunique()
+        raise ParamError(f"by: trait {by!r} is numeric ({n} distinct unit values); set "
+                         "`by_bins: quartiles` (or terciles, median, an integer) to estimate "
+                         "the effect per quantile bin, or use a categorical trait")
+    try:
+        n_bins(by_bins)
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+    return bin_trait(panel, by, by_bins)
+
+
 class Estimator:
     """Base class. ``__init__`` stores parameters only; ``fit`` sets ``results_`` and returns self.
 
