@@ -83,7 +83,10 @@ def test_components_of_each_variant():
              for v in ("hierarchical", "unpooled", "static")}
     assert names["hierarchical"] == ["mu", "event_step", "cohort_dev", "level_dev_region",
                                      "cell_dev"]
-    assert names["unpooled"] == ["cell_dev"]
+    assert names["unpooled"] == names["hierarchical"]
+    unpooled = treatment_design(panel, by=["region"], variant="unpooled")
+    assert not any(c.learned for c in unpooled.components)
+    assert {c.prior for c in unpooled.components} == {"effect"}
     assert names["static"] == ["mu", "level_dev_region"]
 
 

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 import bayescity as bc
+from bayescity.estimators.bayes.absorb import cross_products
 from bayescity.estimators.bayes.design import treatment_design
 from bayescity.estimators.bayes.gibbs import conditional_effects, run_gibbs
 from bayescity.estimators.bayes.priors import Priors
@@ -24,22 +25,22 @@ def design():
 
 
 def test_flat_priors_give_the_least_squares_posterior():
-    """Every effect free with (nearly) flat priors: the posterior mean is least squares and the
-    covariance ``E[sigma^2] A^-1`` with ``sigma^2 ~ Inv-Gamma((dof - p - 1) / 2, RSS / 2)``."""
+    """Every group with a (nearly) flat fixed prior: the cell effects' posterior mean is least
+    squares on the cell dummies and their covariance ``E[sigma^2] A_cell^-1`` with
+    ``sigma^2 ~ Inv-Gamma((dof - cells - 1) / 2, RSS / 2)``."""
     panel = bc.load_panel(make_staggered(seed=13, n_units=40), unit="unit", time="year",
                           outcome="y", cohort="g", covariates=["x"])
     d = treatment_design(panel, variant="unpooled", covariates=["x"])
-    priors = Priors(effect=1e4, sigma=1e4)
-    g = run_gibbs(d, priors, chains=4, draws=1500, tune=200, seed=1)
-    s = d.stats
-    ols = np.linalg.solve(s.A, s.b)
-    rss = s.yMy - s.b @ ols
-    p = d.n_params
-    var = rss / (s.dof - p - 3) * np.diag(np.linalg.inv(s.A))
-    theta = g.theta.reshape(-1, p)
-    mcse = np.sqrt(var / theta.shape[0]) * 2  # draws are close to independent
-    assert np.all(np.abs(theta.mean(axis=0) - ols) < 4 * mcse)
-    np.testing.assert_allclose(theta.var(axis=0), var, rtol=0.15)
+    g = run_gibbs(d, Priors(effect=1e4, sigma=1e4), chains=4, draws=1500, tune=200, seed=1)
+    y = (d.rows["y"] - d.location) / d.scale
+    cell = cross_products(d.absorber, y, d.basis)
+    ols = np.linalg.solve(cell.A, cell.b)
+    rss = cell.yMy - cell.b @ ols
+    var = rss / (cell.dof - ols.size - 3) * np.diag(np.linalg.inv(cell.A))
+    effects = g.theta.reshape(-1, d.n_params) @ d.cell_map.T
+    mcse = np.sqrt(var / effects.shape[0]) * 2  # draws are close to independent
+    assert np.all(np.abs(effects.mean(axis=0) - ols) < 4 * mcse)
+    np.testing.assert_allclose(effects.var(axis=0), var, rtol=0.15)
 
 
 @pytest.mark.parametrize("df", [3.0, None], ids=["half_t", "half_normal"])

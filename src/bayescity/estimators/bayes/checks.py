@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Mapping
 
 import numpy as np
@@ -159,11 +160,14 @@ def loo_compare(idatas: Mapping[str, object]) -> tuple[pd.DataFrame, tuple[str, 
     """``arviz.compare`` (PSIS-LOO, leave one city out) of fitted variants, and k-hat notes."""
     import arviz as az
 
-    table = az.compare(dict(idatas), ic="loo", scale="log")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pareto k is reported below, per variant
+        table = az.compare(dict(idatas), ic="loo", scale="log")
+        khats = {name: np.asarray(az.loo(idata, pointwise=True).pareto_k)
+                 for name, idata in idatas.items()}
     table = table.reset_index().rename(columns={"index": "variant"})
     notes = []
-    for name, idata in idatas.items():
-        khat = np.asarray(az.loo(idata, pointwise=True).pareto_k)
+    for name, khat in khats.items():
         if (khat > 0.7).any():
             notes.append(f"PSIS-LOO: {int((khat > 0.7).sum())} cities with Pareto k > 0.7 in "
                          f"the {name} variant; its elpd estimate is unreliable")

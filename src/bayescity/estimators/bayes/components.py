@@ -75,54 +75,62 @@ def _indicator(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return (values[:, None] == levels[None, :]).astype(float)
 
 
-def _deviations(name: str, prior: str, dim: str, values: np.ndarray, n_cities: int) -> Block | None:
+def _deviations(name: str, prior: str, learned: bool, dim: str, values: np.ndarray,
+                n_cities: int) -> Block | None:
     """Zero-sum deviations by the levels of ``values`` (one per cell), or None for one level."""
     levels = np.unique(values)
     if levels.size < 2:
         return None
     C = zero_sum_basis(levels.size)
     labels = tuple(int(v) if isinstance(v, (int, np.integer)) else str(v) for v in levels)
-    return Block(name, prior, True, dim, labels, _indicator(values, levels) @ C,
+    return Block(name, prior, learned, dim, labels, _indicator(values, levels) @ C,
                  np.zeros((n_cities, C.shape[1])), C)
 
 
 def cell_blocks(cells: pd.DataFrame, variant: str, by: Sequence[str], labels: tuple,
                 n_cities: int) -> list[Block]:
-    """The components of ``variant`` that load on cells (see :mod:`.design`)."""
+    """The components of ``variant`` that load on cells (see :mod:`.design`).
+
+    ``hierarchical`` learns the scale of every group; ``unpooled`` gives every group the fixed
+    weakly informative ``effect`` prior, so no group borrows strength from the others;
+    ``static`` keeps ``mu`` and the (partially pooled) level deviations only.
+    """
     n, rel = len(cells), cells["rel_time"].to_numpy()
-    out = []
-    if variant != "unpooled":
-        out.append(Block("mu", "effect", False, None, (), np.ones((n, 1)),
-                         np.zeros((n_cities, 1)), np.ones((1, 1))))
-    if variant == "hierarchical":
-        steps = np.unique(rel)[1:]
-        if steps.size:
-            out.append(Block("event_step", "event", True, "event_step",
-                             tuple(int(s) for s in steps),
-                             (rel[:, None] >= steps[None, :]).astype(float),
-                             np.zeros((n_cities, steps.size)), np.eye(steps.size)))
-        out.append(_deviations("cohort_dev", "cohort", "cohort",
+    pooled = variant == "hierarchical"
+
+    def prior(key: str) -> str:
+        return key if pooled else "effect"
+
+    out = [Block("mu", "effect", False, None, (), np.ones((n, 1)), np.zeros((n_cities, 1)),
+                 np.ones((1, 1)))]
+    steps = np.unique(rel)[1:]
+    if variant != "static" and steps.size:
+        out.append(Block("event_step", prior("event"), pooled, "event_step",
+                         tuple(int(s) for s in steps),
+                         (rel[:, None] >= steps[None, :]).astype(float),
+                         np.zeros((n_cities, steps.size)), np.eye(steps.size)))
+    if variant != "static":
+        out.append(_deviations("cohort_dev", prior("cohort"), pooled, "cohort",
                                cells["cohort"].to_numpy(), n_cities))
-    if variant != "unpooled":
-        out += [_deviations(f"level_dev_{t}", "trait", t, cells[t].to_numpy(), n_cities)
-                for t in by]
-    if variant == "hierarchical" and n > 1:
+    level_prior, level_learned = ("effect", False) if variant == "unpooled" else ("trait", True)
+    out += [_deviations(f"level_dev_{t}", level_prior, level_learned, t, cells[t].to_numpy(),
+                        n_cities) for t in by]
+    if variant != "static" and n > 1:
         C = zero_sum_basis(n)
-        out.append(Block("cell_dev", "cell", True, "cell", labels, C,
+        out.append(Block("cell_dev", prior("cell"), pooled, "cell", labels, C,
                          np.zeros((n_cities, n - 1)), C))
-    if variant == "unpooled":
-        out.append(Block("cell_dev", "effect", False, "cell", labels, np.eye(n),
-                         np.zeros((n_cities, n)), np.eye(n)))
     return [b for b in out if b is not None]
 
 
-def city_block(groups: np.ndarray, n_cells: int, unit_name: str, units: tuple) -> Block | None:
-    """City deviations summing to zero within each city's cohort x level group."""
+def city_block(groups: np.ndarray, n_cells: int, unit_name: str, units: tuple,
+               pooled: bool) -> Block | None:
+    """City deviations summing to zero within each city's cohort x level group (a learned
+    scale when ``pooled``, else the fixed ``effect`` prior)."""
     C = grouped_zero_sum(groups)
     if C.shape[1] == 0:
         return None
-    return Block("city_dev", "city", True, unit_name, units, np.zeros((n_cells, C.shape[1])),
-                 C, C)
+    return Block("city_dev", "city" if pooled else "effect", pooled, unit_name, units,
+                 np.zeros((n_cells, C.shape[1])), C, C)
 
 
 def place(blocks: list[Block]) -> tuple[tuple[Component, ...], np.ndarray]:

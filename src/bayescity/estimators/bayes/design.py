@@ -9,8 +9,11 @@ components of the variant:
 * ``hierarchical``: ``tau_cell = mu + eta_e + gamma_g + sum_traits delta_level + zeta_cell``
   (``eta`` a first-order random walk over event times ``e >= 0`` with ``eta_0 = 0``, cohort
   deviations ``gamma``, additive trait-level deviations ``delta`` per ``by`` trait, cell
-  deviations ``zeta``); the scale of each group of deviations is learned (partial pooling);
-* ``unpooled``: one free effect per cell with a fixed weakly informative prior (no pooling);
+  deviations ``zeta``; each group sums to zero, :mod:`.components`); the scale of each group
+  is learned (partial pooling: a thin level borrows strength from the others);
+* ``unpooled``: the same components, every one with the fixed weakly informative ``effect``
+  prior, so that nothing is borrowed across levels, cohorts or cells (no pooling: with flat
+  priors its posterior mean is the imputation estimator);
 * ``static``: ``mu + sum_traits delta_level`` on the post-approval dummy, one coefficient per
   level as in static two-way fixed effects (biased under staggered timing when effects build up:
   already-treated cities then serve as controls, Goodman-Bacon 2021).
@@ -37,7 +40,6 @@ from .absorb import Absorber, CrossProducts, cross_products, make_absorber
 from .components import Component, cell_blocks, city_block, place
 
 VARIANTS = ("hierarchical", "unpooled", "static")
-CELL_KEYS = ("cohort", "time")
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,7 +164,7 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
     blocks = cell_blocks(cells, variant, by, _cell_label(cells, by), len(units_t))
     if city_effects:
         blocks.append(city_block(groups, len(cells), panel.unit,
-                                 tuple(str(u) for u in units_t)))
+                                 tuple(str(u) for u in units_t), variant != "unpooled"))
     comps, K = place([b for b in blocks if b is not None])
     basis = basis_matrix(len(frame), treated_rows, cell_codes, len(cells),
                          city_codes if city_effects else None, len(units_t) if city_effects else 0)

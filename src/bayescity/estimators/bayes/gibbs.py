@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy.linalg.lapack import dtrtrs
+from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .design import TreatmentDesign
 from .priors import Priors
@@ -93,38 +93,66 @@ def log_scale_prior(s: np.ndarray, scale: np.ndarray | float, df: float | None) 
 
 Rngs = Sequence[np.random.Generator]
 
-
-def normals(rngs: Rngs, *shape: int) -> np.ndarray:
-    """Standard normals, one independent stream per chain (first axis)."""
-    return np.stack([r.standard_normal(shape) for r in rngs])
+#: Iterations whose random numbers each chain draws at once.
+BLOCK = 250
 
 
-def gammas(rngs: Rngs, shape: np.ndarray) -> np.ndarray:
-    """Gamma(shape, 1) draws per chain; ``shape`` is (chains, k)."""
-    return np.stack([r.standard_gamma(a) for r, a in zip(rngs, shape)])
+class Randoms:
+    """Every random number an iteration needs, drawn per chain in blocks of :data:`BLOCK`
+    iterations from the chain's own stream: standard normals (effects, then multipliers),
+    gammas with the sampler's fixed shapes (expansion variances, noise sd, centred steps) and
+    uniforms (noise sd, centred steps)."""
+
+    def __init__(self, rngs: Rngs, n_normal: int, gamma_shapes: np.ndarray, n_uniform: int):
+        self.rngs, self.n_normal, self.n_uniform = list(rngs), n_normal, n_uniform
+        self.shapes = np.asarray(gamma_shapes, dtype=float)
+        self.pos = BLOCK
+
+    def _refill(self) -> None:
+        self.z = np.stack([r.standard_normal((BLOCK, self.n_normal)) for r in self.rngs], 1)
+        self.g = np.stack([r.standard_gamma(self.shapes, (BLOCK, self.shapes.size))
+                           for r in self.rngs], 1)
+        self.u = np.stack([r.uniform(size=(BLOCK, self.n_uniform)) for r in self.rngs], 1)
+        self.pos = 0
+
+    def next(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chains x normals, chains x gammas, chains x uniforms) of the next iteration."""
+        if self.pos == BLOCK:
+            self._refill()
+        i, self.pos = self.pos, self.pos + 1
+        return self.z[i], self.g[i], self.u[i]
 
 
-def uniforms(rngs: Rngs, k: int) -> np.ndarray:
-    return np.stack([r.uniform(size=k) for r in rngs])
+def randoms_for(spec: "_Spec", rngs: Rngs) -> Randoms:
+    """The block layout of :class:`Randoms` for ``spec``."""
+    k = len(spec.slices)
+    centred = np.maximum(0.5 * (spec.sizes - 1.0), 1.0) if spec.df is None else np.zeros(0)
+    tau = 0.5 * (spec.df + spec.sizes) if spec.df is not None else np.zeros(0)
+    shapes = np.concatenate([tau, [0.5 * (spec.dof - 1.0)], centred])
+    return Randoms(rngs, len(spec.b) + k, shapes, 1 + centred.size)
 
 
 def draw_theta(spec: _Spec, prec: np.ndarray, sigma2: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``theta | scales, sigma^2`` for every row (chain or draw) given standard normals ``z``:
-    one Cholesky factor of the precision ``A / sigma^2 + diag(prec)`` each."""
-    n_chains, p = prec.shape
-    Q = spec.A[None, :, :] / sigma2[:, None, None]
+    one Cholesky factor ``L`` of the precision ``Q = A / sigma^2 + diag(prec)`` each, then
+    ``theta = L'^-1 (L^-1 b / sigma^2 + z)``."""
+    n_rows, p = prec.shape
     idx = np.arange(p)
-    Q[:, idx, idx] += prec
-    L = np.linalg.cholesky(Q)
-    out = np.empty((n_chains, p))
-    for c in range(n_chains):
-        w = dtrtrs(L[c], spec.b / sigma2[c], lower=1)[0]
-        out[c] = dtrtrs(L[c], w + z[c], lower=1, trans=1)[0]
+    out = np.empty((n_rows, p))
+    Q = np.empty((p, p))
+    for c in range(n_rows):
+        np.multiply(spec.A, 1.0 / sigma2[c], out=Q)
+        Q[idx, idx] += prec[c]
+        L, info = dpotrf(Q, lower=1, clean=0)
+        if info:
+            raise np.linalg.LinAlgError("the effects' precision is not positive definite")
+        w = dtrtrs(L, spec.b / sigma2[c], lower=1)[0]
+        out[c] = dtrtrs(L, w + z[c], lower=1, trans=1)[0]
     return out
 
 
 def draw_multipliers(spec: _Spec, theta: np.ndarray, xi: np.ndarray, sigma2: np.ndarray,
-                     rngs: Rngs) -> tuple[np.ndarray, np.ndarray]:
+                     z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parameter-expansion step: ``xi | eta`` (jointly Gaussian); returns ``theta`` and ``xi``."""
     eta = [theta[:, sl] / xi[:, [j]] for j, sl in enumerate(spec.slices)]
     fixed = theta.copy()
@@ -139,8 +167,7 @@ def draw_multipliers(spec: _Spec, theta: np.ndarray, xi: np.ndarray, sigma2: np.
     P = HAH / sigma2[:, None, None] + np.diag(1.0 / spec.group_scale**2)[None]
     L = np.linalg.cholesky(P)
     mean = np.linalg.solve(P, m[:, :, None])[:, :, 0]
-    z = normals(rngs, len(spec.slices), 1)
-    new_xi = mean + np.linalg.solve(np.swapaxes(L, 1, 2), z)[:, :, 0]
+    new_xi = mean + np.linalg.solve(np.swapaxes(L, 1, 2), z[:, :, None])[:, :, 0]
     out = theta.copy()
     for j, (e, sl) in enumerate(zip(eta, spec.slices)):
         out[:, sl] = new_xi[:, [j]] * e
@@ -148,57 +175,57 @@ def draw_multipliers(spec: _Spec, theta: np.ndarray, xi: np.ndarray, sigma2: np.
 
 
 def draw_expansion_variances(spec: _Spec, theta: np.ndarray, xi: np.ndarray,
-                             rngs: Rngs) -> np.ndarray:
-    """``tau_k^2 | eta_k ~ Inv-Gamma((nu + n_k) / 2, (nu + |eta_k|^2) / 2)`` (ones for half-normal)."""
+                             g: np.ndarray) -> np.ndarray:
+    """``tau_k^2 | eta_k ~ Inv-Gamma((nu + n_k) / 2, (nu + |eta_k|^2) / 2)`` given standard
+    gamma draws ``g`` of those shapes (ones for half-normal priors)."""
     if spec.df is None:
         return np.ones_like(xi)
     ss = np.stack([((theta[:, sl] / xi[:, [j]]) ** 2).sum(axis=1)
                    for j, sl in enumerate(spec.slices)], axis=1)
-    shape = np.broadcast_to(0.5 * (spec.df + spec.sizes)[None, :], ss.shape)
-    return 0.5 * (spec.df + ss) / gammas(rngs, shape)
+    return 0.5 * (spec.df + ss) / g
 
 
-def mh_scale(old: np.ndarray, ss: np.ndarray, n: np.ndarray | float, log_prior,
-             rngs: Rngs) -> tuple[np.ndarray, np.ndarray]:
+def mh_scale(old: np.ndarray, ss: np.ndarray, g: np.ndarray, u: np.ndarray,
+             log_prior) -> tuple[np.ndarray, np.ndarray]:
     """Independence Metropolis step for scales ``s`` (chains, k) with likelihood
     ``s^-n exp(-ss / 2s^2)``: the proposal is their conditional under a flat prior on ``s``
-    (``s^2 ~ Inv-Gamma((n - 1) / 2, ss / 2)``), accepted with the prior ratio."""
-    shape = np.broadcast_to(0.5 * (np.asarray(n, dtype=float) - 1.0), ss.shape)
-    prop = np.sqrt(0.5 * ss / gammas(rngs, shape))
-    log_u = np.log(uniforms(rngs, ss.shape[1]))
-    accept = log_u < log_prior(prop) - log_prior(old)
+    (``s^2 ~ Inv-Gamma((n - 1) / 2, ss / 2)``, from standard gammas ``g`` of shape
+    ``(n - 1) / 2``), accepted with the prior ratio (uniforms ``u``)."""
+    prop = np.sqrt(0.5 * ss / g)
+    accept = np.log(u) < log_prior(prop) - log_prior(old)
     return np.where(accept, prop, old), accept
 
 
-def centred_scale_step(spec: _Spec, theta: np.ndarray, xi: np.ndarray, rngs: Rngs) -> np.ndarray:
+def centred_scale_step(spec: _Spec, theta: np.ndarray, xi: np.ndarray, g: np.ndarray,
+                       u: np.ndarray) -> np.ndarray:
     """Half-normal case: Metropolis step on ``|xi_k|`` given ``theta_k`` (groups of size >= 2)."""
     ss = np.stack([(theta[:, sl] ** 2).sum(axis=1) for sl in spec.slices], axis=1)
     ok = spec.sizes >= 2
     if not ok.any():
         return xi
-    new, _ = mh_scale(np.abs(xi[:, ok]), ss[:, ok], spec.sizes[ok],
-                      lambda s: log_scale_prior(s, spec.group_scale[ok], None), rngs)
+    new, _ = mh_scale(np.abs(xi[:, ok]), ss[:, ok], g[:, ok], u[:, ok],
+                      lambda s: log_scale_prior(s, spec.group_scale[ok], None))
     out = xi.copy()
     out[:, ok] = np.sign(xi[:, ok]) * new
     return out
 
 
-def draw_sigma(spec: _Spec, theta: np.ndarray, sigma: np.ndarray,
-               rngs: Rngs) -> tuple[np.ndarray, np.ndarray]:
+def draw_sigma(spec: _Spec, theta: np.ndarray, sigma: np.ndarray, g: np.ndarray,
+               u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Noise sd by an independence Metropolis step (see the module docstring)."""
     rss = spec.yMy - 2.0 * theta @ spec.b + ((theta @ spec.A) * theta).sum(axis=1)
     rss = np.maximum(rss, 1e-12 * spec.yMy)
-    new, accept = mh_scale(sigma[:, None], rss[:, None], spec.dof,
-                           lambda s: log_scale_prior(s, spec.sigma_scale, spec.df), rngs)
+    new, accept = mh_scale(sigma[:, None], rss[:, None], g[:, None], u[:, None],
+                           lambda s: log_scale_prior(s, spec.sigma_scale, spec.df))
     return new[:, 0], accept[:, 0]
 
 
 def initial_state(spec: _Spec, rngs: Rngs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dispersed starting scales (around the prior scales) and noise sd (around OLS's)."""
     k = len(spec.slices)
-    u = uniforms(rngs, 2 * k + 1)
-    z = normals(rngs, k + 1)
-    signs = np.where(u[:, :k] < 0.5, -1.0, 1.0)
+    u = np.stack([r.uniform(size=k) for r in rngs])
+    z = np.stack([r.standard_normal(k + 1) for r in rngs])
+    signs = np.where(u < 0.5, -1.0, 1.0)
     xi = signs * spec.group_scale[None, :] * np.exp(0.5 * z[:, :k])
     sigma = np.sqrt(spec.yMy / spec.dof) * np.exp(0.3 * z[:, k])
     return xi, np.ones_like(xi), sigma
@@ -213,17 +240,19 @@ def prior_precision(spec: _Spec, xi: np.ndarray, tau2: np.ndarray) -> np.ndarray
     return prec
 
 
-def gibbs_step(spec: _Spec, state: tuple, rngs: Rngs) -> tuple:
+def gibbs_step(spec: _Spec, state: tuple, randoms: Randoms) -> tuple:
     """One sweep over every block; ``state = (theta, xi, tau2, sigma, accepted)``."""
     _, xi, tau2, sigma, _ = state
-    theta = draw_theta(spec, prior_precision(spec, xi, tau2), sigma**2,
-                       normals(rngs, len(spec.b)))
-    if spec.slices:
+    z, g, u = randoms.next()
+    p, k = len(spec.b), len(spec.slices)
+    theta = draw_theta(spec, prior_precision(spec, xi, tau2), sigma**2, z[:, :p])
+    if k:
         if spec.df is None:
-            xi = centred_scale_step(spec, theta, xi, rngs)
-        tau2 = draw_expansion_variances(spec, theta, xi, rngs)
-        theta, xi = draw_multipliers(spec, theta, xi, sigma**2, rngs)
-    sigma, accepted = draw_sigma(spec, theta, sigma, rngs)
+            xi = centred_scale_step(spec, theta, xi, g[:, 1:], u[:, 1:])
+        tau2 = draw_expansion_variances(spec, theta, xi, g[:, :k])
+        theta, xi = draw_multipliers(spec, theta, xi, sigma**2, z[:, p:])
+    k_tau = k if spec.df is not None else 0
+    sigma, accepted = draw_sigma(spec, theta, sigma, g[:, k_tau], u[:, 0])
     return theta, xi, tau2, sigma, accepted
 
 
@@ -232,10 +261,11 @@ def run_chains(spec: _Spec, rngs: Rngs, draws: int, tune: int) -> GibbsDraws:
     n, k = len(rngs), len(spec.slices)
     xi, tau2, sigma = initial_state(spec, rngs)
     state = (None, xi, tau2, sigma, None)
+    randoms = randoms_for(spec, rngs)
     out = GibbsDraws(theta=np.empty((n, draws, len(spec.b))), scales=np.empty((n, draws, k)),
                      sigma=np.empty((n, draws)), accept_sigma=np.empty((n, draws), dtype=bool))
     for it in range(tune + draws):
-        state = gibbs_step(spec, state, rngs)
+        state = gibbs_step(spec, state, randoms)
         if it >= tune:
             theta, xi, tau2, sigma, accepted = state
             d = it - tune
@@ -261,9 +291,13 @@ def run_gibbs(design: TreatmentDesign, priors: Priors, *, chains: int, draws: in
     rngs = [np.random.default_rng(s) for s in seq.spawn(chains)]
     workers = WORKERS if design.n_params >= THREADED_MIN_PARAMS else 1
     groups = [g for g in np.array_split(np.arange(chains), min(workers, chains)) if g.size]
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(len(groups)) as pool:
-        parts = list(pool.map(lambda g: run_chains(spec, [rngs[i] for i in g], draws, tune),
-                              groups))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if len(groups) == 1:
+            parts = [run_chains(spec, rngs, draws, tune)]
+        else:
+            with ThreadPoolExecutor(len(groups)) as pool:
+                parts = list(pool.map(
+                    lambda g: run_chains(spec, [rngs[i] for i in g], draws, tune), groups))
     return GibbsDraws(*(np.concatenate([getattr(p, f) for p in parts])
                         for f in ("theta", "scales", "sigma", "accept_sigma")))
 

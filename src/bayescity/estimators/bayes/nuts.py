@@ -80,7 +80,10 @@ def sample_kwargs(sampler: str, chains: int) -> dict[str, Any]:
                 "nuts_sampler_kwargs": {"chain_method": "parallel"}}
     if sampler == "nutpie":
         return {"nuts_sampler": "nutpie", "nuts_sampler_kwargs": {"cores": CORES}}
-    return {"nuts_sampler": "pymc", "cores": CORES, "compute_convergence_checks": False}
+    options = {"nuts_sampler": "pymc", "cores": CORES}
+    if "jax" in sys.modules:  # JAX's threads do not survive a fork: start fresh workers
+        options["mp_ctx"] = "spawn"
+    return options
 
 
 def run_nuts(design: TreatmentDesign, priors: Priors, *, sampler: str, likelihood: str,
@@ -102,7 +105,8 @@ def run_nuts(design: TreatmentDesign, priors: Priors, *, sampler: str, likelihoo
     start = time.perf_counter()
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
-                          random_seed=seed_int(seeds[0]), progressbar=False, **kwargs)
+                          random_seed=seed_int(seeds[0]), progressbar=False,
+                          compute_convergence_checks=False, **kwargs)
     elapsed = float(idata.posterior.attrs.get("sampling_time", time.perf_counter() - start))
     if parameterization == "marginal":
         return completed_draws(design, priors, idata, sampler, elapsed, seeds[1])
