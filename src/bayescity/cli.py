@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_tfp import tfp as tfp_command
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
 data_app = typer.Typer(no_args_is_help=True, help="Validate and describe panel data.")
 app.add_typer(data_app, name="data")
+app.command("tfp")(tfp_command)
 out = Console(width=140)
 err = Console(stderr=True)
 
