@@ -152,3 +152,32 @@ def test_tfp_summary_gives_the_distribution_by_year_and_region():
     assert row["p50"].item() == values.median() and row["p90"].item() == values.quantile(0.9)
     assert row["geo_mean"].item() == np.exp(np.log(values).mean())
     assert len(table) == 4 * 3  # all, North, South by four years
+
+
+def test_derive_columns_chain_capital_index_and_residual():
+    from pydantic import TypeAdapter
+
+    from bayescity.tfp import derive_columns, perpetual_inventory, solow_residual
+    from bayescity.tfp.derive import DeriveSpec
+
+    df = _inputs(make_staggered(n_units=15, years=(2000, 2004)), seed=3)
+    specs = TypeAdapter(dict[str, DeriveSpec]).validate_python({
+        "K_pim": {"method": "perpetual_inventory", "investment": "K", "growth": 0.05},
+        "level": {"method": "malmquist", "inputs": ["K_pim", "L"], "output": "GDP",
+                  "measure": "cumulative"},
+        "solow": {"method": "solow", "output": "GDP", "capital": "K_pim", "labor": "L",
+                  "alpha": 0.3}})
+    before = df.copy()
+    out = derive_columns(df, unit="unit", time="year", specs=specs)
+    pd.testing.assert_frame_equal(df, before)
+    k = perpetual_inventory(df, unit="unit", time="year", investment="K", growth=0.05)
+    np.testing.assert_allclose(out.frame["K_pim"], k.stock)
+    index = malmquist(out.frame, unit="unit", time="year", inputs=["K_pim", "L"],
+                      outputs=["GDP"]).table
+    chained = index["tfpch"].fillna(1.0).groupby(index["unit"]).cumprod()
+    np.testing.assert_allclose(out.frame["level"], chained, rtol=1e-12)
+    assert (out.frame.loc[out.frame["year"] == 2000, "level"] == 1.0).all()
+    solow = solow_residual(out.frame, unit="unit", time="year", output="GDP", capital="K_pim",
+                           labor="L", alpha=0.3)
+    np.testing.assert_allclose(out.frame["solow"], solow.table["tfp_growth"], equal_nan=True)
+    assert any(n.startswith("derived level: DEA Malmquist cumulative") for n in out.notes)

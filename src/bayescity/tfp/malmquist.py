@@ -133,8 +133,10 @@ def _infeasible(data: DEAData, dist: pd.DataFrame, frontier: str) -> pd.DataFram
             pd.DataFrame(columns=[data.unit, data.time, "frontier"]))
 
 
-def _notes(data: DEAData, infeasible: pd.DataFrame, table: pd.DataFrame) -> tuple[str, ...]:
-    notes = []
+def _notes(data: DEAData, infeasible: pd.DataFrame, table: pd.DataFrame,
+           rts: str) -> tuple[str, ...]:
+    notes = [] if rts == "vrs" else ["pech and sech are empty: the scale split of effch needs "
+                                     "rts: vrs"]
     if len(data.skipped):
         notes.append(f"{len(data.skipped)} unit-years skipped for a missing, zero or negative "
                      f"input or output ({', '.join(sorted(set(data.skipped['columns'])))})")
@@ -191,5 +193,5 @@ def malmquist(frame: pd.DataFrame, *, unit: str, time: str, inputs: Sequence[str
     params = dict(inputs=list(inputs), outputs=list(outputs), rts=rts, orientation=orientation,
                   technology=technology, frontier=frontier, missing=missing)
     return MalmquistResult(table=table, distances=dist, infeasible=infeasible,
-                           skipped=data.skipped, notes=_notes(data, infeasible, table),
+                           skipped=data.skipped, notes=_notes(data, infeasible, table, rts),
                            params=params)
