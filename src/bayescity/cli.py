@@ -23,7 +23,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
 data_app = typer.Typer(no_args_is_help=True, help="Validate and describe panel data.")
 app.add_typer(data_app, name="data")
-app.command("tfp")(tfp_command)
 out = Console(width=140)
 err = Console(stderr=True)
 
@@ -120,6 +119,9 @@ def describe(source: str = typer.Argument("builtin:china_cities", help="builtin:
         err.print("error: give --unit, --time, --outcome and --cohort or --treatment for a file")
         raise typer.Exit(2)
     _describe(source, roles)
+
+
+app.command("tfp")(tfp_command)
 
 
 def main() -> None:  # pragma: no cover

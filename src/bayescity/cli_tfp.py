@@ -59,7 +59,7 @@ def write_table(table, path: Path) -> None:
 
 def means_table(means) -> Table:
     """DEAP's annual means (geometric) as a console table."""
-    shown = Table(title="Malmquist index, geometric means by period (change from the previous)",
+    shown = Table(title="Malmquist index: geometric means by period (change from the one before)",
                   title_justify="left")
     for col in means.columns:
         shown.add_column(str(col), justify="right")
