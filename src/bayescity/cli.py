@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_tfp import tfp as tfp_command
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
@@ -118,6 +119,9 @@ def describe(source: str = typer.Argument("builtin:china_cities", help="builtin:
         err.print("error: give --unit, --time, --outcome and --cohort or --treatment for a file")
         raise typer.Exit(2)
     _describe(source, roles)
+
+
+app.command("tfp")(tfp_command)
 
 
 def main() -> None:  # pragma: no cover

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data.io import BUILTIN_PREFIX
+from ..tfp.derive import DeriveSpec, outcome_problem
 
 
 class ConfigError(ValueError):
@@ -42,15 +43,18 @@ class DataConfig(_Strict):
     sheet: str | int | None = None
     encoding: str | None = None
     drop_missing_outcome: bool = False
+    derive: dict[str, DeriveSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _timing_given(self) -> "DataConfig":
         if self.cohort is None and self.treatment is None:
             raise ValueError("data: give the treatment timing as `cohort:` or `treatment:`")
+        if problem := outcome_problem(self.derive, self.outcome, self.drop_missing_outcome):
+            raise ValueError(problem)
         return self
 
     def load_kwargs(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"source"})
+        return self.model_dump(exclude={"source", "derive"})
 
 
 class EstimatorConfig(_Strict):

@@ -53,6 +53,10 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
+    if config.data.derive:
+        from ..tfp.derive import load_derived_panel
+
+        return load_derived_panel(config.data.source, config.data.derive, **config.data.load_kwargs())
     return load_panel(config.data.source, **config.data.load_kwargs())
 
 
@@ -133,6 +137,11 @@ def _publish(config, panel, results, resolved, seeds, dhash, cached, reports_roo
         table.to_csv(run.staging / "results.csv", index=False)
         tests.to_csv(run.staging / "tests.csv", index=False)
         (run.staging / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
+        if config.data.derive:
+            from ..tfp.derive import tfp_summary
+
+            tfp_summary(panel, list(config.data.derive)).to_csv(run.staging / "tfp_summary.csv",
+                                                                 index=False)
         lock = _lock(config, resolved, seeds, dhash, run_id, smoke)
         with (run.staging / "config.lock.yaml").open("w", encoding="utf-8") as fh:
             yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
