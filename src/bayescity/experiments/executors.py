@@ -117,7 +117,7 @@ def _gather(client: Any, fn: Callable[[Any], Any], items: Sequence[Any]) -> list
 
     futures = client.map(fn, list(items), pure=False)
     try:
-        for i, _ in enumerate(as_completed(futures), start=1):
+        for i, _ in enumerate(as_completed(futures, loop=client.loop), start=1):
             report_progress("tasks", i, len(futures))
         return client.gather(futures)
     except BaseException:

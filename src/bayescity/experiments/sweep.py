@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..data.errors import PanelError
 from ..progress import track
 from ..results.compare import compare
 from . import artefacts as art
@@ -152,11 +153,8 @@ def check_variants(config_path: str | Path, found: list[tuple[dict, dict]]
             if data_key not in checked:
                 prepare(config)
                 checked.add(data_key)
-        except ConfigError as exc:
+        except (ConfigError, PanelError) as exc:
             raise ConfigError(f"sweep variant {_describe(assignment)}: {exc}") from None
-        except ValueError as exc:  # PanelError and friends keep their own type
-            exc.args = (f"sweep variant {_describe(assignment)}: {exc}", *exc.args[1:])
-            raise
         configs.append(config)
     return configs
 
