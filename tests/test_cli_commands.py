@@ -133,3 +133,25 @@ def test_sweep_user_errors_are_exit_2_and_write_nothing(tmp_path, args, message)
     res = _run(["sweep", str(cfg), *args, "--out", str(tmp_path / "rep")])
     assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "rep").exists()
+
+
+def test_sweep_uses_the_configs_own_grid(tmp_path):
+    cfg = write_config(tmp_path, {**CONFIG, "sweep": {"grid": {"seed": [3, 4]}}})
+    res = _run(["sweep", str(cfg), "--out", str(tmp_path / "rep"), "--models", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    (folder,) = _dirs(tmp_path / "rep")
+    assert sorted(pd.read_csv(folder / "sweep.csv")["seed"].unique()) == [3, 4]
+    res = _run(["run", str(cfg), "--out", str(tmp_path / "rep"), "--models", str(tmp_path / "m")])
+    assert res.exit_code == 0  # `run` ignores the grid
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_shipped_sweep_config_sweeps_in_smoke_mode(tmp_path):
+    for config in sorted((ROOT / "experiments").glob("*.yaml")):
+        if "sweep" not in (yaml.safe_load(config.read_text()) or {}):
+            continue
+        res = _run(["sweep", str(config), "--smoke", "--out", str(tmp_path / "rep"),
+                    "--models", str(tmp_path / "m")])
+        assert res.exit_code == 0, (config.name, res.output)

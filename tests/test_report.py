@@ -14,7 +14,6 @@ from bayescity.reports import comparison_table, load_run, save_inputs, write_rep
 from bayescity.reports.posterior import breach_mask, breach_sentences, sampler_sentences
 from bayescity.reports.publication import publication_frame, to_latex, to_markdown
 from bayescity.results import EffectResult, compare
-from bayescity.results.effect import wald_table
 
 
 def _att(method: str, paradigm: str, est: float, lo: float, hi: float, p=np.nan, pp=np.nan,

@@ -9,6 +9,7 @@ when the run ends, so the closing table and paths are what remains on screen.
 from __future__ import annotations
 
 import pandas as pd
+from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn)
 from rich.table import Table
@@ -21,10 +22,10 @@ from .common import err
 class RunDisplay:
     """A :class:`~bayescity.experiments.runner.RunObserver` drawing a rich progress display."""
 
-    def __init__(self, title: str = "run"):
+    def __init__(self, title: str = "run", console: Console | None = None):
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                                 transient=True)
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=console or err, transient=True)
         self.main = self.progress.add_task(title, total=None)
         self.inner = None
         self.current = ""

@@ -67,6 +67,7 @@ class LocalPoolExecutor:
 
     def __init__(self, workers: int):
         ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["bayescity.experiments.sweep"])
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

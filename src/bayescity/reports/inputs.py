@@ -108,8 +108,11 @@ def load_run(run_dir: str | Path) -> ReportInputs:
         panel = json.loads((run_dir / DATA / "panel.json").read_text(encoding="utf-8"))
         units = pd.read_parquet(run_dir / DATA / "units.parquet", engine="pyarrow")
     except FileNotFoundError as exc:
-        raise RunFolderError(f"{str(run_dir)!r} is not a complete run folder: "
-                             f"{Path(exc.filename).relative_to(run_dir)} is missing") from None
+        missing = Path(exc.filename or "?")
+        if missing.is_relative_to(run_dir):
+            missing = missing.relative_to(run_dir)
+        raise RunFolderError(f"{str(run_dir)!r} is not a complete run folder: {missing} is "
+                             "missing") from None
     except (BundleError, TypeError, ValueError, yaml.YAMLError, OSError) as exc:
         raise RunFolderError(f"{str(run_dir)!r}: stored results cannot be read ({exc})") from None
     if not isinstance(lock, dict):

@@ -20,6 +20,7 @@ from . import posterior as P
 from .comparison import column_name, estimator_columns
 from .inputs import ReportInputs
 
+_RED = "color: #b00020; font-weight: bold; background-color: #fde0e0"
 LONG_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "std_error", "lower",
                 "upper", "interval_kind", "p_value", "prob_positive"]
 
@@ -127,14 +128,15 @@ def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult
     blocks = [Block("list", [problem])] if problem else []
     if not table.empty:
         mask = P.breach_mask(table)
-        styler = table.style.apply(lambda _: mask.replace({True: "color: #b00020; "
-                                   "font-weight: bold; background-color: #fde0e0", False: ""}),
-                                   axis=None)
+        styler = table.style.apply(lambda _: mask.replace({True: _RED, False: ""}), axis=None)
         blocks.append(table_block(table, f"diagnostics-{est_id}", "R-hat, ESS and breaches",
                                   index=True, styler=styler))
     facts = P.sampler_facts(idata, next(iter(_info_values(results, "sampler")), None))
     if not facts.empty:
-        blocks.append(table_block(facts, f"sampler-{est_id}", "Sampler", index=True))
+        bad = [i == "divergences" and v != "0" for i, v in zip(facts.index, facts["value"])]
+        styler = facts.style.apply(lambda col: [_RED if b else "" for b in bad], axis=0)
+        blocks.append(table_block(facts, f"sampler-{est_id}", "Sampler", index=True,
+                                  styler=styler))
     if idata is not None:
         blocks += [Block("figure", f) for f in P.posterior_figures(idata, est_id, var_names)]
     if skipped:
