@@ -94,3 +94,16 @@ def test_display_shows_estimator_and_its_own_progress(tmp_path, bayes_stub):
         display.progress.refresh()
     text = buf.getvalue()
     assert "region (twfe)" in text and "writing the report" in text
+
+
+def test_drivers_and_diagnostics_tables_are_stacked_for_the_run_folder(tmp_path):
+    import report_inputs as RI
+    from bayescity.experiments.publish import info_tables
+
+    inputs = RI.build(tmp_path)
+    drivers = info_tables(dict(inputs.results), "drivers")
+    assert list(drivers.columns) == ["estimator", "estimand", *RI.DRIVER_COLUMNS]
+    assert set(drivers["estimand"]) == {"ATT", "CATE"} and len(drivers) == 4
+    diag = info_tables(dict(inputs.results), "diagnostics")
+    assert list(diag.columns[:3]) == ["estimator", "estimand", "parameter"]
+    assert info_tables(dict(inputs.results), "no_such_key") is None

@@ -38,7 +38,7 @@ def tests_table(results: dict[str, list[EffectResult]]) -> pd.DataFrame:
 
 def info_tables(results: dict[str, list[EffectResult]], key: str) -> pd.DataFrame | None:
     """The DataFrames under ``info[key]`` of every result, stacked with estimator/estimand."""
-    frames = [r.info[key].reset_index().assign(estimator=k, estimand=r.estimand)
+    frames = [_with_index(r.info[key]).assign(estimator=k, estimand=r.estimand)
               for k, rs in results.items() for r in rs
               if isinstance(r.info.get(key), pd.DataFrame)]
     if not frames:
@@ -46,6 +46,11 @@ def info_tables(results: dict[str, list[EffectResult]], key: str) -> pd.DataFram
     out = pd.concat(frames, ignore_index=True)
     lead = ["estimator", "estimand"]
     return out[[*lead, *[c for c in out.columns if c not in lead]]]
+
+
+def _with_index(df: pd.DataFrame) -> pd.DataFrame:
+    """A named or labelled index (e.g. parameter names) becomes a column; a plain range does not."""
+    return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
 
 
 def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",

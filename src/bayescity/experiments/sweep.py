@@ -35,7 +35,7 @@ from ..results.compare import compare
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, parse_config, read_raw
 from .executors import ExecutorSpec, open_executor
-from .runner import fit_estimators, prepare
+from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
 from .store import ModelStore
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -144,15 +144,14 @@ def _describe(assignment: dict[str, Any]) -> str:
 def check_variants(config_path: str | Path, found: list[tuple[dict, dict]]
                    ) -> list[ExperimentConfig]:
     """Validate every variant's config and data before any fit; raise one ConfigError."""
-    configs, checked = [], set()
+    configs, panels = [], {}
     for assignment, raw in found:
         try:
             config = parse_config(raw, config_path)
-            data_key = config.data.model_dump_json() + repr(
-                [e.model_dump(mode="json") for e in config.estimators])
-            if data_key not in checked:
-                prepare(config)
-                checked.add(data_key)
+            data_key = config.data.model_dump_json()
+            if data_key not in panels:
+                panels[data_key] = load_experiment_panel(config)
+            check_column_params(config, panels[data_key])
         except (ConfigError, PanelError) as exc:
             raise ConfigError(f"sweep variant {_describe(assignment)}: {exc}") from None
         configs.append(config)
