@@ -74,6 +74,13 @@ class EstimatorConfig(_Strict):
         return _check_slug("estimator id", v)
 
 
+class SweepConfig(_Strict):
+    """The grid ``bayescity sweep`` runs by default: config path -> values (see
+    :mod:`bayescity.experiments.sweep`); ``bayescity run`` ignores it."""
+
+    grid: dict[str, list[Any]] = Field(min_length=1)
+
+
 class ExperimentConfig(_Strict):
     """A whole study: a name, one seed, one panel and the estimators to run on it."""
 
@@ -81,6 +88,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     data: DataConfig
     estimators: list[EstimatorConfig] = Field(min_length=1)
+    sweep: SweepConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -120,13 +128,23 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
 
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate a YAML config; a relative data ``source`` is resolved against its folder."""
+    return parse_config(read_raw(path), path)
+
+
+def read_raw(path: str | Path) -> Any:
+    """The YAML content of a config file, not yet validated."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+
+
+def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
+    """Validate a config mapping read from ``path`` (the folder a relative source is read from)."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
     try:

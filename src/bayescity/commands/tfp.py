@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .data.errors import PanelError
+from ..data.errors import PanelError
 
 METHODS = ("malmquist",)
 SUFFIXES = (".csv", ".parquet")
@@ -90,8 +90,8 @@ def tfp(panel: str = typer.Argument(..., help="panel file (.csv .tsv .parquet .d
     if method not in METHODS:
         _stop(f"--method: must be one of {', '.join(METHODS)}; got {method!r}")
     _check_target(target, force)
-    from .data.io import read_table
-    from .tfp import TFPParamError, malmquist
+    from ..data.io import read_table
+    from ..tfp import TFPParamError, malmquist
 
     try:
         frame = read_table(panel, sheet=sheet)
