@@ -53,7 +53,10 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
-    return load_panel(config.data.source, **config.data.load_kwargs())
+    from ..data.codings import apply_coding
+
+    panel = load_panel(config.data.source, **config.data.load_kwargs())
+    return apply_coding(panel, config.data.coding)
 
 
 #: Estimator parameters that name panel columns, checked before any fit.

@@ -1,0 +1,300 @@
+"""Placebo tests and randomization inference (``method: placebo``)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...data.codings import drop_units, unit_cohorts, with_cohorts
+from ...data.panel import COHORT, Panel
+from ...parallel import SerialExecutor, current_executor, map_tasks
+from ...results.effect import EffectResult, TestResult
+from ..base import Estimator, ParamError, resolve_by
+from ..registry import register
+from ..freq.es_common import covariates_of, with_trend_controls
+from ..freq.inference import RandomState, child_seeds
+from .fwl import TWFEDesign, twfe_design, twfe_estimates, with_cohort_sums
+from .inner import (check_columns, check_inner, check_inner_panel, make_inner, notes_of,
+                    relabel)
+from .permute import Batch, permuted_cohorts, plan_batches, randomization_pvalue
+
+KINDS = ("timing", "fake_timing", "outcome")
+#: Estimators that need a balanced panel and so cannot take the fake-timing sample.
+BALANCED_ONLY = ("callaway_santanna",)
+
+
+@dataclass(frozen=True)
+class RefitSpec:
+    """A placebo refit: the panel, its real cohorts (per unit), strata and the estimator."""
+
+    panel: Panel
+    cohorts: np.ndarray
+    strata: np.ndarray | None
+    estimator: str
+    params: Mapping[str, Any]
+    by: str | None
+    terms: tuple[str, ...]
+    random_state: RandomState
+
+
+def _draw(cohorts: np.ndarray, strata: np.ndarray | None, batch: Batch) -> np.ndarray:
+    return permuted_cohorts(cohorts, strata, batch.size, np.random.default_rng(batch.seed))
+
+
+def fwl_task(item: tuple[TWFEDesign, np.ndarray, np.ndarray | None, Batch]) -> np.ndarray:
+    """Placebo TWFE estimates of one batch on the Frisch-Waugh-Lovell fast path."""
+    design, cohorts, strata, batch = item
+    return twfe_estimates(design, _draw(cohorts, strata, batch))
+
+
+def refit_task(item: tuple[RefitSpec, Batch]) -> tuple[np.ndarray, int]:
+    """Placebo estimates of one batch by refitting the estimator on each placebo assignment;
+    returns the estimates (NaN where a fit is impossible) and the number of failed fits."""
+    spec, batch = item
+    out = np.full((batch.size, len(spec.terms)), np.nan)
+    failed = 0
+    for b, assignment in enumerate(_draw(spec.cohorts, spec.strata, batch)):
+        est = make_inner(spec.estimator, spec.params, by=spec.by,
+                         random_state=spec.random_state)
+        try:
+            est.fit(with_cohorts(spec.panel, assignment))
+        except (ValueError, np.linalg.LinAlgError):
+            failed += 1
+            continue
+        out[b] = _estimates(est.results(), spec.by, spec.terms)
+    return out, failed
+
+
+def _estimates(results: Sequence[EffectResult], by: str | None,
+               terms: Sequence[str]) -> np.ndarray:
+    """The ATT (or the ``by`` level effects, in the order of ``terms``) of a fit."""
+    fitted = {r.estimand: r for r in results}
+    result = fitted[f"ATT_by_{by}"] if by else fitted["ATT"]
+    table = result.table.set_index("term")["estimate"]
+    return table.reindex(list(terms)).to_numpy(dtype=float)
+
+
+def run_batches(fn, items: list, total: int, desc: str) -> list:
+    """``map_tasks(fn, items)``, with a progress bar on an interactive terminal when serial."""
+    serial = isinstance(current_executor(), SerialExecutor)
+    if not serial or len(items) < 2 or not sys.stderr.isatty():
+        return map_tasks(fn, items)
+    from tqdm import tqdm
+
+    out = []
+    with tqdm(total=total, desc=desc, unit="perm", leave=False, file=sys.stderr) as bar:
+        for item in items:
+            out.extend(map_tasks(fn, [item]))
+            bar.update(item[-1].size)
+    return out
+
+
+def fake_timing_panel(panel: Panel, shift: int) -> Panel:
+    """The pre-adoption sample with every cohort moved ``shift`` periods earlier.
+
+    Rows of treated units from their real adoption on are dropped; each treated unit's placebo
+    adoption is ``cohort - shift``; units left with no placebo pre-period (placebo adoption in or
+    before the first period) are dropped.
+    """
+    g_row = panel.frame[COHORT].to_numpy()
+    t = panel.frame[panel.time].to_numpy()
+    pre = panel.frame.loc[(g_row == 0) | (t < g_row)].reset_index(drop=True)
+    pre_panel = replace(panel, frame=pre, notes=(*panel.notes, "placebo: post-adoption rows of "
+                                                 "treated units dropped"))
+    g = unit_cohorts(pre_panel)
+    fake = np.where(g > 0, g - int(shift), 0)
+    early = (g > 0) & (fake <= int(pre_panel.periods[0]))
+    if early.any():
+        pre_panel = drop_units(pre_panel, early, f"placebo: units whose adoption moved {shift} "
+                                                 "periods earlier has no pre-period left out")
+        fake = fake[~early]
+    if not (fake > 0).any():
+        raise ParamError(f"shift: {shift} periods earlier leaves no treated unit with a pre-period")
+    return with_cohorts(pre_panel, fake, f"placebo: adoption moved {shift} periods earlier")
+
+
+@register("placebo")
+class Placebo(Estimator):
+    """Placebo tests and randomization inference for the ATT of ``estimator`` (default ``twfe``).
+
+    ``kind="timing"``: the units' adoption periods are permuted ``n_permutations`` times
+    (within ``strata`` when given; cohort sizes kept), the estimator is re-estimated on each
+    placebo assignment, and the two-sided randomization p-value of the observed ATT is reported
+    (Fisher 1935; Imbens & Rubin 2015, ch. 5; MacKinnon & Webb 2020) together with the placebo
+    distribution (``info["placebo_distribution"]``). ``kind="outcome"`` does the same for
+    ``placebo_outcome``, a variable the policy should not move. ``kind="fake_timing"`` keeps the
+    pre-adoption rows only and moves every cohort ``shift`` periods earlier; the estimator's own
+    inference then tests for an effect where there can be none (anticipation or pre-trends).
+
+    For ``twfe`` the permutations run on the Frisch-Waugh-Lovell fast path (:mod:`.fwl`);
+    other estimators are refitted per permutation. Permutations run in batches of 100 through
+    :func:`bayescity.parallel.map_tasks`, batch i seeded by the i-th child of ``random_state``,
+    so the same seed gives the same p-value on any executor. The reported row is the
+    estimator's own (estimate, standard error, interval) with ``p_value`` replaced by the
+    randomization p-value, as the notes say; ``estimator_params`` go to the estimator.
+    """
+
+    paradigm = "frequentist"
+    param_choices = {"kind": KINDS}
+    smoke_params = {"n_permutations": 99}
+
+    def __init__(self, n_permutations: int = 1000, strata: str | None = None,
+                 estimator: str = "twfe", estimator_params: Mapping[str, Any] | None = None,
+                 kind: str = "timing", placebo_outcome: str | None = None, shift: int = 2,
+                 by: str | None = None, by_bins: str | int | None = None,
+                 fast_path: bool = True, random_state: RandomState = None):
+        self.n_permutations = n_permutations
+        self.strata = strata
+        self.estimator = estimator
+        self.estimator_params = estimator_params
+        self.kind = kind
+        self.placebo_outcome = placebo_outcome
+        self.shift = shift
+        self.by = by
+        self.by_bins = by_bins
+        self.fast_path = fast_path
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        check_inner(self.estimator, self.estimator_params)
+        if isinstance(self.n_permutations, bool) or not isinstance(self.n_permutations, int) \
+                or self.n_permutations < 19:
+            raise ParamError(f"n_permutations: {self.n_permutations!r} must be an integer >= 19 "
+                             "(p-values below 0.05 need at least 19 placebo draws)")
+        if (self.kind == "outcome") != (self.placebo_outcome is not None):
+            raise ParamError("placebo_outcome: give it with kind: outcome (and only then)")
+        if self.kind == "fake_timing":
+            if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 1:
+                raise ParamError(f"shift: {self.shift!r} must be a positive integer")
+            if self.estimator in BALANCED_ONLY:
+                raise ParamError(f"estimator: {self.estimator!r} needs a balanced panel and "
+                                 "kind: fake_timing keeps pre-adoption rows only; use twfe, "
+                                 "event_study, sun_abraham or imputation")
+
+    def check_panel(self, panel: Panel) -> None:
+        resolve_by(panel, self.by, self.by_bins)
+        check_inner_panel(self.estimator, self.estimator_params, panel)
+        if self.placebo_outcome is not None:
+            check_columns("placebo_outcome", self.placebo_outcome, panel, numeric=True)
+        if self.strata is not None:
+            check_columns("strata", self.strata, panel)
+            if (panel.frame.groupby(panel.unit)[self.strata].nunique(dropna=False) > 1).any():
+                raise ParamError(f"strata: {self.strata!r} varies within units; strata must be "
+                                 "unit characteristics (region, province)")
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        panel = resolve_by(panel, self.by, self.by_bins)
+        self.check_panel(panel)
+        if self.kind == "fake_timing":
+            return self._fake_timing(panel)
+        if self.kind == "outcome":
+            panel = panel.with_outcome(self.placebo_outcome)
+        observed = make_inner(self.estimator, self.estimator_params, by=self.by,
+                              random_state=self.random_state).fit(panel).results()
+        estimand = f"ATT_by_{self.by}" if self.by else "ATT"
+        terms = tuple(next(r for r in observed if r.estimand == estimand).terms)
+        draws, failed, t_obs, path = self._permute(panel, terms)
+        self.placebo_distribution_ = draws
+        return [self._att(r, t_obs, draws if r.estimand == estimand else None, terms, failed,
+                          path) for r in observed if r.estimand in ("ATT", estimand)]
+
+    def _use_fwl(self) -> bool:
+        return self.fast_path and self.estimator == "twfe"
+
+    def _strata_codes(self, panel: Panel) -> np.ndarray | None:
+        if self.strata is None:
+            return None
+        out = np.zeros(panel.n_units, dtype=np.int64)
+        out[panel.unit_codes] = panel.codes(self.strata)[0]
+        return out
+
+    def _permute(self, panel: Panel, terms: tuple[str, ...]):
+        """Placebo estimates (B x terms), failed fits, the observed statistic and the path."""
+        cohorts, strata = unit_cohorts(panel), self._strata_codes(panel)
+        batches = plan_batches(self.n_permutations,
+                               child_seeds(self.random_state, -(-self.n_permutations // 100)))
+        if self._use_fwl():
+            params = dict(self.estimator_params or {})
+            work, trends = with_trend_controls(panel, params.get("trend_covariates"))
+            design = with_cohort_sums(
+                twfe_design(work, covariates_of(work, params.get("covariates"), trends), self.by),
+                cohorts)
+            t_obs = twfe_estimates(design, cohorts[None, :])[0]
+            if self.by:
+                t_obs = _reorder(t_obs, panel.codes(self.by)[1], terms)
+            parts = run_batches(fwl_task, [(design, cohorts, strata, b) for b in batches],
+                                self.n_permutations, "placebo (twfe, FWL)")
+            draws = np.vstack(parts)
+            if self.by:
+                draws = _reorder_matrix(draws, panel.codes(self.by)[1], terms)
+            return draws, 0, t_obs, "twfe_fwl"
+        spec = RefitSpec(panel, cohorts, strata, self.estimator, dict(self.estimator_params or {}),
+                         self.by, terms, self.random_state)
+        parts = run_batches(refit_task, [(spec, b) for b in batches], self.n_permutations,
+                            f"placebo ({self.estimator})")
+        draws = np.vstack([p[0] for p in parts])
+        return draws, int(sum(p[1] for p in parts)), None, "refit"
+
+    def _att(self, result: EffectResult, t_obs, draws, terms, failed: int,
+             path: str) -> EffectResult:
+        """The estimator's result with randomization p-values (when ``draws`` belong to it)."""
+        if draws is None:
+            return relabel(result, self.method, info={"placebo_kind": self.kind})
+        observed = result.table.set_index("term")["estimate"].reindex(list(terms)).to_numpy()
+        p = randomization_pvalue(observed, draws)
+        table = result.table.copy()
+        table["p_value"] = pd.Series(p, index=list(terms)).reindex(table["term"]).to_numpy()
+        strata = f" within {self.strata}" if self.strata else ""
+        what = (f"adoption timing ({self.placebo_outcome} as outcome)"
+                if self.kind == "outcome" else "adoption timing")
+        tests = tuple(TestResult(f"randomization inference: {len(draws)} permutations of "
+                                 f"{what}{strata}" + ("" if len(terms) == 1 else f" [{term}]"),
+                                 float(obs), float(len(draws)), float(pv), "randomization",
+                                 note="two-sided; (1 + #{|T_b| >= |T|}) / (1 + B)")
+                      for term, obs, pv in zip(terms, observed, p))
+        distribution = draws[:, 0] if len(terms) == 1 and not self.by else \
+            pd.DataFrame(draws, columns=list(terms))
+        info = {"placebo_kind": self.kind, "placebo_distribution": distribution,
+                "n_permutations": int(self.n_permutations), "strata": self.strata,
+                "estimator": self.estimator, "permutation_path": path,
+                "failed_permutations": failed, "p_value_kind": "randomization",
+                "notes": notes_of(result.info.get("notes", ()), self._note(result, failed))}
+        if t_obs is not None:
+            info["fwl_observed"] = dict(zip(terms, map(float, t_obs)))
+        return relabel(result, self.method, info=info, table=table,
+                       tests=(*result.tests, *tests))
+
+    def _note(self, result: EffectResult, failed: int) -> list[str]:
+        out = [f"p_value is the randomization p-value over {self.n_permutations} permutations of "
+               f"adoption timing (cohort sizes kept{', within ' + self.strata if self.strata else ''}); "
+               f"estimate, std_error and interval are {self.estimator}'s own "
+               f"({result.interval_kind})"]
+        if failed:
+            out.append(f"{failed} placebo assignments could not be estimated and are left out")
+        return out
+
+    def _fake_timing(self, panel: Panel) -> list[EffectResult]:
+        fake = fake_timing_panel(panel, int(self.shift))
+        fitted = make_inner(self.estimator, self.estimator_params, by=self.by,
+                            random_state=self.random_state).fit(fake).results()
+        note = (f"fake-timing placebo: every cohort moved {self.shift} periods earlier on the "
+                "pre-adoption rows; a true ATT of 0 is expected without anticipation")
+        return [relabel(r, self.method, info={
+            "placebo_kind": "fake_timing", "shift": int(self.shift), "estimator": self.estimator,
+            "n_units": fake.n_units, "notes": notes_of(r.info.get("notes", ()), note)})
+            for r in fitted if r.estimand == "ATT" or r.estimand.startswith("ATT_by_")]
+
+
+def _reorder(values: np.ndarray, levels: pd.Index, terms: Sequence[str]) -> np.ndarray:
+    """Level estimates in ``panel.codes`` order rearranged into the order of ``terms``."""
+    return _reorder_matrix(np.atleast_2d(values), levels, terms)[0]
+
+
+def _reorder_matrix(draws: np.ndarray, levels: pd.Index, terms: Sequence[str]) -> np.ndarray:
+    frame = pd.DataFrame(draws, columns=[str(v) for v in levels])
+    return frame.reindex(columns=list(terms)).to_numpy()
