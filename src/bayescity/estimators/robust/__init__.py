@@ -5,6 +5,11 @@ Each wraps a base estimator (``estimator:``, ``twfe`` by default) and reports
 :class:`~bayescity.results.EffectResult`\\ s in the canonical columns.
 """
 
+from .codings import Codings
+from .heterogeneity import Heterogeneity
+from .honest import HonestDiD
+from .mechanisms import Mechanisms
 from .placebo import Placebo
+from .psm_did import PSMDID
 
-__all__ = ["Placebo"]
+__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo"]

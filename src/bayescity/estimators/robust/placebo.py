@@ -194,14 +194,23 @@ class Placebo(Estimator):
             return self._fake_timing(panel)
         if self.kind == "outcome":
             panel = panel.with_outcome(self.placebo_outcome)
-        observed = make_inner(self.estimator, self.estimator_params, by=self.by,
+        params = self._params(panel)
+        observed = make_inner(self.estimator, params, by=self.by,
                               random_state=self.random_state).fit(panel).results()
         estimand = f"ATT_by_{self.by}" if self.by else "ATT"
         terms = tuple(next(r for r in observed if r.estimand == estimand).terms)
-        draws, failed, t_obs, path = self._permute(panel, terms)
+        draws, failed, t_obs, path = self._permute(panel, params, terms)
         self.placebo_distribution_ = draws
         return [self._att(r, t_obs, draws if r.estimand == estimand else None, terms, failed,
                           path) for r in observed if r.estimand in ("ATT", estimand)]
+
+    def _params(self, panel: Panel) -> dict[str, Any]:
+        """Estimator params; a placebo outcome is taken out of the covariates."""
+        params = dict(self.estimator_params or {})
+        covs = list(panel.covariates if params.get("covariates") is None else params["covariates"])
+        if self.kind == "outcome" and self.placebo_outcome in covs:
+            params["covariates"] = [c for c in covs if c != self.placebo_outcome]
+        return params
 
     def _use_fwl(self) -> bool:
         return self.fast_path and self.estimator == "twfe"
@@ -213,13 +222,12 @@ class Placebo(Estimator):
         out[panel.unit_codes] = panel.codes(self.strata)[0]
         return out
 
-    def _permute(self, panel: Panel, terms: tuple[str, ...]):
+    def _permute(self, panel: Panel, params: dict[str, Any], terms: tuple[str, ...]):
         """Placebo estimates (B x terms), failed fits, the observed statistic and the path."""
         cohorts, strata = unit_cohorts(panel), self._strata_codes(panel)
         batches = plan_batches(self.n_permutations,
                                child_seeds(self.random_state, -(-self.n_permutations // 100)))
         if self._use_fwl():
-            params = dict(self.estimator_params or {})
             work, trends = with_trend_controls(panel, params.get("trend_covariates"))
             design = with_cohort_sums(
                 twfe_design(work, covariates_of(work, params.get("covariates"), trends), self.by),
@@ -233,8 +241,8 @@ class Placebo(Estimator):
             if self.by:
                 draws = _reorder_matrix(draws, panel.codes(self.by)[1], terms)
             return draws, 0, t_obs, "twfe_fwl"
-        spec = RefitSpec(panel, cohorts, strata, self.estimator, dict(self.estimator_params or {}),
-                         self.by, terms, self.random_state)
+        spec = RefitSpec(panel, cohorts, strata, self.estimator, params, self.by, terms,
+                         self.random_state)
         parts = run_batches(refit_task, [(spec, b) for b in batches], self.n_permutations,
                             f"placebo ({self.estimator})")
         draws = np.vstack([p[0] for p in parts])
