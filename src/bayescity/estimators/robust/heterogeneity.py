@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import COHORT, Panel
-from ...results.effect import EffectResult, TestResult, equality_restriction, wald_table, wald_test
+from ...results.effect import EffectResult, TestResult, equality_restriction, wald_test
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
 from ..freq.es_common import covariates_of, with_trend_controls

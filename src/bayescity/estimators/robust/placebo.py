@@ -82,7 +82,7 @@ def run_batches(fn, items: list, total: int, desc: str) -> list:
     """``map_tasks(fn, items)``, with a progress bar on an interactive terminal when serial."""
     serial = isinstance(current_executor(), SerialExecutor)
     if not serial or len(items) < 2 or not sys.stderr.isatty():
-        return map_tasks(fn, items)
+        return list(map_tasks(fn, items))
     from tqdm import tqdm
 
     out = []
