@@ -92,7 +92,7 @@ class PoolExecutor:
 @pytest.mark.parametrize("fast_path", [True, False])
 def test_same_seed_same_pvalue_on_any_executor(small, fast_path):
     panel = _panel(small)
-    kw = dict(n_permutations=250 if fast_path else 120, random_state=11, fast_path=fast_path)
+    kw = dict(n_permutations=250 if fast_path else 101, random_state=11, fast_path=fast_path)
     serial = bc.make_estimator("placebo", **kw).fit(panel).effect("ATT")
     with ProcessPoolExecutor(max_workers=2) as pool, use_executor(PoolExecutor(pool)):
         pooled = bc.make_estimator("placebo", **kw).fit(panel).effect("ATT")

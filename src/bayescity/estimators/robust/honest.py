@@ -109,10 +109,11 @@ class HonestDiD(Estimator):
     the event-time effects and their covariance; the reference period e = -1 is removed (as
     moderndid's ``honest_did`` does), the earlier leads are the pre-periods. The target is the
     effect at ``event_time`` (default 0, as HonestDiD) or, with ``event_time: null``, the average
-    of the post-period effects. ``restriction="relative_magnitude"`` bounds post-period
-    violations by ``bounds`` (M-bar, default 0..2 in 10 steps) times the largest pre-period
-    violation (C-LF intervals); ``"smoothness"`` bounds changes in the slope of the violation by
-    ``bounds`` (M, default moderndid's data-driven grid; FLCI intervals). ``ci_method`` overrides
+    of the post-period effects. ``restriction="smoothness"`` (moderndid's default) bounds changes
+    in the slope of the violation by ``bounds`` (M, default moderndid's data-driven grid; FLCI
+    intervals); ``"relative_magnitude"`` bounds post-period violations by ``bounds`` (M-bar,
+    default 0..2 in 10 steps) times the largest pre-period violation (C-LF intervals, whose
+    least-favourable critical value costs seconds per bound). ``ci_method`` overrides
     the interval method; ``grid_points`` is the test-inversion grid (moderndid's ``honest_did``
     default, 100; R HonestDiD uses 1,000, finer and ten times slower). Computed by moderndid.
     With ``event_study``'s default binning the first lead and the last lag pool all earlier and
@@ -125,11 +126,11 @@ class HonestDiD(Estimator):
 
     paradigm = "frequentist"
     param_choices = {"restriction": RESTRICTIONS, "estimator": EVENT_ESTIMATORS}
-    smoke_params = {"bounds": [1.0], "grid_points": 20, "ci_method": "Conditional"}
+    smoke_params = {"bounds": [0.5], "grid_points": 20}
 
     def __init__(self, estimator: str = "event_study",
                  estimator_params: Mapping[str, Any] | None = None,
-                 restriction: str = "relative_magnitude", bounds: Sequence[float] | None = None,
+                 restriction: str = "smoothness", bounds: Sequence[float] | None = None,
                  event_time: int | None = 0, ci_method: str | None = None,
                  grid_points: int = 100, by: str | None = None,
                  by_bins: str | int | None = None, interval_prob: float = INTERVAL_PROB,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..freq.inference import Projection, residualize
+from ..freq.inference import Projection, demean_fixed_effects
 
 #: Bootstrap draws evaluated together (memory: draws x clusters x regressors).
 DRAW_BATCH = 2000
@@ -41,6 +41,23 @@ def _cluster_matrix(codes: np.ndarray, n_clusters: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_clusters, n))
 
 
+def _annihilator(projection: Projection | None):
+    """``m -> M_Z m`` for the projection's fixed effects and covariates, with the covariates'
+    orthonormal basis computed once (instead of a least-squares solve per call)."""
+    if projection is None:
+        return lambda m: np.asarray(m, dtype=float).copy()
+    W, Q = projection.covariates, None
+    if W.shape[1]:
+        U, sv, _ = np.linalg.svd(W, full_matrices=False)
+        Q = U[:, sv > sv.max() * max(W.shape) * np.finfo(float).eps]  # rank-revealing basis
+
+    def apply(m: np.ndarray) -> np.ndarray:
+        out = demean_fixed_effects(m, projection.fe_codes, projection.tol)
+        return out if Q is None else out - Q @ (Q.T @ out)
+
+    return apply
+
+
 def _wald(rb: np.ndarray, rvr: np.ndarray) -> np.ndarray:
     """``rb' rvr^{-1} rb`` for stacked draws (``rb``: B x q, ``rvr``: B x q x q)."""
     return np.einsum("bq,bq->b", rb, np.linalg.solve(rvr, rb[:, :, None])[:, :, 0])
@@ -53,7 +70,8 @@ def wild_wald_test(y: np.ndarray, X: np.ndarray, cluster: np.ndarray, R: np.ndar
     ``weights`` is ``n_boot x G`` (columns in the order of the sorted cluster labels, e.g. from
     :func:`..freq.inference.bootstrap_weights`); ``projection`` describes ``Z``.
     """
-    y_t, X_t = residualize(projection, y), residualize(projection, np.atleast_2d(X.T).T)
+    residualize = _annihilator(projection)
+    y_t, X_t = residualize(y), residualize(np.atleast_2d(X.T).T)
     R = np.atleast_2d(R)
     codes, levels = pd.factorize(np.asarray(cluster), sort=True)
     G, K = len(levels), X_t.shape[1]
@@ -69,7 +87,7 @@ def wild_wald_test(y: np.ndarray, X: np.ndarray, cluster: np.ndarray, R: np.ndar
     u_r = y_t - X_t @ b_r
     split = np.zeros((len(u_r), G))
     split[np.arange(len(u_r)), codes] = u_r
-    U = residualize(projection, split)
+    U = residualize(split)
     KK = np.stack([np.asarray(csum @ (X_t[:, [k]] * U)) for k in range(K)], axis=1)
     C = np.stack([np.column_stack([csum @ (X_t[:, k] * X_t[:, m]) for m in range(K)])
                   for k in range(K)], axis=1)
