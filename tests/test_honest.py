@@ -40,7 +40,6 @@ def _ours(mpdta, **kw):
     ("relative_magnitude", [1.0], 0),
     ("smoothness", [0.0, 0.01, 0.02], 0),
     ("smoothness", [0.0, 0.02], 2),
-    ("smoothness", None, 0),  # both defaults: moderndid's data-driven grid of M
 ])
 def test_matches_moderndid_on_the_same_event_study(mpdta, reference_event_study, restriction,
                                                    bounds, event_time):
@@ -48,7 +47,7 @@ def test_matches_moderndid_on_the_same_event_study(mpdta, reference_event_study,
 
     key = "m_bar_vec" if restriction == "relative_magnitude" else "m_vec"
     ref = honest_did(reference_event_study, event_time=event_time, sensitivity_type=restriction,
-                     grid_points=GRID, **({} if bounds is None else {key: bounds}))
+                     grid_points=GRID, **{key: bounds})
     ours = _ours(mpdta, restriction=restriction, bounds=bounds, event_time=event_time)
     robust = ref.robust_ci.to_dicts()
     np.testing.assert_allclose(ours.table["lower"], [r["lb"] for r in robust], atol=1e-7)

@@ -51,13 +51,15 @@ def test_fwl_fast_path_equals_refitting_twfe(small, case):
               estimator_params={"trend_covariates": ["trend_trait"]} if case == "trends" else None)
     fast = bc.make_estimator("placebo", **kw).fit(panel)
     slow = bc.make_estimator("placebo", fast_path=False, **kw).fit(panel)
-    estimand = "ATT_by_region" if case == "by" else "ATT"
-    a, b = fast.effect(estimand), slow.effect(estimand)
-    assert a.info["permutation_path"] == "twfe_fwl" and b.info["permutation_path"] == "refit"
-    np.testing.assert_allclose(_dist(a), _dist(b), rtol=1e-8, atol=1e-10)
-    pd.testing.assert_frame_equal(a.table, b.table)
-    if case != "by":
-        assert a.info["fwl_observed"]["overall"] == pytest.approx(a.estimate(), rel=1e-9)
+    assert [r.estimand for r in fast.results()] == (["ATT", "ATT_by_region"] if case == "by"
+                                                    else ["ATT"])
+    for a, b in zip(fast.results(), slow.results()):
+        assert a.info["permutation_path"] == "twfe_fwl" and b.info["permutation_path"] == "refit"
+        np.testing.assert_allclose(_dist(a), _dist(b), rtol=1e-8, atol=1e-10)
+        pd.testing.assert_frame_equal(a.table, b.table)
+        assert a.tests[-1].kind == "randomization"
+        for term, value in a.info["fwl_observed"].items():
+            assert value == pytest.approx(a.estimate(term), rel=1e-9)
 
 
 def test_permutations_keep_cohort_sizes_within_strata():

@@ -126,7 +126,7 @@ class HonestDiD(Estimator):
 
     paradigm = "frequentist"
     param_choices = {"restriction": RESTRICTIONS, "estimator": EVENT_ESTIMATORS}
-    smoke_params = {"bounds": [0.5], "grid_points": 20}
+    smoke_params = {"bounds": [0.5], "grid_points": 10}
 
     def __init__(self, estimator: str = "event_study",
                  estimator_params: Mapping[str, Any] | None = None,

@@ -27,6 +27,10 @@ KINDS = ("timing", "fake_timing", "outcome")
 BALANCED_ONLY = ("callaway_santanna",)
 
 
+#: A permuted quantity: (estimand, term), e.g. ("ATT", "overall") or ("ATT_by_region3", "East").
+Column = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class RefitSpec:
     """A placebo refit: the panel, its real cohorts (per unit), strata and the estimator."""
@@ -37,7 +41,7 @@ class RefitSpec:
     estimator: str
     params: Mapping[str, Any]
     by: str | None
-    terms: tuple[str, ...]
+    columns: tuple[Column, ...]
     random_state: RandomState
 
 
@@ -45,17 +49,20 @@ def _draw(cohorts: np.ndarray, strata: np.ndarray | None, batch: Batch) -> np.nd
     return permuted_cohorts(cohorts, strata, batch.size, np.random.default_rng(batch.seed))
 
 
-def fwl_task(item: tuple[TWFEDesign, np.ndarray, np.ndarray | None, Batch]) -> np.ndarray:
-    """Placebo TWFE estimates of one batch on the Frisch-Waugh-Lovell fast path."""
-    design, cohorts, strata, batch = item
-    return twfe_estimates(design, _draw(cohorts, strata, batch))
+def fwl_task(item: tuple[tuple[TWFEDesign, ...], np.ndarray, np.ndarray | None, Batch]
+             ) -> np.ndarray:
+    """Placebo TWFE estimates of one batch on the Frisch-Waugh-Lovell fast path (the columns
+    of every design side by side)."""
+    designs, cohorts, strata, batch = item
+    draws = _draw(cohorts, strata, batch)
+    return np.hstack([twfe_estimates(d, draws) for d in designs])
 
 
 def refit_task(item: tuple[RefitSpec, Batch]) -> tuple[np.ndarray, int]:
     """Placebo estimates of one batch by refitting the estimator on each placebo assignment;
     returns the estimates (NaN where a fit is impossible) and the number of failed fits."""
     spec, batch = item
-    out = np.full((batch.size, len(spec.terms)), np.nan)
+    out = np.full((batch.size, len(spec.columns)), np.nan)
     failed = 0
     for b, assignment in enumerate(_draw(spec.cohorts, spec.strata, batch)):
         est = make_inner(spec.estimator, spec.params, by=spec.by,
@@ -65,17 +72,15 @@ def refit_task(item: tuple[RefitSpec, Batch]) -> tuple[np.ndarray, int]:
         except (ValueError, np.linalg.LinAlgError):
             failed += 1
             continue
-        out[b] = _estimates(est.results(), spec.by, spec.terms)
+        out[b] = _estimates(est.results(), spec.columns)
     return out, failed
 
 
-def _estimates(results: Sequence[EffectResult], by: str | None,
-               terms: Sequence[str]) -> np.ndarray:
-    """The ATT (or the ``by`` level effects, in the order of ``terms``) of a fit."""
-    fitted = {r.estimand: r for r in results}
-    result = fitted[f"ATT_by_{by}"] if by else fitted["ATT"]
-    table = result.table.set_index("term")["estimate"]
-    return table.reindex(list(terms)).to_numpy(dtype=float)
+def _estimates(results: Sequence[EffectResult], columns: Sequence[Column]) -> np.ndarray:
+    """The estimates of ``columns`` in a fit (NaN for a term the fit lacks)."""
+    tables = {r.estimand: r.table.set_index("term")["estimate"] for r in results}
+    return np.array([tables[e].get(t, np.nan) if e in tables else np.nan for e, t in columns],
+                    dtype=float)
 
 
 def run_batches(fn, items: list, total: int, desc: str) -> list:
@@ -197,12 +202,17 @@ class Placebo(Estimator):
         params = self._params(panel)
         observed = make_inner(self.estimator, params, by=self.by,
                               random_state=self.random_state).fit(panel).results()
-        estimand = f"ATT_by_{self.by}" if self.by else "ATT"
-        terms = tuple(next(r for r in observed if r.estimand == estimand).terms)
-        draws, failed, t_obs, path = self._permute(panel, params, terms)
+        wanted = ("ATT", f"ATT_by_{self.by}") if self.by else ("ATT",)
+        keep = [r for r in observed if r.estimand in wanted]
+        columns = tuple((r.estimand, t) for r in keep for t in r.terms)
+        draws, failed, t_obs, path = self._permute(panel, params, columns)
         self.placebo_distribution_ = draws
-        return [self._att(r, t_obs, draws if r.estimand == estimand else None, terms, failed,
-                          path) for r in observed if r.estimand in ("ATT", estimand)]
+        out = []
+        for r in keep:
+            idx = [j for j, c in enumerate(columns) if c[0] == r.estimand]
+            out.append(self._att(r, draws[:, idx], None if t_obs is None else t_obs[idx],
+                                 failed, path))
+        return out
 
     def _params(self, panel: Panel) -> dict[str, Any]:
         """Estimator params; a placebo outcome is taken out of the covariates."""
@@ -222,51 +232,53 @@ class Placebo(Estimator):
         out[panel.unit_codes] = panel.codes(self.strata)[0]
         return out
 
-    def _permute(self, panel: Panel, params: dict[str, Any], terms: tuple[str, ...]):
-        """Placebo estimates (B x terms), failed fits, the observed statistic and the path."""
+    def _permute(self, panel: Panel, params: dict[str, Any], columns: tuple[Column, ...]):
+        """Placebo estimates (B x columns), failed fits, the observed statistics and the path."""
         cohorts, strata = unit_cohorts(panel), self._strata_codes(panel)
         batches = plan_batches(self.n_permutations,
                                child_seeds(self.random_state, -(-self.n_permutations // 100)))
         if self._use_fwl():
-            work, trends = with_trend_controls(panel, params.get("trend_covariates"))
-            design = with_cohort_sums(
-                twfe_design(work, covariates_of(work, params.get("covariates"), trends), self.by),
-                cohorts)
-            t_obs = twfe_estimates(design, cohorts[None, :])[0]
-            if self.by:
-                t_obs = _reorder(t_obs, panel.codes(self.by)[1], terms)
-            parts = run_batches(fwl_task, [(design, cohorts, strata, b) for b in batches],
+            designs, order = self._fwl_designs(panel, params, cohorts, columns)
+            t_obs = np.hstack([twfe_estimates(d, cohorts[None, :])[0] for d in designs])[order]
+            parts = run_batches(fwl_task, [(designs, cohorts, strata, b) for b in batches],
                                 self.n_permutations, "placebo (twfe, FWL)")
-            draws = np.vstack(parts)
-            if self.by:
-                draws = _reorder_matrix(draws, panel.codes(self.by)[1], terms)
-            return draws, 0, t_obs, "twfe_fwl"
-        spec = RefitSpec(panel, cohorts, strata, self.estimator, params, self.by, terms,
+            return np.vstack(parts)[:, order], 0, t_obs, "twfe_fwl"
+        spec = RefitSpec(panel, cohorts, strata, self.estimator, params, self.by, columns,
                          self.random_state)
         parts = run_batches(refit_task, [(spec, b) for b in batches], self.n_permutations,
                             f"placebo ({self.estimator})")
         draws = np.vstack([p[0] for p in parts])
         return draws, int(sum(p[1] for p in parts)), None, "refit"
 
-    def _att(self, result: EffectResult, t_obs, draws, terms, failed: int,
-             path: str) -> EffectResult:
-        """The estimator's result with randomization p-values (when ``draws`` belong to it)."""
-        if draws is None:
-            return relabel(result, self.method, info={"placebo_kind": self.kind})
-        observed = result.table.set_index("term")["estimate"].reindex(list(terms)).to_numpy()
+    def _fwl_designs(self, panel: Panel, params: dict[str, Any], cohorts: np.ndarray,
+                     columns: tuple[Column, ...]) -> tuple[tuple[TWFEDesign, ...], list[int]]:
+        """The TWFE designs (ATT; per level with ``by``) and the positions of ``columns`` among
+        their estimates."""
+        work, trends = with_trend_controls(panel, params.get("trend_covariates"))
+        covs = covariates_of(work, params.get("covariates"), trends)
+        designs = [with_cohort_sums(twfe_design(work, covs), cohorts)]
+        fwl_columns: list[Column] = [("ATT", "overall")]
+        if self.by:
+            designs.append(twfe_design(work, covs, self.by))
+            fwl_columns += [(f"ATT_by_{self.by}", str(v)) for v in panel.codes(self.by)[1]]
+        return tuple(designs), [fwl_columns.index(c) for c in columns]
+
+    def _att(self, result: EffectResult, draws: np.ndarray, t_obs: np.ndarray | None,
+             failed: int, path: str) -> EffectResult:
+        """The estimator's result with the randomization p-value of each term."""
+        terms = result.terms
+        observed = result.table["estimate"].to_numpy(dtype=float)
         p = randomization_pvalue(observed, draws)
-        table = result.table.copy()
-        table["p_value"] = pd.Series(p, index=list(terms)).reindex(table["term"]).to_numpy()
         strata = f" within {self.strata}" if self.strata else ""
         what = (f"adoption timing ({self.placebo_outcome} as outcome)"
                 if self.kind == "outcome" else "adoption timing")
         tests = tuple(TestResult(f"randomization inference: {len(draws)} permutations of "
-                                 f"{what}{strata}" + ("" if len(terms) == 1 else f" [{term}]"),
+                                 f"{what}{strata}" + ("" if term == "overall" else f" [{term}]"),
                                  float(obs), float(len(draws)), float(pv), "randomization",
                                  note="two-sided; (1 + #{|T_b| >= |T|}) / (1 + B)")
                       for term, obs, pv in zip(terms, observed, p))
-        distribution = draws[:, 0] if len(terms) == 1 and not self.by else \
-            pd.DataFrame(draws, columns=list(terms))
+        distribution = draws[:, 0] if result.estimand == "ATT" else \
+            pd.DataFrame(draws, columns=terms)
         info = {"placebo_kind": self.kind, "placebo_distribution": distribution,
                 "n_permutations": int(self.n_permutations), "strata": self.strata,
                 "estimator": self.estimator, "permutation_path": path,
@@ -274,7 +286,7 @@ class Placebo(Estimator):
                 "notes": notes_of(result.info.get("notes", ()), self._note(result, failed))}
         if t_obs is not None:
             info["fwl_observed"] = dict(zip(terms, map(float, t_obs)))
-        return relabel(result, self.method, info=info, table=table,
+        return relabel(result, self.method, info=info, table=result.table.assign(p_value=p),
                        tests=(*result.tests, *tests))
 
     def _note(self, result: EffectResult, failed: int) -> list[str]:
@@ -297,12 +309,3 @@ class Placebo(Estimator):
             "n_units": fake.n_units, "notes": notes_of(r.info.get("notes", ()), note)})
             for r in fitted if r.estimand == "ATT" or r.estimand.startswith("ATT_by_")]
 
-
-def _reorder(values: np.ndarray, levels: pd.Index, terms: Sequence[str]) -> np.ndarray:
-    """Level estimates in ``panel.codes`` order rearranged into the order of ``terms``."""
-    return _reorder_matrix(np.atleast_2d(values), levels, terms)[0]
-
-
-def _reorder_matrix(draws: np.ndarray, levels: pd.Index, terms: Sequence[str]) -> np.ndarray:
-    frame = pd.DataFrame(draws, columns=[str(v) for v in levels])
-    return frame.reindex(columns=list(terms)).to_numpy()
