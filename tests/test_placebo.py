@@ -168,3 +168,10 @@ def test_strata_must_be_a_unit_characteristic(small):
         bc.make_estimator("placebo", strata="x").check_panel(_panel(small))
     with pytest.raises(ParamError, match="strata: column"):
         bc.make_estimator("placebo", strata="nope").check_panel(_panel(small))
+
+
+def test_progress_bar_on_an_interactive_terminal(small, monkeypatch, capsys):
+    monkeypatch.setattr(__import__("sys").stderr, "isatty", lambda: True, raising=False)
+    bc.make_estimator("placebo", n_permutations=300, random_state=1).fit(_panel(small))
+    err = capsys.readouterr().err
+    assert "placebo (twfe, FWL)" in err and "/300" in err
