@@ -114,8 +114,8 @@ def fake_timing_panel(panel: Panel, shift: int) -> Panel:
     fake = np.where(g > 0, g - int(shift), 0)
     early = (g > 0) & (fake <= int(pre_panel.periods[0]))
     if early.any():
-        pre_panel = drop_units(pre_panel, early, f"placebo: units whose adoption moved {shift} "
-                                                 "periods earlier has no pre-period left out")
+        pre_panel = drop_units(pre_panel, early, f"placebo: units left without a pre-period by "
+                                                 f"the {shift}-period shift dropped")
         fake = fake[~early]
     if not (fake > 0).any():
         raise ParamError(f"shift: {shift} periods earlier leaves no treated unit with a pre-period")
@@ -135,8 +135,9 @@ class Placebo(Estimator):
     pre-adoption rows only and moves every cohort ``shift`` periods earlier; the estimator's own
     inference then tests for an effect where there can be none (anticipation or pre-trends).
 
-    For ``twfe`` the permutations run on the Frisch-Waugh-Lovell fast path (:mod:`.fwl`);
-    other estimators are refitted per permutation. Permutations run in batches of 100 through
+    For ``twfe`` the permutations run on the Frisch-Waugh-Lovell fast path (:mod:`.fwl`;
+    ``fast_path: false`` refits it instead, with identical numbers); other estimators are
+    refitted per permutation. Permutations run in batches of 100 through
     :func:`bayescity.parallel.map_tasks`, batch i seeded by the i-th child of ``random_state``,
     so the same seed gives the same p-value on any executor. The reported row is the
     estimator's own (estimate, standard error, interval) with ``p_value`` replaced by the
