@@ -44,6 +44,16 @@ class DataConfig(_Strict):
     encoding: str | None = None
     drop_missing_outcome: bool = False
     derive: dict[str, DeriveSpec] = Field(default_factory=dict)
+    #: An alternative treatment coding (:mod:`bayescity.data.codings`), applied after loading.
+    coding: dict[str, Any] | None = None
+
+    @field_validator("coding")
+    @classmethod
+    def _coding(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        from ..data.codings import parse_coding
+
+        parse_coding(v)
+        return v
 
     @model_validator(mode="after")
     def _timing_given(self) -> "DataConfig":
@@ -54,7 +64,7 @@ class DataConfig(_Strict):
         return self
 
     def load_kwargs(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"source", "derive"})
+        return self.model_dump(exclude={"source", "derive", "coding"})
 
 
 class EstimatorConfig(_Strict):

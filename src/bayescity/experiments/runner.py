@@ -104,11 +104,16 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
+    from ..data.codings import apply_coding
+
     if config.data.derive:
         from ..tfp.derive import load_derived_panel
 
-        return load_derived_panel(config.data.source, config.data.derive, **config.data.load_kwargs())
-    return load_panel(config.data.source, **config.data.load_kwargs())
+        panel = load_derived_panel(config.data.source, config.data.derive,
+                                   **config.data.load_kwargs())
+    else:
+        panel = load_panel(config.data.source, **config.data.load_kwargs())
+    return apply_coding(panel, config.data.coding)
 
 
 #: Estimator parameters that name panel columns, checked before any fit.
