@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bayescity
+from bayescity.data.panel import DERIVED
 from bayescity.estimands import aggregate
 from bayescity.estimators.freq import CallawaySantAnna
 
@@ -195,7 +196,7 @@ def test_levels_equal_subsample_fits():
     est = CallawaySantAnna(by="region3").fit(panel)
     by = est.effect("ATT_by_region3")
     for level in by.terms:
-        sub = panel.data.drop(columns=["cohort", "treat", "rel_time"])
+        sub = panel.data.drop(columns=list(DERIVED))
         sub = sub[sub["region3"] == level]
         alone = CallawaySantAnna().fit(bayescity.load_panel(
             sub, unit="city", time="year", outcome="tfp_growth", cohort="pilot_year"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,7 @@ def test_data_check_good_and_bad(tmp_path):
     args = ["data", "check", str(tmp_path / "good.csv"), "--unit", "unit", "--time", "year",
             "--outcome", "y", "--cohort", "g", "--traits", "region"]
     res = _run(args)
-    assert res.exit_code == 0 and "units:         20" in res.output
+    assert res.exit_code == 0 and re.search(r"^units:\s+20$", res.output, re.M)
     df.loc[3, "region"] = "Elsewhere"
     df.to_csv(tmp_path / "bad.csv", index=False)
     res = _run([a if a != str(tmp_path / "good.csv") else str(tmp_path / "bad.csv") for a in args])
