@@ -206,7 +206,7 @@ def test_levels_equal_subsample_fits():
     assert {"level", "att", "std_error"} <= set(est.gt_by_.columns)
 
 
-def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out():
+def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_on_request():
     from bayescity import datasets
 
     sim = datasets.simulate_city_panel(4, selection=False)
@@ -217,8 +217,9 @@ def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out(
         CallawaySantAnna(est_method="dr").fit(panel)
     plain = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
                                  cohort="pilot_year")
-    fit = CallawaySantAnna().fit(plain)
+    fit = CallawaySantAnna(min_cohort_size=2).fit(plain)
     assert 2008 not in set(fit.gt_["cohort"])  # Shenzhen, a one-city cohort
     assert any("fewer than 2 units" in note for note in fit.effect("ATT").info["notes"])
-    kept = CallawaySantAnna(min_cohort_size=1).fit(plain)
+    kept = CallawaySantAnna().fit(plain)
     assert 2008 in set(kept.gt_["cohort"])
+    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").info["notes"])

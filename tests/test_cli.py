@@ -106,10 +106,15 @@ def test_unknown_column_in_params_is_exit_2(tmp_path):
     assert not (tmp_path / "rep").exists()
 
 
-def test_failure_mid_run_leaves_no_run_folder(tmp_path):
+def test_failure_mid_run_leaves_no_run_folder(tmp_path, monkeypatch):
+    from bayescity.estimators.freq import EventStudy
+
+    def fail(self, panel):
+        raise RuntimeError("numerical failure after other estimators ran")
+
+    monkeypatch.setattr(EventStudy, "_fit", fail)
     bad = {**CONFIG, "estimators": [*CONFIG["estimators"],
-                                    {"id": "t3", "method": "event_study",
-                                     "params": {"window": [1, 3]}}]}
+                                    {"id": "t3", "method": "event_study"}]}
     out = tmp_path / "rep"
     (out / "toy").mkdir(parents=True)
     (out / "toy" / "keep.txt").write_text("user file")
