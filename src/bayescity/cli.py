@@ -10,8 +10,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from .cli_output import headline_table, print_warnings, run_warnings
+from .data.builtin import builtin_filename
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
@@ -26,6 +27,20 @@ out = Console(width=140)
 err = Console(stderr=True)
 
 USER_ERRORS = (PanelError, ConfigError)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"bayescity {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Bayesian, causal-ML and frequentist evaluation of place-based policies."""
 
 
 def _fail(exc: BaseException) -> None:
@@ -49,29 +64,14 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
         with err.status("running") as status:
             outcome = run_experiment(config, reports_root=out_dir, models_root=models_dir,
                                      smoke=smoke, refit=refit,
-                                     progress=lambda msg: status.update(f"fitting {msg}"))
+                                     progress=status.update)
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         _fail(exc)
     out.print(headline_table(outcome.table))
+    print_warnings(out, [*outcome.warnings, *run_warnings(outcome.results)])
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)
     out.print(f"results written to {outcome.run_dir}", highlight=False, soft_wrap=True)
-
-
-def headline_table(table) -> Table:
-    """The overall and by-trait ATT rows of a run, one line each."""
-    keep = (table["estimand"] == "ATT") | table["estimand"].str.startswith("ATT_by_")
-    shown = Table(title="ATT overall and by trait level", title_justify="left")
-    for col in ("estimator", "estimand", "term", "estimate", "std_error", "lower", "upper",
-                "interval_kind"):
-        shown.add_column(col, justify="right" if col in ("estimate", "std_error", "lower", "upper")
-                         else "left")
-    for _, row in table[keep].iterrows():
-        nums = [f"{row[c]:.4f}" if row[c] == row[c] else "-" for c in
-                ("estimate", "std_error", "lower", "upper")]
-        shown.add_row(str(row["estimator"]), str(row["estimand"]), str(row["term"]), *nums,
-                      str(row["interval_kind"]))
-    return shown
 
 
 def _split(values: Optional[str]) -> list[str]:
@@ -111,7 +111,13 @@ def describe(source: str = typer.Argument("builtin:china_cities", help="builtin:
     """Describe a built-in dataset (default roles) or a file (roles as for `data check`)."""
     roles = {}
     if source.startswith(BUILTIN_PREFIX):
-        roles = dict(BUILTIN_ROLES.get(source[len(BUILTIN_PREFIX):], {}))
+        name = source[len(BUILTIN_PREFIX):]
+        try:
+            builtin_filename(name)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        roles = dict(BUILTIN_ROLES.get(name, {}))
     given = dict(unit=unit, time=time, outcome=outcome, cohort=cohort, treatment=treatment)
     roles.update({k: v for k, v in given.items() if v is not None})
     if not {"unit", "time", "outcome"} <= roles.keys():

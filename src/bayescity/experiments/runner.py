@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..data.io import write_csv
 from ..data.loader import load_panel
 from ..data.panel import Panel
 from ..estimators.base import ParamError
@@ -31,6 +32,8 @@ class RunOutcome:
     table: pd.DataFrame
     seeds: dict[str, int] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
+    #: The panel's warnings (roles that look mistaken), for the CLI to repeat.
+    warnings: tuple[str, ...] = ()
 
 
 def child_seeds(seed: int, ids: list[str]) -> dict[str, int]:
@@ -64,16 +67,22 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
     """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
     have, problems = set(panel.frame.columns), []
     for est in config.estimators:
+        merged = {**est.params, **est.smoke}
+        missing = []
         for name in COLUMN_PARAMS:
-            value = {**est.params, **est.smoke}.get(name)
+            value = merged.get(name)
             wanted = [value] if isinstance(value, str) else list(value or [])
-            problems += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
-                         for c in wanted if c not in have]
-    for est in config.estimators:
-        try:
-            get_estimator(est.method)(**est.params).check_panel(panel)
-        except ParamError as exc:
-            problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+            missing += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
+                        for c in wanted if c not in have]
+        problems += missing
+        if missing:
+            continue
+        for params in ([est.params, merged] if est.smoke else [est.params]):
+            try:
+                get_estimator(est.method)(**params).check_panel(panel)
+            except ParamError as exc:
+                problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+                break
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
 
@@ -99,7 +108,8 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         key = art.fit_key(est.method, params, dhash)
         hit = None if refit else store.load(config.name, est.id, key)
         if progress:
-            progress(f"{est.id} ({est.method})" + (" [stored fit]" if hit is not None else ""))
+            progress(("using stored fit for " if hit is not None else "fitting ")
+                     + f"{est.id} ({est.method})")
         if hit is None:
             hit = get_estimator(est.method)(**params).fit(panel).results()
             store.save(config.name, est.id, key, hit, {"method": est.method, "params": params,
@@ -107,7 +117,9 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         else:
             cached.append(est.id)
         results[est.id] = hit
-    return _publish(config, panel, results, resolved, seeds, dhash, cached, reports_root, smoke)
+    outcome = _publish(config, panel, results, resolved, seeds, dhash, cached, reports_root, smoke)
+    outcome.warnings = panel.warnings
+    return outcome
 
 
 def _plain(obj: Any) -> Any:
@@ -130,8 +142,8 @@ def _publish(config, panel, results, resolved, seeds, dhash, cached, reports_roo
     chash = art.config_hash({"config": config.model_dump(mode="json"), "smoke": smoke})
     run_id = art.new_run_id(chash)
     with art.staged_run_dir(reports_root, config.name, run_id) as run:
-        table.to_csv(run.staging / "results.csv", index=False)
-        tests.to_csv(run.staging / "tests.csv", index=False)
+        write_csv(table, run.staging / "results.csv")
+        write_csv(tests, run.staging / "tests.csv")
         (run.staging / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
         lock = _lock(config, resolved, seeds, dhash, run_id, smoke)
         with (run.staging / "config.lock.yaml").open("w", encoding="utf-8") as fh:
