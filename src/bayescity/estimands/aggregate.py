@@ -241,8 +241,8 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     estimand = _resolve(estimand, trait, cells.cells)
     keep = _select(cells, post_only, event_window)
     if keep.size == 0:
-        raise ValueError(f"{estimand}: no cells left to aggregate (post_only={post_only}, "
-                         f"event_window={event_window})")
+        raise ValueError(f"{estimand}: no cells left to aggregate (post-treatment only: "
+                         f"{post_only}, event_window: {event_window})")
     weight = cells.cells["weight"].to_numpy(dtype=float)
     spec = _term_cells(cells.cells.iloc[keep].reset_index(drop=True), estimand)
     n_cells = len(cells.cells)

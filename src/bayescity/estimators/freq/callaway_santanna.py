@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +16,7 @@ from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influen
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
 from ...results.effect import EffectResult, wald_test
-from ..base import ParamError
+from ..base import ParamError, resolve_by
 from ..checks import check_bool, check_int, check_window
 from ..registry import register
 from .common import FreqEstimator, covariate_note
@@ -205,6 +206,35 @@ class CallawaySantAnna(FreqEstimator):
         if self.control_group == "never_treated" and not (panel.frame[COHORT] == 0).any():
             raise ParamError("control_group: the panel has no never-treated units; use "
                              "control_group: not_yet_treated")
+        covs = self._covariates(panel)
+        if self.est_method != "reg" and covs:
+            self._check_single_unit_cohorts(resolve_by(panel, self.by, self.by_bins), covs)
+
+    def _check_single_unit_cohorts(self, panel: Panel, covs: list[str]) -> None:
+        """Refuse covariates that separate a one-unit cohort from its controls: its propensity
+        score (``ipw``/``dr``) does not exist, and the fit would stop midway."""
+        frame, _ = prepare_sample(panel, self.control_group)
+        frame, _ = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
+        wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                       cohort=COHORT, covariates=covs)
+        masks = [np.ones(len(wide.units), dtype=bool)]
+        if self.by:
+            levels = unit_values(frame, panel.unit, self.by, wide.units).astype(str)
+            masks += [levels == lv for lv in np.unique(levels)]
+        for mask in masks:
+            g, n = np.unique(wide.cohort[mask & (wide.cohort > 0)], return_counts=True)
+            try:
+                att_gt(wide, control_group=self.control_group, est_method=self.est_method,
+                       unit_mask=mask, cohorts=g[n == 1])
+            except ValueError as exc:
+                cohort = re.search(r"for cohort (\d+)", str(exc))
+                which = f"cohort {cohort.group(1)}" if cohort else "a cohort"
+                raise ParamError(
+                    f"covariates: {covs} separate {which}, which has one unit"
+                    f"{' within a level of ' + repr(self.by) if self.by else ''}, from its "
+                    f"controls, so its propensity score (est_method: {self.est_method}) does "
+                    "not exist; set min_cohort_size: 2 to leave one-unit cohorts out, "
+                    "est_method: reg, or fewer covariates") from None
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = self._panel(panel)
