@@ -206,6 +206,8 @@ def test_group_dummy_as_treatment_is_warned_and_refused(tmp_path):
     assert res.exit_code == 0
     assert "warning: treatment column 'ever_treated' is 1 in every period" in res.output
     assert "looks like a group indicator" in res.output
+    as_cohort = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="ever_treated")
+    assert "cohort column 'ever_treated' puts the first treated period" in as_cohort.warnings[0]
     panel = bc.load_panel(df, unit="unit", time="year", outcome="y", treatment="ever_treated")
     for method in FREQ:
         with pytest.raises(ParamError, match="group indicator"):
@@ -263,6 +265,8 @@ def test_notes_and_thin_terms_reach_tables_and_the_cli(tmp_path):
     with pytest.raises(ParamError, match=r"covariates: \['x'\] separate cohort 2002, which "
                                          "has one unit.*min_cohort_size: 2"):
         bc.make_estimator("callaway_santanna").check_panel(_thin_panel())
+    es = bc.make_estimator("event_study").fit(_thin_panel()).effect("ATT_event")
+    assert any("binned into its end-points (fixest's i(rel_time" in n for n in es.info["notes"])
     cs = bc.make_estimator("callaway_santanna", covariates=[]).fit(_thin_panel()).results()
     notes = bc.compare(cs)["note"]
     assert notes.str.contains("cohort 2002 rests on one unit").all()

@@ -112,3 +112,21 @@ def test_tests_on_thin_terms_say_so():
     wide = bc.make_estimator("sun_abraham", pretrend_window=None).fit(panel)
     note = wide.effect("ATT_event").tests_frame()["note"].iloc[0]
     assert "includes terms resting on one treated unit: -9, -8, -7" in note
+
+
+def test_treated_units_are_counted_exactly_on_unbalanced_panels():
+    """Two units of one cohort observed in different post periods: two units behind ATT, one
+    behind each event time (the largest-cell shortcut would say one)."""
+    from bayescity.estimands import CellEffects, aggregate
+
+    cells = pd.DataFrame({"cohort": [5, 5], "time": [5, 6], "weight": [1.0, 1.0]})
+    exact = CellEffects(cells, np.array([1.0, 2.0]),
+                        cell_units=(np.array(["a"]), np.array(["b"])))
+    assert aggregate(exact, "ATT").n_treated.tolist() == [2]
+    assert aggregate(exact, "ATT_event").n_treated.tolist() == [1, 1]
+    assert aggregate(CellEffects(cells, np.array([1.0, 2.0])), "ATT").n_treated.tolist() == [1]
+    df = one_unit_panel()
+    df = df[~((df["id"] == 3) & (df["year"] == 2008)) & ~((df["id"] == 4) & (df["year"] == 2010))]
+    panel = bc.load_panel(df, unit="id", time="year", outcome="y", cohort="g")
+    fit = bc.make_estimator("imputation").fit(panel)
+    assert fit.effect("ATT_cohort").row("2006")["n_treated"] == 12

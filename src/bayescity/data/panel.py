@@ -217,10 +217,13 @@ class Panel:
 
     def always_treated_units(self) -> pd.Index:
         """Units treated in every period they are observed (no untreated period of their own)."""
-        first_seen = self.frame.groupby(self.unit, sort=True)[self.time].transform("min")
-        cohort = self.frame[COHORT]
-        always = (cohort > 0) & (cohort <= first_seen)
-        return pd.Index(pd.unique(self.frame.loc[always, self.unit]), name=self.unit)
+        codes = self.unit_codes
+        times = self.frame[self.time].to_numpy()
+        first_seen = np.full(codes.max() + 1, np.iinfo(np.int64).max)
+        np.minimum.at(first_seen, codes, times)
+        cohort = self.frame[COHORT].to_numpy()
+        always = (cohort > 0) & (cohort <= first_seen[codes])
+        return pd.Index(pd.unique(self.frame[self.unit].to_numpy()[always]), name=self.unit)
 
     @property
     def treated_units(self) -> pd.Index:

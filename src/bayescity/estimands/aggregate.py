@@ -83,6 +83,13 @@ class CellEffects:
         object.__setattr__(self, "estimates", est)
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
+        groups = pd.factorize(cells["cohort"].to_numpy())[0].astype(np.int64)
+        if "level" in cells.columns and len(cells):
+            level = pd.factorize(cells["level"].to_numpy())[0]
+            groups = groups * (int(level.max()) + 1) + level
+        sizes = cells["n_units"] if "n_units" in cells.columns else cells["weight"]
+        object.__setattr__(self, "_groups", np.asarray(groups, dtype=np.int64))
+        object.__setattr__(self, "_sizes", sizes.to_numpy(dtype=float))
         if self.cell_units is not None:
             if len(self.cell_units) != len(cells):
                 raise ValueError(f"CellEffects: {len(cells)} cells but {len(self.cell_units)} "
@@ -156,10 +163,9 @@ def treated_units(cells: CellEffects, idx: np.ndarray) -> int:
         return 0
     if cells.cell_units is not None:
         return int(np.unique(np.concatenate([cells.cell_units[i] for i in idx])).size)
-    table = cells.cells.iloc[idx]
-    size = table["n_units"] if "n_units" in table.columns else table["weight"]
-    keys = [table["cohort"]] + ([table["level"]] if "level" in table.columns else [])
-    return int(round(size.groupby(keys).max().sum()))
+    largest = np.zeros(int(cells._groups.max()) + 1)
+    np.maximum.at(largest, cells._groups[idx], cells._sizes[idx])
+    return int(round(largest.sum()))
 
 
 def terms_treated_units(cells: CellEffects, W: np.ndarray) -> np.ndarray:

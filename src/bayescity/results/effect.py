@@ -67,10 +67,11 @@ class EffectResult:
         missing = [c for c in TERM_COLUMNS if c not in self.table.columns]
         if missing:
             raise ValueError(f"EffectResult table lacks columns {missing}")
-        table = self.table.reset_index(drop=True)
-        n_treated = table[N_TREATED] if N_TREATED in table.columns else pd.NA
-        table = table.loc[:, list(TERM_COLUMNS)].assign(**{N_TREATED: n_treated})
-        object.__setattr__(self, "table", table.astype({N_TREATED: "Int64"}))
+        columns = {c: self.table[c].to_numpy() for c in TERM_COLUMNS}
+        given = self.table[N_TREATED] if N_TREATED in self.table.columns else [pd.NA] * len(
+            self.table)
+        columns[N_TREATED] = pd.array(given, dtype="Int64")
+        object.__setattr__(self, "table", pd.DataFrame(columns))
 
     @property
     def terms(self) -> list[str]:

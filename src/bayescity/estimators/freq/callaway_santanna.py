@@ -207,8 +207,16 @@ class CallawaySantAnna(FreqEstimator):
             raise ParamError("control_group: the panel has no never-treated units; use "
                              "control_group: not_yet_treated")
         covs = self._covariates(panel)
-        if self.est_method != "reg" and covs:
+        if self.est_method != "reg" and covs and self.min_cohort_size < 2 \
+                and self._has_single_unit_cohorts(panel):
             self._check_single_unit_cohorts(resolve_by(panel, self.by, self.by_bins), covs)
+
+    def _has_single_unit_cohorts(self, panel: Panel) -> bool:
+        """Whether some cohort (within some level of ``by``) has one unit."""
+        units = panel.unit_table()
+        treated = units.loc[units[COHORT] > 0]
+        sizes = treated.groupby([COHORT] + ([self.by] if self.by else []))[panel.unit].size()
+        return bool(((sizes == 1).any() or (treated[COHORT].value_counts() == 1).any()))
 
     def _check_single_unit_cohorts(self, panel: Panel, covs: list[str]) -> None:
         """Refuse covariates that separate a one-unit cohort from its controls: its propensity

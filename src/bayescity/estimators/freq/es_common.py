@@ -90,15 +90,28 @@ def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> 
 def cell_members(frame: pd.DataFrame, cells: pd.DataFrame, *, unit: str, time: str,
                  level: str | None = None) -> tuple[np.ndarray, ...]:
     """The units of ``frame`` in each (cohort, time[, level]) cell of ``cells``, in cell order."""
-    keys = ["cohort", "time"] + (["level"] if level else [])
-    lookup = pd.MultiIndex.from_frame(cells[keys].reset_index(drop=True))
-    rows = pd.MultiIndex.from_arrays([frame[COHORT].to_numpy(), frame[time].to_numpy()]
-                                     + ([frame[level].to_numpy()] if level else []))
-    code = lookup.get_indexer(rows)
-    labels = frame[unit].to_numpy()
-    hit = code >= 0
-    groups = pd.Series(labels[hit]).groupby(code[hit]).unique()
-    return tuple(np.asarray(groups.get(k, [])) for k in range(len(cells)))
+    row_keys, cell_keys = _cell_keys(frame, cells, time, level)
+    order = np.argsort(cell_keys, kind="stable")
+    pos = np.clip(np.searchsorted(cell_keys[order], row_keys), 0, max(len(order) - 1, 0))
+    hit = np.flatnonzero(cell_keys[order][pos] == row_keys) if len(order) else np.zeros(0, int)
+    code = order[pos[hit]]
+    rows = hit[np.argsort(code, kind="stable")]
+    bounds = np.searchsorted(np.sort(code), np.arange(len(cells) + 1))
+    labels = frame[unit].to_numpy()[rows]
+    return tuple(labels[bounds[k]:bounds[k + 1]] for k in range(len(cells)))
+
+
+def _cell_keys(frame: pd.DataFrame, cells: pd.DataFrame, time: str,
+               level: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row of ``frame`` and per cell, equal when they share the cell."""
+    g = np.concatenate([frame[COHORT].to_numpy(np.int64), cells["cohort"].to_numpy(np.int64)])
+    t = np.concatenate([frame[time].to_numpy(np.int64), cells["time"].to_numpy(np.int64)])
+    key = pd.factorize(g)[0].astype(np.int64) * (int(t.max() - t.min()) + 1) + (t - t.min())
+    if level:
+        lv = pd.factorize(np.concatenate([frame[level].astype(str).to_numpy(),
+                                          cells["level"].astype(str).to_numpy()]))[0]
+        key = key * (int(lv.max()) + 1) + lv
+    return key[:len(frame)], key[len(frame):]
 
 
 def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray, estimand: str,

@@ -128,9 +128,10 @@ def event_time_units(sample: pd.DataFrame, event: np.ndarray, unit: str,
     return np.array([int(counts.get(int(t), 0)) for t in terms], dtype=np.int64)
 
 
-def binning_note(event: np.ndarray, window: tuple[int, int]) -> str | None:
-    """How many treated observations the binned end-points collect beyond the window."""
-    raw = event[~np.isnan(event)]
+def binning_note(rel_time: np.ndarray, window: tuple[int, int]) -> str | None:
+    """How many treated observations (event times ``rel_time``, NaN for never-treated units)
+    the binned end-points collect beyond the window."""
+    raw = rel_time[~np.isnan(rel_time)]
     n_out = int(((raw < window[0]) | (raw > window[1])).sum())
     if not n_out:
         return None
@@ -215,14 +216,15 @@ class EventStudy(FreqEstimator):
                              f"[{lo}, {hi}] (e.g. -1)")
         validate_wild(self.inference, self.vcov, self.n_boot)
 
-    def _inference(self, panel: Panel, sample: pd.DataFrame, event: np.ndarray, c: Coefs,
+    def _inference(self, panel: Panel, sample: pd.DataFrame, c: Coefs,
                    n_dropped: int) -> Inference:
         window = (int(self.window[0]), int(self.window[1]))
         info, note = covariate_report(self._covariates(panel), c.fitted_names, sample,
                                       unit=panel.unit, time=panel.time,
                                       default=self.covariates is None)
         notes = [note, always_treated_note(n_dropped),
-                 binning_note(event, window) if self.binning else None]
+                 binning_note(sample[REL_TIME].to_numpy(dtype=float), window)
+                 if self.binning else None]
         info.update({"vcov": c.vcov_type, "df": c.df_t, "window": window,
                      "binning": bool(self.binning), "reference": int(self.reference),
                      "dropped_always_treated_units": n_dropped, "inference": self.inference,
@@ -241,7 +243,7 @@ class EventStudy(FreqEstimator):
         spec = self._spec(panel, trends)
         sample, event, n_dropped = self._sample(panel, window)
         keys, c, D = dynamic_twfe(sample, event, **spec)
-        inf = self._inference(panel, sample, event, c, n_dropped)
+        inf = self._inference(panel, sample, c, n_dropped)
         seeds = child_seeds(self.random_state, 3) if self.inference == "wild" else [None] * 3
         wild = _Wild(self, sample, spec) if self.inference == "wild" else None
         units = event_time_units(sample, event, panel.unit,
