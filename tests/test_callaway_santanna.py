@@ -213,8 +213,10 @@ def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_
     df = sim.data.assign(pilot_dummy=(sim.data["pilot_year"] > 0).astype(float))
     panel = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
                                  cohort="pilot_year", covariates=["pilot_dummy"])
+    with pytest.raises(ValueError, match="separate cohort 2008, which has one unit"):
+        CallawaySantAnna(est_method="dr").check_panel(panel)
     with pytest.raises(ValueError, match="separates the cohort"):
-        CallawaySantAnna(est_method="dr").fit(panel)
+        CallawaySantAnna(est_method="dr", min_cohort_size=2).fit(panel)
     plain = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
                                  cohort="pilot_year")
     fit = CallawaySantAnna(min_cohort_size=2).fit(plain)

@@ -267,6 +267,13 @@ def test_notes_and_thin_terms_reach_tables_and_the_cli(tmp_path):
         bc.make_estimator("callaway_santanna").check_panel(_thin_panel())
     es = bc.make_estimator("event_study").fit(_thin_panel()).effect("ATT_event")
     assert any("binned into its end-points (fixest's i(rel_time" in n for n in es.info["notes"])
+    from rich.console import Console
+    from bayescity.cli_output import headline_table
+
+    console = Console(width=200, record=True)
+    flagged = table.assign(estimand="ATT_by_cohort")
+    console.print(headline_table(flagged))
+    assert re.search(r"│\s+1 !\s+│", console.export_text())
     cs = bc.make_estimator("callaway_santanna", covariates=[]).fit(_thin_panel()).results()
     notes = bc.compare(cs)["note"]
     assert notes.str.contains("cohort 2002 rests on one unit").all()
