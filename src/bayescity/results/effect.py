@@ -86,7 +86,14 @@ class EffectResult:
         out["interval_prob"] = self.interval_prob
         out["interval_kind"] = self.interval_kind
         out["n_obs"] = self.n_obs
+        out[N_TREATED] = self.treated_units().array
         return out.loc[:, list(SUMMARY_COLUMNS)]
+
+    def treated_units(self) -> pd.Series:
+        """``n_treated`` per term (NA where unknown, e.g. a result stored by an older version)."""
+        if N_TREATED in self.table.columns:
+            return self.table[N_TREATED]
+        return pd.Series(pd.array([pd.NA] * len(self.table), dtype="Int64"))
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -96,7 +103,7 @@ class EffectResult:
 
     def thin_terms(self) -> list[str]:
         """Terms resting on fewer than :data:`~bayescity.constants.MIN_TREATED_UNITS` treated units."""
-        n = self.table[N_TREATED]
+        n = self.treated_units()
         return list(self.table.loc[n.notna() & (n < MIN_TREATED_UNITS), "term"])
 
     def row_notes(self) -> list[str]:
@@ -104,7 +111,7 @@ class EffectResult:
         notes, joined by "; " ("" when there is nothing to say)."""
         shared = list(self.notes)
         out = []
-        for n in self.table[N_TREATED]:
+        for n in self.treated_units():
             own = [thin_note(int(n))] if pd.notna(n) and n < MIN_TREATED_UNITS else []
             out.append("; ".join(own + shared))
         return out
@@ -116,7 +123,7 @@ class EffectResult:
         rows = []
         for t in self.tests:
             row = dict(method=self.method, estimand=self.estimand, **t.__dict__)
-            flagged = [term for term in t.terms if term in thin]
+            flagged = [term for term in getattr(t, "terms", ()) if term in thin]
             if flagged:
                 flag = f"includes terms resting on one treated unit: {', '.join(flagged)}"
                 row["note"] = f"{t.note}; {flag}" if t.note else flag
