@@ -4,6 +4,7 @@ say what a user must know next to the numbers."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -268,11 +269,12 @@ def test_notes_and_thin_terms_reach_tables_and_the_cli(tmp_path):
     es = bc.make_estimator("event_study").fit(_thin_panel()).effect("ATT_event")
     assert any("binned into its end-points (fixest's i(rel_time" in n for n in es.info["notes"])
     from rich.console import Console
-    from bayescity.cli_output import headline_table
+    from bayescity.commands.display import closing_table
+    from bayescity.reports.comparison import comparison_table
 
     console = Console(width=200, record=True)
     flagged = table.assign(estimand="ATT_by_cohort")
-    console.print(headline_table(flagged))
+    console.print(closing_table(comparison_table(flagged), flagged))
     assert re.search(r"│\s+1 !\s+│", console.export_text())
     cs = bc.make_estimator("callaway_santanna", covariates=[]).fit(_thin_panel()).results()
     notes = bc.compare(cs)["note"]
@@ -300,13 +302,24 @@ def test_compact_view_version_stored_fit_and_aligned_panel_txt(tmp_path, capsys)
     assert type(bc.compare(fit.results(), view="full")) is pd.DataFrame
     res = _cli(["--version"])
     assert res.exit_code == 0 and res.output.strip() == f"bayescity {bc.__version__}"
-    messages: list[str] = []
-    from bayescity.experiments.runner import run_experiment
+    from rich.console import Console
+    from bayescity.commands.display import RunDisplay
+    from bayescity.experiments.runner import NullObserver, run_experiment
+
+    class Shown(NullObserver):
+        def __init__(self):
+            self.display, self.texts = RunDisplay(console=Console(file=open(os.devnull, "w"))), []
+
+        def fit_started(self, est_id, method, index, total, stored):
+            self.display.fit_started(est_id, method, index, total, stored)
+            self.texts.append(self.display.progress.tasks[0].description)
+
+    shown = Shown()
     cfg = _config(tmp_path, [{"id": "twfe", "method": "twfe"}])
     for _ in range(2):
         run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
-                       progress=messages.append)
-    assert messages == ["fitting twfe (twfe)", "using stored fit for twfe (twfe)"]
+                       observer=shown)
+    assert shown.texts == ["fitting twfe (twfe)", "using stored fit twfe (twfe)"]
     run_dir = next((tmp_path / "rep" / "toy").iterdir())
     lines = [ln for ln in (run_dir / "panel.txt").read_text().splitlines() if ":" in ln
              and not ln.startswith((" ", "trait", "cohorts", "note", "warning"))]

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data.io import BUILTIN_PREFIX
+from ..tfp.derive import DeriveSpec, outcome_problem
 
 
 class ConfigError(ValueError):
@@ -42,15 +43,18 @@ class DataConfig(_Strict):
     sheet: str | int | None = None
     encoding: str | None = None
     drop_missing_outcome: bool = False
+    derive: dict[str, DeriveSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _timing_given(self) -> "DataConfig":
         if self.cohort is None and self.treatment is None:
             raise ValueError("data: give the treatment timing as `cohort:` or `treatment:`")
+        if problem := outcome_problem(self.derive, self.outcome, self.drop_missing_outcome):
+            raise ValueError(problem)
         return self
 
     def load_kwargs(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"source"})
+        return self.model_dump(exclude={"source", "derive"})
 
 
 class EstimatorConfig(_Strict):
@@ -70,6 +74,13 @@ class EstimatorConfig(_Strict):
         return _check_slug("estimator id", v)
 
 
+class SweepConfig(_Strict):
+    """The grid ``bayescity sweep`` runs by default: config path -> values (see
+    :mod:`bayescity.experiments.sweep`); ``bayescity run`` ignores it."""
+
+    grid: dict[str, list[Any]] = Field(min_length=1)
+
+
 class ExperimentConfig(_Strict):
     """A whole study: a name, one seed, one panel and the estimators to run on it."""
 
@@ -77,6 +88,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     data: DataConfig
     estimators: list[EstimatorConfig] = Field(min_length=1)
+    sweep: SweepConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -119,13 +131,23 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
 
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate a YAML config; a relative data ``source`` is resolved against its folder."""
+    return parse_config(read_raw(path), path)
+
+
+def read_raw(path: str | Path) -> Any:
+    """The YAML content of a config file, not yet validated."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+
+
+def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
+    """Validate a config mapping read from ``path`` (the folder a relative source is read from)."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
     try:
