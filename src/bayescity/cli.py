@@ -17,6 +17,7 @@ from .commands import models as models_cmd
 from .commands import report as report_cmd
 from .commands import sweep as sweep_cmd
 from .commands.tfp import tfp as tfp_command
+from .data.builtin import builtin_filename
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
@@ -34,6 +35,20 @@ out = Console(width=140)
 err = Console(stderr=True)
 
 USER_ERRORS = (PanelError, ConfigError)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"bayescity {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Bayesian, causal-ML and frequentist evaluation of place-based policies."""
 
 
 def _fail(exc: BaseException) -> None:
@@ -61,12 +76,14 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
         ) -> None:
     """Run an experiment config and write reports/<name>/<run_id>/ (report.html inside)."""
     from .commands.display import closing_table
+    from .commands.notes import print_warnings, run_warnings
     from .commands.run import execute_run
 
     outcome = execute_run(config, out_dir=out_dir, models_dir=models_dir, smoke=smoke,
                           refit=refit, only=only, quiet=quiet, workers=workers,
                           executor=executor, scheduler=scheduler)
-    out.print(closing_table(outcome.comparison))
+    out.print(closing_table(outcome.comparison, outcome.table))
+    print_warnings(out, [*outcome.warnings, *run_warnings(outcome.results)])
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)
     out.print(f"report: {outcome.run_dir}/report.html", highlight=False, soft_wrap=True)
@@ -110,7 +127,13 @@ def describe(source: str = typer.Argument("builtin:china_cities", help="builtin:
     """Describe a built-in dataset (default roles) or a file (roles as for `data check`)."""
     roles = {}
     if source.startswith(BUILTIN_PREFIX):
-        roles = dict(BUILTIN_ROLES.get(source[len(BUILTIN_PREFIX):], {}))
+        name = source[len(BUILTIN_PREFIX):]
+        try:
+            builtin_filename(name)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        roles = dict(BUILTIN_ROLES.get(name, {}))
     given = dict(unit=unit, time=time, outcome=outcome, cohort=cohort, treatment=treatment)
     roles.update({k: v for k, v in given.items() if v is not None})
     if not {"unit", "time", "outcome"} <= roles.keys():

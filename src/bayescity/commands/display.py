@@ -17,6 +17,7 @@ from rich.table import Table
 from ..progress import ProgressEvent
 from ..reports import headline_rows, long_view
 from .common import err
+from .notes import treated_cell
 
 
 class RunDisplay:
@@ -71,16 +72,18 @@ def _num(x) -> str:
     return "-" if x != x else f"{x:.4f}"
 
 
-def closing_table(comparison: pd.DataFrame) -> Table:
+def closing_table(comparison: pd.DataFrame, table: pd.DataFrame | None = None) -> Table:
     """The overall and by-trait rows of comparison.csv: one line per estimator, the
-    disagreement flags on the first line of each (estimand, term)."""
+    disagreement flags on the first line of each (estimand, term). With the run's long
+    ``table`` each line also shows ``n_treated``, marked ``!`` below two treated units."""
     rows = long_view(headline_rows(comparison))
+    treated = _treated_lookup(table)
     shown = Table(title="ATT overall and by trait level (all rows: comparison.csv)",
                   title_justify="left")
     for col in ("estimand", "term", "estimator", "paradigm", "estimate", "lower", "upper",
-                "disagreement"):
-        shown.add_column(col, justify="right" if col in ("estimate", "lower", "upper")
-                         else "left")
+                "n_treated", "disagreement"):
+        shown.add_column(col, justify="right" if col in ("estimate", "lower", "upper",
+                                                         "n_treated") else "left")
     previous = None
     for _, r in rows.iterrows():
         key = (r["estimand"], r["term"])
@@ -88,7 +91,17 @@ def closing_table(comparison: pd.DataFrame) -> Table:
         shown.add_row(str(r["estimand"]) if key != previous else "",
                       str(r["term"]) if key != previous else "", str(r["estimator"]),
                       str(r["paradigm"]), _num(r["estimate"]), _num(r["lower"]),
-                      _num(r["upper"]), f"[yellow]{flag}[/]" if flag else "",
+                      _num(r["upper"]),
+                      treated_cell(treated.get((r["estimator"], r["estimand"], str(r["term"])))),
+                      f"[yellow]{flag}[/]" if flag else "",
                       end_section=False)
         previous = key
     return shown
+
+
+def _treated_lookup(table: pd.DataFrame | None) -> dict:
+    """(estimator, estimand, term) -> n_treated of a long results table."""
+    if table is None or "n_treated" not in table.columns or "estimator" not in table.columns:
+        return {}
+    keys = zip(table["estimator"], table["estimand"], table["term"].astype(str))
+    return dict(zip(keys, table["n_treated"]))

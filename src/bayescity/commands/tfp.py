@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..data.errors import PanelError
+from ..data.io import write_csv
 
 METHODS = ("malmquist",)
 SUFFIXES = (".csv", ".parquet")
@@ -50,7 +51,7 @@ def write_table(table, path: Path) -> None:
         if path.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            table.to_csv(tmp, index=False)
+            write_csv(table, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

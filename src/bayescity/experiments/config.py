@@ -113,6 +113,7 @@ class ExperimentConfig(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"estimator ids must be unique; repeated: {dupes}")
+        problems = []
         for e in self.estimators:
             try:
                 cls = get_estimator(e.method)
@@ -121,18 +122,20 @@ class ExperimentConfig(_Strict):
                 cls(**e.params).validate()
                 cls(**{**e.params, **e.smoke}).validate()
             except (UnknownMethodError, ValueError, TypeError) as exc:
-                raise ValueError(f"estimator {e.id!r} ({e.method}): {exc}") from None
+                problems.append(f"estimator {e.id!r} ({e.method}): {exc}")
+        if problems:
+            raise ValueError("\n  - ".join(problems))
         return self
 
 
 def _format_validation(path: Path, exc: ValidationError) -> str:
     lines = [f"invalid config {str(path)!r}:"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "<top>"
+        where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?)"
-        lines.append(f"  - {where}: {msg}")
+        lines.append(f"  - {where}: {msg}" if where else f"  - {msg}")
     return "\n".join(lines)
 
 

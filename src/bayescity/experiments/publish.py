@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from ..data.io import write_csv
 from ..data.panel import Panel
 from ..results.compare import compare
 from ..results.effect import EffectResult
@@ -69,20 +70,19 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "F
                 lock: dict[str, Any]) -> Published:
     """Write the whole run folder into ``folder`` (the staging folder of the run)."""
     table = compare(fits.results)
-    table.to_csv(folder / "results.csv", index=False)
-    tests_table(fits.results).to_csv(folder / "tests.csv", index=False)
+    write_csv(table, folder / "results.csv")
+    write_csv(tests_table(fits.results), folder / "tests.csv")
     (folder / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
     with (folder / "config.lock.yaml").open("w", encoding="utf-8") as fh:
         yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
     if config.data.derive:
         from ..tfp.derive import tfp_summary
 
-        tfp_summary(panel, list(config.data.derive)).to_csv(folder / "tfp_summary.csv",
-                                                            index=False)
+        write_csv(tfp_summary(panel, list(config.data.derive)), folder / "tfp_summary.csv")
     for key, name in (("drivers", "drivers.csv"), ("diagnostics", "diagnostics.csv")):
         extra = info_tables(fits.results, key)
         if extra is not None:
-            extra.to_csv(folder / name, index=False)
+            write_csv(extra, folder / name)
     inputs = report_inputs(config, panel, fits, lock)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table)

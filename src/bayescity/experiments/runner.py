@@ -82,6 +82,8 @@ class RunOutcome:
     cached: list[str] = field(default_factory=list)
     comparison: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: The panel's warnings (roles that look mistaken), for the CLI to repeat.
+    warnings: tuple[str, ...] = ()
 
 
 def child_seeds(seed: int, ids: list[str]) -> dict[str, int]:
@@ -124,16 +126,22 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
     """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
     have, problems = set(panel.frame.columns), []
     for est in config.estimators:
+        merged = {**est.params, **est.smoke}
+        missing = []
         for name in COLUMN_PARAMS:
-            value = {**est.params, **est.smoke}.get(name)
+            value = merged.get(name)
             wanted = [value] if isinstance(value, str) else list(value or [])
-            problems += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
-                         for c in wanted if c not in have]
-    for est in config.estimators:
-        try:
-            get_estimator(est.method)(**est.params).check_panel(panel)
-        except ParamError as exc:
-            problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+            missing += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
+                        for c in wanted if c not in have]
+        problems += missing
+        if missing:
+            continue
+        for params in ([est.params, merged] if est.smoke else [est.params]):
+            try:
+                get_estimator(est.method)(**params).check_panel(panel)
+            except ParamError as exc:
+                problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+                break
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
 
@@ -231,7 +239,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         published = publish_run(run.staging, config, panel, fits, lock)
         timings["publish"] = time.perf_counter() - start
     return RunOutcome(config, fits.results, run.final, published.table, seeds, fits.cached,
-                      published.comparison, timings)
+                      published.comparison, timings, panel.warnings)
 
 
 def _plain(obj: Any) -> Any:

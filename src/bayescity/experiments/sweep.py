@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 
 from ..data.errors import PanelError
+from ..data.io import write_csv
 from ..progress import track
 from ..results.compare import compare
 from . import artefacts as art
@@ -221,7 +222,7 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
             with open_executor(spec) as pool:
                 tables = pool.map(run_variant, tasks)
         table = pd.concat(tables, ignore_index=True)
-        table.to_csv(run.staging / "sweep.csv", index=False)
+        write_csv(table, run.staging / "sweep.csv")
         doc = {"config": str(Path(config_path).resolve()), "smoke": smoke,
                "grid": {k: [_cell(v) for v in vs] for k, vs in grid.items()},
                "variants": [{"variant": t.index, **{k: _cell(v) for k, v in t.assignment.items()}}

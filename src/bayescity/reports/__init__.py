@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data.io import CSV_ENCODING
 from ..results.compare import compare
 from .comparison import comparison_table, headline_rows, long_view
 from .inputs import (FitRecord, ReportInputs, RunFolderError, load_run, panel_summary,
@@ -27,10 +28,10 @@ __all__ = ["FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "h
 TITLE = "Main results: ATT overall and by trait level"
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Write through a temporary file and rename, so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding=encoding)
     os.replace(tmp, path)
 
 
@@ -45,7 +46,7 @@ def write_report(folder: str | Path, inputs: ReportInputs,
     folder = Path(folder)
     long = compare(dict(inputs.results)) if long is None else long
     comparison = comparison_table(long)
-    _write_text(folder / "comparison.csv", comparison.to_csv(index=False))
+    _write_text(folder / "comparison.csv", comparison.to_csv(index=False), CSV_ENCODING)
     (folder / "tables").mkdir(exist_ok=True)
     frame = publication_frame(long)
     _write_text(folder / "tables" / "main_results.tex", to_latex(frame, TITLE))
