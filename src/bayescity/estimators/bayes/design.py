@@ -48,9 +48,9 @@ class TreatmentDesign:
     (``(y - location) / scale``).
 
     ``cells`` lists the treated cells (``cohort, time, rel_time, weight`` and one column per
-    ``by`` trait); ``K`` maps ``theta`` to the basis (cells, then treated cities);
-    ``cell_map`` and ``unit_map`` map ``theta`` to the mean effect of each cell's and each
-    treated city's observations. ``rows`` holds the per-observation arrays (unit and period
+    ``by`` trait) and ``cell_units`` the treated units in each; ``K`` maps ``theta`` to the
+    basis (cells, then treated cities); ``cell_map`` and ``unit_map`` map ``theta`` to the mean
+    effect of each cell's and each treated city's observations. ``rows`` holds the per-observation arrays (unit and period
     codes, covariates, basis index) of the explicit-fixed-effects model and the log-likelihood.
     """
 
@@ -58,6 +58,7 @@ class TreatmentDesign:
     by: tuple[str, ...]
     components: tuple[Component, ...]
     cells: pd.DataFrame
+    cell_units: tuple[np.ndarray, ...]
     K: np.ndarray
     cell_map: np.ndarray
     units: pd.Index
@@ -178,11 +179,19 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
     unit_codes_t = pd.factorize(frame[panel.unit].to_numpy()[treated_rows], sort=True)[0]
     return TreatmentDesign(
         variant=variant, by=by, components=comps, cells=cells,
+        cell_units=_units_by_cell(frame[panel.unit].to_numpy()[treated_rows], cell_codes,
+                                  len(cells)),
         K=K, cell_map=averaging_map(cell_codes, len(cells), tr_basis, K),
         units=pd.Index(np.unique(frame[panel.unit].to_numpy()[treated_rows]), name=panel.unit),
         unit_map=averaging_map(unit_codes_t, unit_codes_t.max() + 1, tr_basis, K),
         stats=_project(stats, K), absorber=absorber, basis=basis, rows=rows,
         location=location, scale=scale, unit_name=panel.unit, notes=notes)
+
+
+def _units_by_cell(units: np.ndarray, codes: np.ndarray, n_cells: int) -> tuple[np.ndarray, ...]:
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_cells + 1))
+    return tuple(np.unique(units[order[lo:hi]]) for lo, hi in zip(bounds[:-1], bounds[1:]))
 
 
 def _treated_units(frame: pd.DataFrame, unit: str, treated_rows: np.ndarray,

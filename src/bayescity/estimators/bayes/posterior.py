@@ -38,13 +38,16 @@ def group_cells(cells: pd.DataFrame, keys: Sequence[str]) -> tuple[pd.DataFrame,
 
 
 def cell_effects(design: TreatmentDesign, fine_draws: np.ndarray, trait: str | None) -> CellEffects:
-    """(cohort, time[, level]) cell effects with their draws, for the shared aggregation."""
+    """(cohort, time[, level]) cell effects with their draws and treated units, for the shared
+    aggregation."""
     keys = ["cohort", "time"] + ([trait] if trait else [])
     table, G = group_cells(design.cells, keys)
     draws = fine_draws @ G.T
+    units = tuple(np.unique(np.concatenate([design.cell_units[j] for j in np.flatnonzero(row)]))
+                  for row in G)
     if trait:
         table = table.rename(columns={trait: "level"})
-    return CellEffects(cells=table, estimates=draws.mean(axis=0), draws=draws)
+    return CellEffects(cells=table, estimates=draws.mean(axis=0), draws=draws, cell_units=units)
 
 
 def estimand_draws(design: TreatmentDesign, theta: np.ndarray) -> list[Aggregation]:
@@ -61,7 +64,7 @@ def estimand_draws(design: TreatmentDesign, theta: np.ndarray) -> list[Aggregati
         unit = theta @ design.unit_map.T * design.scale
         out.append(Aggregation(estimand="CATE", terms=[str(u) for u in design.units],
                                estimates=unit.mean(axis=0), weights=np.eye(unit.shape[1]),
-                               draws=unit))
+                               draws=unit, n_treated=np.ones(unit.shape[1], dtype=np.int64)))
     return out
 
 
@@ -70,14 +73,15 @@ def probability_tests(agg: Aggregation) -> tuple[TestResult, ...]:
     note = "posterior probability (share of draws); no p-value"
     if agg.estimand == "ATT":
         return (TestResult("P(ATT > 0)", float((agg.draws[:, 0] > 0).mean()), np.nan, np.nan,
-                           POSTERIOR_PROBABILITY, None, note),)
+                           POSTERIOR_PROBABILITY, None, note, terms=tuple(agg.terms)),)
     if not agg.estimand.startswith("ATT_by_"):
         return ()
     out = []
     for i, j in combinations(range(len(agg.terms)), 2):
         p = float((agg.draws[:, i] > agg.draws[:, j]).mean())
         out.append(TestResult(f"P(ATT[{agg.terms[i]}] > ATT[{agg.terms[j]}])", p, np.nan,
-                              np.nan, POSTERIOR_PROBABILITY, None, note))
+                              np.nan, POSTERIOR_PROBABILITY, None, note,
+                              terms=(agg.terms[i], agg.terms[j])))
     return tuple(out)
 
 
