@@ -77,3 +77,14 @@ def test_undefined_rhat_is_a_breach():
     """A constant chain has no defined R-hat: never reported as fine."""
     idata = az.from_dict(posterior={"x": np.full((2, 50), 1.0)})
     assert not diagnose(idata, reported=["x"]).ok
+
+
+def test_elements_fixed_by_construction_can_be_left_out():
+    rng = np.random.default_rng(3)
+    dev = rng.normal(size=(2, 100, 2))
+    dev[:, :, 1] = 0.0  # e.g. a city alone in its group: no deviation to sample
+    idata = az.from_dict(posterior={"dev": dev}, coords={"city": ["A", "B"]},
+                         dims={"dev": ["city"]})
+    assert not diagnose(idata).ok
+    d = diagnose(idata, exclude=["dev[B]"])
+    assert list(d.table["parameter"]) == ["dev[A]"] and d.ok

@@ -87,8 +87,10 @@ def _variables(ds) -> pd.Series:
     return pd.Series([var for var in ds.data_vars for _ in range(max(ds[var].size, 1))])
 
 
-def convergence_table(posterior, reported: Iterable[str], gates: Gates) -> pd.DataFrame:
-    """R-hat, bulk and tail ESS of every scalar quantity, with the breaches of each."""
+def convergence_table(posterior, reported: Iterable[str], gates: Gates,
+                      exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """R-hat, bulk and tail ESS of every scalar quantity (but the ``exclude``d parameter
+    names, e.g. elements fixed by construction), with the breaches of each."""
     import arviz as az
 
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
@@ -100,6 +102,7 @@ def convergence_table(posterior, reported: Iterable[str], gates: Gates) -> pd.Da
     table.index.name = "parameter"
     table = table.reset_index()
     table.insert(1, "variable", _variables(rhat).to_numpy())
+    table = table[~table["parameter"].isin(set(exclude))].reset_index(drop=True)
     table["reported"] = table["variable"].isin(set(reported))
     table["breach"] = [_breaches(row, gates) for row in table.itertuples(index=False)]
     return table
@@ -164,10 +167,11 @@ def sampler_notes(divergences: int, ebfmi: Sequence[float], n_draws: int,
 
 
 def diagnose(idata, reported: Iterable[str] = (), gates: Gates = GATES,
-             var_names: Sequence[str] | None = None) -> Diagnostics:
-    """Diagnose the posterior of ``idata`` (optionally only ``var_names``) against ``gates``."""
+             var_names: Sequence[str] | None = None, exclude: Iterable[str] = ()) -> Diagnostics:
+    """Diagnose the posterior of ``idata`` (optionally only ``var_names``) against ``gates``;
+    ``exclude`` names parameter elements that are constant by construction (not sampled)."""
     posterior = idata.posterior if var_names is None else idata.posterior[list(var_names)]
-    table = convergence_table(posterior, reported, gates)
+    table = convergence_table(posterior, reported, gates, exclude)
     divergences, ebfmi = divergence_count(idata), ebfmi_values(idata)
     n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
     return Diagnostics(table=table, divergences=divergences, ebfmi=ebfmi,

@@ -35,18 +35,21 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .design import TreatmentDesign
-from .priors import Priors
+from .collapsed import (MIN_WARMUP, CollapsedState, Proposal, collapsed_step,
+                        fit_proposal)
+from .priors import Priors, log_scale_prior
 
 
 @dataclass(frozen=True)
 class GibbsDraws:
     """Draws after warm-up: ``theta`` (chains, draws, params), learned ``scales`` (chains,
-    draws, groups), noise ``sigma`` (chains, draws), ``accept_sigma`` (chains, draws)."""
+    draws, groups), noise ``sigma`` (chains, draws) and ``accept`` (chains, draws), whether
+    each iteration's Metropolis step on the scales and noise sd was accepted."""
 
     theta: np.ndarray
     scales: np.ndarray
     sigma: np.ndarray
-    accept_sigma: np.ndarray
+    accept: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,6 @@ def sampler_spec(design: TreatmentDesign, priors: Priors) -> _Spec:
                  group_scale=np.array(scales, dtype=float),
                  sizes=np.array([sl.stop - sl.start for sl in slices], dtype=float),
                  df=priors.scale_df, sigma_scale=priors.sigma)
-
-
-def log_scale_prior(s: np.ndarray, scale: np.ndarray | float, df: float | None) -> np.ndarray:
-    """Unnormalised log density of the half-t(df, scale) (half-normal for ``df=None``)."""
-    z2 = (s / scale) ** 2
-    if df is None:
-        return -0.5 * z2
-    return -0.5 * (df + 1.0) * np.log1p(z2 / df)
 
 
 Rngs = Sequence[np.random.Generator]
@@ -257,20 +252,44 @@ def gibbs_step(spec: _Spec, state: tuple, randoms: Randoms) -> tuple:
 
 
 def run_chains(spec: _Spec, rngs: Rngs, draws: int, tune: int) -> GibbsDraws:
-    """Run the chains of ``rngs`` vectorised; keep the last ``draws`` iterations."""
+    """Run the chains of ``rngs`` vectorised: ``tune`` warm-up sweeps of the blocked Gibbs
+    sampler, then ``draws`` partially collapsed iterations (:mod:`.collapsed`) with a proposal
+    fitted to the second half of the warm-up (Gibbs sweeps throughout when it is too short)."""
     n, k = len(rngs), len(spec.slices)
     xi, tau2, sigma = initial_state(spec, rngs)
     state = (None, xi, tau2, sigma, None)
-    randoms = randoms_for(spec, rngs)
-    out = GibbsDraws(theta=np.empty((n, draws, len(spec.b))), scales=np.empty((n, draws, k)),
-                     sigma=np.empty((n, draws)), accept_sigma=np.empty((n, draws), dtype=bool))
-    for it in range(tune + draws):
+    randoms, warm = randoms_for(spec, rngs), []
+    for it in range(tune):
         state = gibbs_step(spec, state, randoms)
-        if it >= tune:
-            theta, xi, tau2, sigma, accepted = state
-            d = it - tune
-            out.theta[:, d], out.sigma[:, d], out.accept_sigma[:, d] = theta, sigma, accepted
-            out.scales[:, d] = np.abs(xi) * np.sqrt(tau2)
+        if 2 * it >= tune:
+            warm.append(np.column_stack([np.log(np.abs(state[1]) * np.sqrt(state[2])),
+                                         np.log(state[3])]))
+    out = GibbsDraws(theta=np.empty((n, draws, len(spec.b))), scales=np.empty((n, draws, k)),
+                     sigma=np.empty((n, draws)), accept=np.empty((n, draws), dtype=bool))
+    if len(warm) * n < MIN_WARMUP:
+        return _gibbs_phase(spec, state, randoms, out)
+    return _collapsed_phase(spec, state, rngs, fit_proposal(np.concatenate(warm)), out)
+
+
+def _gibbs_phase(spec: _Spec, state: tuple, randoms: Randoms, out: GibbsDraws) -> GibbsDraws:
+    for d in range(out.sigma.shape[1]):
+        state = gibbs_step(spec, state, randoms)
+        theta, xi, tau2, sigma, accepted = state
+        out.theta[:, d], out.sigma[:, d], out.accept[:, d] = theta, sigma, accepted
+        out.scales[:, d] = np.abs(xi) * np.sqrt(tau2)
+    return out
+
+
+def _collapsed_phase(spec: _Spec, state: tuple, rngs: Rngs, proposal: Proposal,
+                     out: GibbsDraws) -> GibbsDraws:
+    k = len(spec.slices)
+    current = CollapsedState.start(spec, np.abs(state[1]) * np.sqrt(state[2]), state[3])
+    randoms = Randoms(rngs, k + 1 + len(spec.b), np.array([0.5 * proposal.df]), 1)
+    for d in range(out.sigma.shape[1]):
+        z, g, u = randoms.next()
+        theta, accepted = collapsed_step(spec, current, proposal, z, g[:, 0], u[:, 0])
+        out.theta[:, d], out.accept[:, d] = theta, accepted
+        out.scales[:, d], out.sigma[:, d] = np.exp(current.z[:, :k]), np.exp(current.z[:, k])
     return out
 
 
@@ -299,7 +318,7 @@ def run_gibbs(design: TreatmentDesign, priors: Priors, *, chains: int, draws: in
                 parts = list(pool.map(
                     lambda g: run_chains(spec, [rngs[i] for i in g], draws, tune), groups))
     return GibbsDraws(*(np.concatenate([getattr(p, f) for p in parts])
-                        for f in ("theta", "scales", "sigma", "accept_sigma")))
+                        for f in ("theta", "scales", "sigma", "accept")))
 
 
 #: Draws whose effects are drawn together (bounds the stacked precision matrices).

@@ -232,7 +232,7 @@ class HierarchicalDID(Estimator):
                 "divergences": fit.diagnostics.divergences,
                 "ebfmi": list(fit.diagnostics.ebfmi), "sampling_time": d.sampling_time}
         if d.sampler == "gibbs":
-            info["accept_sigma"] = float(d.sample_stats["accept_sigma"].mean())
+            info["acceptance_rate"] = float(d.sample_stats["mh_accept"].mean())
         else:
             info.update(target_accept=float(self.target_accept),
                         parameterization=self._parameterization())

@@ -62,9 +62,10 @@ def estimand_draws(design: TreatmentDesign, theta: np.ndarray) -> list[Aggregati
     out += [aggregate(cell_effects(design, fine, t), f"ATT_by_{t}", trait=t) for t in design.by]
     if any(c.name == "city_dev" for c in design.components):
         unit = theta @ design.unit_map.T * design.scale
+        # one city per term by definition: n_treated is left unset (no thin-term flag)
         out.append(Aggregation(estimand="CATE", terms=[str(u) for u in design.units],
                                estimates=unit.mean(axis=0), weights=np.eye(unit.shape[1]),
-                               draws=unit, n_treated=np.ones(unit.shape[1], dtype=np.int64)))
+                               draws=unit))
     return out
 
 

@@ -61,6 +61,16 @@ class Priors:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def log_scale_prior(s, scale, df: float | None):
+    """Unnormalised log density of the half-t(df, scale) (half-normal for ``df=None``)."""
+    import numpy as np
+
+    z2 = (np.asarray(s) / scale) ** 2
+    if df is None:
+        return -0.5 * z2
+    return -0.5 * (df + 1.0) * np.log1p(z2 / df)
+
+
 def parse_priors(values: Mapping[str, Any] | None) -> Priors:
     """:class:`Priors` from a config mapping; unknown keys and non-positive scales are refused."""
     if values is None:

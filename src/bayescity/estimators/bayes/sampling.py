@@ -82,8 +82,7 @@ def sample(design: TreatmentDesign, priors: Priors, settings: Settings,
         g = run_gibbs(design, priors, chains=settings.chains, draws=settings.draws,
                       tune=settings.tune, seed=seed)
         elapsed = time.perf_counter() - start
-        stats = {"diverging": np.zeros(g.sigma.shape, dtype=bool),
-                 "accept_sigma": g.accept_sigma}
+        stats = {"diverging": np.zeros(g.sigma.shape, dtype=bool), "mh_accept": g.accept}
         return Draws(theta=g.theta, scales=g.scales, sigma=g.sigma, sampler="gibbs",
                      sampling_time=elapsed, sample_stats=stats)
     with quiet_backends():
@@ -92,6 +91,13 @@ def sample(design: TreatmentDesign, priors: Priors, settings: Settings,
                         draws=settings.draws, tune=settings.tune,
                         target_accept=settings.target_accept,
                         parameterization=settings.parameterization, seed=seed)
+
+
+def structural_zeros(design: TreatmentDesign) -> list[str]:
+    """Reported elements that are zero by construction (a city alone in its cohort x level
+    group has no deviation from its cells), named as in the diagnostics table."""
+    return [f"{c.name}[{label}]" for c in design.components if c.dim is not None
+            for label, row in zip(c.labels, c.report) if not row.any()]
 
 
 def fit_design(design: TreatmentDesign, priors: Priors, settings: Settings,
@@ -105,6 +111,7 @@ def fit_design(design: TreatmentDesign, priors: Priors, settings: Settings,
              "outcome_scale": design.scale, "tuning_steps": settings.tune,
              "by": ",".join(design.by)}
     idata = to_inference_data(design, draws, aggs, loglik=loglik, attrs=attrs)
-    diagnostics = diagnose(idata, reported=[a.estimand for a in aggs])
+    diagnostics = diagnose(idata, reported=[a.estimand for a in aggs],
+                           exclude=structural_zeros(design))
     return Fit(design=design, draws=draws, aggregations=aggs, idata=idata,
                diagnostics=diagnostics)
