@@ -154,38 +154,40 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
     frame, notes = usable_frame(panel)
     by = tuple(by)
     y = frame[panel.outcome].to_numpy(float)
-    location = float(y.mean())
     scale = float(y.std(ddof=1)) if scale is None else float(scale)
     if not scale > 0:
         raise ValueError(f"outcome {panel.outcome!r} is constant: nothing to explain")
     cells, cell_codes = cell_table(frame, panel.time, by)
     treated_rows = np.flatnonzero(frame[TREAT].to_numpy() == 1)
-    units_t, city_codes, groups = _treated_units(frame, panel.unit, treated_rows, city_effects,
-                                                 by)
-    blocks = cell_blocks(cells, variant, by, _cell_label(cells, by), len(units_t))
-    if city_effects:
-        blocks.append(city_block(groups, len(cells), panel.unit,
-                                 tuple(str(u) for u in units_t), variant != "unpooled"))
-    comps, K = place([b for b in blocks if b is not None])
-    basis = basis_matrix(len(frame), treated_rows, cell_codes, len(cells),
-                         city_codes if city_effects else None, len(units_t) if city_effects else 0)
-    rows = _row_arrays(frame, panel, covariates, treated_rows, cell_codes)
-    rows["city"] = np.full(len(frame), -1, dtype=np.int64)
-    if city_effects:
-        rows["city"][treated_rows] = len(cells) + city_codes
+    treated_units = frame[panel.unit].to_numpy()[treated_rows]
+    comps, K, city_codes = _components(frame, panel.unit, treated_rows, cells, variant, by,
+                                       city_effects)
+    n_cities = 0 if city_codes is None else int(city_codes.max()) + 1
+    basis = basis_matrix(len(frame), treated_rows, cell_codes, len(cells), city_codes, n_cities)
+    rows = _row_arrays(frame, panel, covariates, basis, len(cells))
     absorber = make_absorber(rows["unit"], rows["time"], rows["x"])
-    stats = cross_products(absorber, (y - location) / scale, basis)
-    tr_basis = basis[treated_rows]
-    unit_codes_t = pd.factorize(frame[panel.unit].to_numpy()[treated_rows], sort=True)[0]
+    stats = cross_products(absorber, (y - y.mean()) / scale, basis)
+    unit_codes, units = pd.factorize(treated_units, sort=True)
     return TreatmentDesign(
         variant=variant, by=by, components=comps, cells=cells,
-        cell_units=_units_by_cell(frame[panel.unit].to_numpy()[treated_rows], cell_codes,
-                                  len(cells)),
-        K=K, cell_map=averaging_map(cell_codes, len(cells), tr_basis, K),
-        units=pd.Index(np.unique(frame[panel.unit].to_numpy()[treated_rows]), name=panel.unit),
-        unit_map=averaging_map(unit_codes_t, unit_codes_t.max() + 1, tr_basis, K),
+        cell_units=_units_by_cell(treated_units, cell_codes, len(cells)), K=K,
+        cell_map=averaging_map(cell_codes, len(cells), basis[treated_rows], K),
+        units=pd.Index(units, name=panel.unit),
+        unit_map=averaging_map(unit_codes, len(units), basis[treated_rows], K),
         stats=_project(stats, K), absorber=absorber, basis=basis, rows=rows,
-        location=location, scale=scale, unit_name=panel.unit, notes=notes)
+        location=float(y.mean()), scale=scale, unit_name=panel.unit, notes=notes)
+
+
+def _components(frame: pd.DataFrame, unit: str, treated_rows: np.ndarray, cells: pd.DataFrame,
+                variant: str, by: tuple[str, ...], city_effects: bool):
+    """Components, ``K`` and each treated row's city code (None without city deviations)."""
+    units_t, city_codes, groups = _treated_units(frame, unit, treated_rows, city_effects, by)
+    blocks = cell_blocks(cells, variant, by, _cell_label(cells, by), len(units_t))
+    if city_effects:
+        blocks.append(city_block(groups, len(cells), unit, tuple(str(u) for u in units_t),
+                                 variant != "unpooled"))
+    comps, K = place([b for b in blocks if b is not None])
+    return comps, K, city_codes
 
 
 def _units_by_cell(units: np.ndarray, codes: np.ndarray, n_cells: int) -> tuple[np.ndarray, ...]:
@@ -208,14 +210,17 @@ def _treated_units(frame: pd.DataFrame, unit: str, treated_rows: np.ndarray,
 
 
 def _row_arrays(frame: pd.DataFrame, panel: Panel, covariates: Sequence[str],
-                treated_rows: np.ndarray, cell_codes: np.ndarray) -> dict:
-    """Per-row codes and covariates of the rows used."""
+                basis: sparse.csr_matrix, n_cells: int) -> dict:
+    """Per-row codes, covariates and basis columns (cell, city; -1 for none) of the rows used."""
     x = frame[list(covariates)].to_numpy(float).reshape(len(frame), -1)
-    cell = np.full(len(frame), -1, dtype=np.int64)
-    cell[treated_rows] = cell_codes
+    cell, city = np.full(len(frame), -1, dtype=np.int64), np.full(len(frame), -1, dtype=np.int64)
+    coo = basis.tocoo()
+    on_cell = coo.col < n_cells
+    cell[coo.row[on_cell]] = coo.col[on_cell]
+    city[coo.row[~on_cell]] = coo.col[~on_cell]
     return {"unit": pd.factorize(frame[panel.unit], sort=True)[0].astype(np.int64),
             "time": pd.factorize(frame[panel.time], sort=True)[0].astype(np.int64),
-            "x": x, "cell": cell, "y": frame[panel.outcome].to_numpy(float),
+            "x": x, "cell": cell, "city": city, "y": frame[panel.outcome].to_numpy(float),
             "unit_labels": pd.Index(np.unique(frame[panel.unit].to_numpy()), name=panel.unit)}
 
 

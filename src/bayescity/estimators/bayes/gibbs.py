@@ -2,7 +2,7 @@
 
 The fixed effects and covariates are integrated out (:mod:`.absorb`), so the likelihood of the
 effects ``theta`` is ``N`` with sufficient statistics ``A, b, y'My`` and ``dof`` residual degrees
-of freedom. Each iteration, for all chains at once:
+of freedom. Warm-up iterations sweep these blocks, for all chains at once:
 
 1. ``theta`` given the scales and the noise variance: one Gaussian draw of the whole effect block
    (precision ``A / sigma^2 + diag(1 / s^2)``, one Cholesky factor per chain);
@@ -19,8 +19,11 @@ of freedom. Each iteration, for all chains at once:
    under a flat prior on ``sigma`` (inverse gamma); the acceptance ratio is the half-t prior
    ratio (close to one with thousands of observations).
 
-Every step leaves the posterior of the model in :mod:`.model` invariant, so NUTS on that model
-and this sampler target the same distribution. Each chain has its own random stream (children of
+The sampling phase then runs the partially collapsed sampler of :mod:`.collapsed` (scales and
+noise sd proposed jointly with the effects integrated out, effects drawn exactly), whose
+proposal is fitted to the second half of the warm-up. Every step leaves the posterior of the
+model in :mod:`.model` invariant, so NUTS on that model and this sampler target the same
+distribution. Each chain has its own random stream (children of
 one ``SeedSequence``); chains run vectorised in groups on two threads with single-threaded BLAS
 (LAPACK releases the GIL), so the draws do not depend on how chains are grouped.
 """
