@@ -93,5 +93,5 @@ def test_components_of_each_variant():
 def test_rows_without_identified_counterfactual_are_left_out():
     df = make_staggered(seed=4, n_units=30, years=(2000, 2008), cohorts=(2000, 2004))
     design = treatment_design(_panel(df))
-    assert any("treated in their first period" in n for n in design.notes)
+    assert any("treated in every period they are observed" in n for n in design.notes)
     assert (design.cells["cohort"] == 2004).all()

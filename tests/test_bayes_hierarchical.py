@@ -163,3 +163,14 @@ def test_heavy_tails_are_flagged_by_the_posterior_predictive_check():
                             **FAST).fit(panel)
     notes = est.effect("ATT").info["notes"]
     assert any("posterior predictive check" in n and "student_t" in n for n in notes)
+
+
+def test_covariates_absorbed_by_the_unit_effects_are_reported():
+    df = make_staggered(seed=33, n_units=40)
+    df["size"] = df["unit"].str[-1].astype(int)  # constant within units
+    panel = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="g",
+                          covariates=["x", "size"])
+    att = bc.make_estimator("hierarchical_did", random_state=6, **FAST).fit(panel).effect("ATT")
+    assert att.info["covariates_used"] == ["x"]
+    assert "absorbed by the unit fixed effects" in att.info["covariates_dropped"]["size"]
+    assert any(n.startswith("covariates used: x") for n in att.info["notes"])

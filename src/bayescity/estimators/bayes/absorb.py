@@ -31,12 +31,15 @@ class Absorber:
     """The annihilator ``M`` of two-way fixed effects (``codes``, n x 2) and covariates.
 
     ``q`` is an orthonormal basis (n x r) of the demeaned covariates, so that
-    ``M m = demean(m) - q (q' demean(m))``; ``rank`` counts every absorbed dimension.
+    ``M m = demean(m) - q (q' demean(m))``; ``rank`` counts every absorbed dimension and
+    ``kept`` lists the covariate columns that span ``q`` (the others are collinear with the
+    fixed effects or with one another).
     """
 
     codes: np.ndarray
     q: np.ndarray
     rank: int
+    kept: tuple[int, ...] = ()
 
     @property
     def n_obs(self) -> int:
@@ -65,22 +68,23 @@ def fe_rank(codes: np.ndarray) -> int:
     return n_u + n_t - n_comp
 
 
-def covariate_basis(x_demeaned: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of the column space of the demeaned covariates (collinear ones dropped)."""
+def covariate_basis(x_demeaned: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Orthonormal basis of the column space of the demeaned covariates and the columns kept
+    (pivoted QR; a column whose pivot is negligible is collinear and dropped)."""
     if x_demeaned.shape[1] == 0:
-        return np.zeros((len(x_demeaned), 0))
-    q, r, _ = linalg.qr(x_demeaned, mode="economic", pivoting=True)
+        return np.zeros((len(x_demeaned), 0)), ()
+    q, r, pivot = linalg.qr(x_demeaned, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     keep = diag > COLLINEAR_TOL * max(diag.max(initial=0.0), 1.0)
-    return q[:, keep]
+    return q[:, keep], tuple(sorted(int(j) for j in pivot[keep]))
 
 
 def make_absorber(unit_codes: np.ndarray, time_codes: np.ndarray, x: np.ndarray) -> Absorber:
     """The annihilator of unit and period effects and the covariate columns ``x`` (n x k)."""
     codes = np.column_stack([unit_codes, time_codes]).astype(np.int64)
     x = np.asarray(x, dtype=float).reshape(len(codes), -1)
-    q = covariate_basis(demean(x, codes)) if x.shape[1] else np.zeros((len(codes), 0))
-    return Absorber(codes=codes, q=q, rank=fe_rank(codes) + q.shape[1])
+    q, kept = covariate_basis(demean(x, codes)) if x.shape[1] else (np.zeros((len(codes), 0)), ())
+    return Absorber(codes=codes, q=q, rank=fe_rank(codes) + q.shape[1], kept=kept)
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import sparse
 
 from ...data.panel import COHORT, TREAT, Panel
+from ..freq.common import always_treated_note
 from ..freq.es_common import drop_always_treated
 from .absorb import Absorber, CrossProducts, cross_products, make_absorber
 from .components import Component, cell_blocks, city_block, place
@@ -70,7 +71,13 @@ class TreatmentDesign:
     location: float
     scale: float
     unit_name: str
+    covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+    @property
+    def covariates_kept(self) -> list[str]:
+        """The covariates the absorption kept (the others are collinear)."""
+        return [self.covariates[j] for j in self.absorber.kept]
 
     @property
     def n_params(self) -> int:
@@ -88,10 +95,7 @@ def usable_frame(panel: Panel) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Rows that identify the model: no always-treated units (no untreated period to learn
     their unit effect from) and no treated rows in periods without an untreated row."""
     frame, n_always = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
-    notes = []
-    if n_always:
-        notes.append(f"{n_always} units treated in their first period were left out "
-                     "(no untreated period identifies their unit effect)")
+    notes = [always_treated_note(n_always)] if n_always else []
     untreated_periods = set(frame.loc[frame[TREAT] == 0, panel.time])
     orphan = (frame[TREAT] == 1) & ~frame[panel.time].isin(untreated_periods)
     if orphan.any():
@@ -175,7 +179,8 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
         units=pd.Index(units, name=panel.unit),
         unit_map=averaging_map(unit_codes, len(units), basis[treated_rows], K),
         stats=_project(stats, K), absorber=absorber, basis=basis, rows=rows,
-        location=float(y.mean()), scale=scale, unit_name=panel.unit, notes=notes)
+        location=float(y.mean()), scale=scale, unit_name=panel.unit,
+        covariates=tuple(covariates), notes=notes)
 
 
 def _components(frame: pd.DataFrame, unit: str, treated_rows: np.ndarray, cells: pd.DataFrame,

@@ -12,6 +12,7 @@ from ...diagnostics import breach_notes
 from ...estimands import Aggregation, to_effect_result
 from ...results.effect import EffectResult
 from ..base import Estimator, ParamError, resolve_by
+from ..freq.common import covariate_report
 from ..freq.es_common import covariates_of, with_trend_controls
 from ..registry import register
 from . import checks
@@ -31,8 +32,9 @@ class HierarchicalDID(Estimator):
     so never-treated and not-yet-treated rows identify the counterfactual (a Bayesian
     imputation estimator, Borusyak, Jaravel & Spiess 2024). Cells are partially pooled towards an
     event-time random walk plus cohort and trait-level deviations (``variant: hierarchical``);
-    ``unpooled`` leaves every cell free, ``static`` keeps one effect per level on the post
-    dummy (biased when effects build up under staggered timing). ``city_effects`` adds a
+    ``unpooled`` gives every component a fixed weak prior (nothing is borrowed across levels),
+    ``static`` keeps one effect per level on the post dummy (biased when effects build up under
+    staggered timing). ``city_effects`` adds a
     deviation per treated city and reports ``CATE``. Priors are weakly informative in units of
     the outcome's sd (:mod:`.priors`). ``sampler: gibbs`` (default, Gaussian likelihood) is a
     blocked conjugate sampler on the absorbed likelihood; ``numpyro``, ``nutpie`` and ``pymc``
@@ -167,6 +169,11 @@ class HierarchicalDID(Estimator):
                                   city_effects=bool(self.city_effects), covariates=covariates)
         fit = fit_design(design, priors, self._settings(), seeds[0])
         extras = self._checks(fit, priors, seeds, used, by, covariates)
+        requested = list(panel.covariates if self.covariates is None else self.covariates)
+        report, note = covariate_report(requested, design.covariates_kept, used.frame,
+                                        unit=panel.unit, time=panel.time,
+                                        default=self.covariates is None)
+        extras.update(report, notes=((note,) if note else ()) + extras["notes"])
         self.design_, self.idata_ = design, fit.idata
         return [self._result(agg, fit, extras) for agg in fit.aggregations]
 
@@ -214,7 +221,9 @@ class HierarchicalDID(Estimator):
                      + extras["notes"])
         info = {"notes": notes, "diagnostics": diag.table, "sampler": self._sampler_info(fit),
                 "priors": {**parse_priors(self.priors).as_dict(), "outcome_sd": fit.design.scale},
-                "variant": fit.design.variant}
+                "variant": fit.design.variant,
+                "covariates_used": extras["covariates_used"],
+                "covariates_dropped": extras["covariates_dropped"]}
         for key in ("prior_predictive", "ppc", "prior_sensitivity", "loo"):
             if key in extras:
                 table = extras[key]
