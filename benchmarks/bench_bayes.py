@@ -79,11 +79,13 @@ def run_naive(design, seed: int) -> dict:
 
     from bayescity.estimators.bayes.model import explicit_model, theta_name
     from bayescity.estimators.bayes.priors import Priors
+    from bayescity.estimators.bayes.sampling import quiet_backends
 
     model = explicit_model(design, Priors(), likelihood="normal")
-    with model:
+    spawn = {"mp_ctx": "spawn"} if "jax" in sys.modules else {}  # JAX threads and fork
+    with model, quiet_backends():
         idata = pm.sample(draws=1000, tune=1000, chains=4, cores=2, random_seed=seed,
-                          progressbar=False, compute_convergence_checks=False)
+                          progressbar=False, compute_convergence_checks=False, **spawn)
     post = idata.posterior
     theta = np.concatenate([np.asarray(post[theta_name(c)]).reshape(4, 1000, -1)
                             for c in design.components], axis=2)

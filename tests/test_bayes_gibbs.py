@@ -24,14 +24,16 @@ def design():
     return treatment_design(panel, by=["region"], covariates=["x"])
 
 
-def test_flat_priors_give_the_least_squares_posterior():
+@pytest.mark.parametrize("collapsed", [True, False], ids=["collapsed", "gibbs_sweeps"])
+def test_flat_priors_give_the_least_squares_posterior(collapsed):
     """Every group with a (nearly) flat fixed prior: the cell effects' posterior mean is least
     squares on the cell dummies and their covariance ``E[sigma^2] A_cell^-1`` with
     ``sigma^2 ~ Inv-Gamma((dof - cells - 1) / 2, RSS / 2)``."""
     panel = bc.load_panel(make_staggered(seed=13, n_units=40), unit="unit", time="year",
                           outcome="y", cohort="g", covariates=["x"])
     d = treatment_design(panel, variant="unpooled", covariates=["x"])
-    g = run_gibbs(d, Priors(effect=1e4, sigma=1e4), chains=4, draws=1500, tune=200, seed=1)
+    g = run_gibbs(d, Priors(effect=1e4, sigma=1e4), chains=4, draws=1500, tune=200, seed=1,
+                  collapsed=collapsed)
     y = (d.rows["y"] - d.location) / d.scale
     cell = cross_products(d.absorber, y, d.basis)
     ols = np.linalg.solve(cell.A, cell.b)
@@ -43,17 +45,17 @@ def test_flat_priors_give_the_least_squares_posterior():
     np.testing.assert_allclose(effects.var(axis=0), var, rtol=0.15)
 
 
-@pytest.mark.parametrize("tune", [300, 0], ids=["collapsed", "gibbs_sweeps"])
+@pytest.mark.parametrize("collapsed", [True, False], ids=["collapsed", "gibbs_sweeps"])
 @pytest.mark.parametrize("df", [3.0, None], ids=["half_t", "half_normal"])
-def test_without_data_the_scales_follow_their_priors(design, df, tune):
+def test_without_data_the_scales_follow_their_priors(design, df, collapsed):
     """A = 0, b = 0: the likelihood is silent about the effects, so each learned scale must be
-    distributed as its prior (half-t with ``df`` or half-normal). With a warm-up the draws come
-    from the collapsed Metropolis step; without one, from the blocked Gibbs sweeps (parameter
-    expansion and, for half-normals, the centred Metropolis step) throughout."""
+    distributed as its prior (half-t with ``df`` or half-normal): for the partially collapsed
+    Metropolis steps (independence and random walk) and for the blocked Gibbs sweeps
+    (parameter expansion and, for half-normals, the centred Metropolis step)."""
     silent = replace(design, stats=replace(design.stats, A=0 * design.stats.A,
                                            b=0 * design.stats.b))
     priors = Priors(scale_df=df)
-    g = run_gibbs(silent, priors, chains=4, draws=5000, tune=tune, seed=3)
+    g = run_gibbs(silent, priors, chains=4, draws=5000, tune=300, seed=3, collapsed=collapsed)
     learned = [c for c in silent.components if c.learned]
     for j, comp in enumerate(learned):
         scale = getattr(priors, comp.prior)

@@ -60,7 +60,8 @@ def replicate_absorbed(design: TreatmentDesign, theta: np.ndarray, sigma: np.nda
                        rng: np.random.Generator, nu: np.ndarray | None = None) -> np.ndarray:
     """(samples x rows) replicated ``M y_rep`` in standardised units."""
     n = design.n_obs
-    noise = rng.standard_normal((n, len(sigma))) if nu is None else rng.standard_t(nu, (n, len(sigma)))
+    shape = (n, len(sigma))
+    noise = rng.standard_normal(shape) if nu is None else rng.standard_t(nu[None, :], shape)
     signal = np.asarray(design.basis @ (design.K @ theta.T)) + noise * sigma[None, :]
     return design.absorber.apply(signal).T
 
@@ -78,13 +79,16 @@ def summary_table(aggs: list[Aggregation], prob: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def prior_predictive(design: TreatmentDesign, priors: Priors, n: int,
-                     rng: np.random.Generator) -> tuple[Draws, list[Aggregation], np.ndarray]:
+def prior_predictive(design: TreatmentDesign, priors: Priors, n: int, rng: np.random.Generator,
+                     likelihood: str = "normal") -> tuple[Draws, list[Aggregation], np.ndarray]:
     """Prior draws, the estimands they imply and replicated absorbed outcomes (data units)."""
     draws = prior_draws(design, priors, n, rng)
     aggs = estimand_draws(design, draws.theta[0])
     keep = min(n, KEEP_REPLICATES)
-    reps = replicate_absorbed(design, draws.theta[0, :keep], draws.sigma[0, :keep], rng)
+    nu = None
+    if likelihood == "student_t":
+        nu = rng.gamma(priors.nu_shape, 1.0 / priors.nu_rate, size=keep)
+    reps = replicate_absorbed(design, draws.theta[0, :keep], draws.sigma[0, :keep], rng, nu)
     return draws, aggs, reps * design.scale
 
 

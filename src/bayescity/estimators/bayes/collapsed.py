@@ -18,6 +18,7 @@ proposal is fixed after warm-up, so the chain targets the exact posterior.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,16 @@ from .priors import log_scale_prior
 
 #: Degrees of freedom of the proposal (heavier tails than the posterior's).
 PROPOSAL_DF = 4.0
-#: Warm-up draws needed to fit the proposal (fewer: the sampling phase keeps the Gibbs sweeps).
+#: Widening of the warm-up proposal (a Laplace approximation, also the chains' dispersed
+#: starting points) and of the sampling proposal (refitted to the warm-up draws).
+WARMUP_WIDEN = 1.5
+SAMPLING_WIDEN = 1.0
+#: Warm-up draws (all chains) needed to refit the proposal (fewer: the first one is kept).
 MIN_WARMUP = 40
+#: Share of iterations that take a local random-walk step instead of the independence one.
+LOCAL_SHARE = 0.3
+#: Step of the finite differences behind the Laplace approximation (log scale).
+HESSIAN_STEP = 1e-3
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,10 @@ class Proposal:
         return self.mean + scale[:, None] * (normals @ self.chol.T)
 
 
-def fit_proposal(z: np.ndarray) -> Proposal:
-    """The proposal fitted to warm-up draws ``z`` (draws x dims): their mean and covariance."""
-    cov = np.atleast_2d(np.cov(z, rowvar=False))
+def fit_proposal(z: np.ndarray, widen: float = 1.0) -> Proposal:
+    """The proposal fitted to warm-up draws ``z`` (draws x dims): their mean and covariance
+    (its scale multiplied by ``widen``)."""
+    cov = np.atleast_2d(np.cov(z, rowvar=False)) * widen**2
     cov += np.eye(cov.shape[0]) * 1e-6
     return Proposal(mean=z.mean(axis=0), chol=np.linalg.cholesky(cov))
 
@@ -85,6 +95,42 @@ def marginal_state(spec, z: np.ndarray) -> tuple[np.ndarray, list]:
     return out, factors
 
 
+def log_density(spec, z: np.ndarray) -> float:
+    """The collapsed log posterior density at one point ``z``."""
+    return float(marginal_state(spec, z[None, :])[0][0])
+
+
+def hessian(f, x: np.ndarray, h: float = HESSIAN_STEP) -> np.ndarray:
+    """Central finite-difference Hessian of ``f`` at ``x``."""
+    k = x.size
+    H, f0, eye = np.empty((k, k)), f(x), np.eye(k) * h
+    for i in range(k):
+        H[i, i] = (f(x + eye[i]) - 2 * f0 + f(x - eye[i])) / h**2
+        for j in range(i):
+            H[i, j] = H[j, i] = (f(x + eye[i] + eye[j]) - f(x + eye[i] - eye[j])
+                                 - f(x - eye[i] + eye[j]) + f(x - eye[i] - eye[j])) / (4 * h**2)
+    return H
+
+
+def laplace_proposal(spec, widen: float = 1.0) -> Proposal | None:
+    """A t proposal at the mode of the collapsed posterior of ``(log s, log sigma)`` with the
+    inverse Hessian as scale (a Laplace approximation), or None when the mode is not found."""
+    from scipy.optimize import minimize
+
+    start = np.log(np.append(0.5 * spec.group_scale, np.sqrt(spec.yMy / spec.dof)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # line-search notices; the Hessian below is what counts
+        res = minimize(lambda z: -log_density(spec, z), start, method="BFGS")
+    if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+        return None
+    precision = -hessian(lambda z: log_density(spec, z), res.x)
+    try:
+        chol = np.linalg.cholesky(np.linalg.inv(precision) * widen**2)
+    except np.linalg.LinAlgError:
+        chol = np.linalg.cholesky(np.atleast_2d(res.hess_inv) * widen**2)
+    return Proposal(mean=res.x, chol=chol)
+
+
 def effects_from_factor(spec, L: np.ndarray, sigma2: float, z: np.ndarray) -> np.ndarray:
     """``theta = L'^-1 (L^-1 b / sigma^2 + z)``: a draw from the effects' conditional."""
     w = dtrtrs(L, spec.b / sigma2, lower=1)[0]
@@ -100,25 +146,32 @@ class CollapsedState:
     factors: list
 
     @classmethod
-    def start(cls, spec, scales: np.ndarray, sigma: np.ndarray) -> "CollapsedState":
-        z = np.column_stack([np.log(scales), np.log(sigma)])
+    def from_z(cls, spec, z: np.ndarray) -> "CollapsedState":
         logp, factors = marginal_state(spec, z)
-        return cls(z, logp, factors)
+        return cls(np.array(z), logp, factors)
 
 
 def collapsed_step(spec, state: CollapsedState, proposal: Proposal, normals: np.ndarray,
                    gammas: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One iteration for every chain: independence MH on ``(s, sigma)``, then the effects.
+    """One iteration for every chain: a Metropolis-Hastings step on ``(s, sigma)`` with the
+    effects integrated out, then the effects from their conditional.
 
-    ``normals`` holds ``dims`` proposal normals then ``p`` effect normals per chain. Returns the
-    effects and the acceptance indicators; ``state`` is updated in place.
+    Each chain picks its kernel at random (``uniforms[:, 1]``): the independence proposal, or
+    with probability :data:`LOCAL_SHARE` a random walk scaled by the same covariance
+    (``2.38 / sqrt(dims)``, Roberts, Gelman & Gilks 1997), which frees a chain that the
+    independence kernel would leave stuck where its proposal is thin. ``normals`` holds
+    ``dims`` proposal normals then ``p`` effect normals per chain; ``uniforms`` the acceptance
+    and kernel uniforms. Returns the effects and the acceptance indicators; ``state`` is
+    updated in place.
     """
     k = proposal.mean.size
-    prop = proposal.draw(normals[:, :k], gammas)
+    local = uniforms[:, 1] < LOCAL_SHARE
+    walk = state.z + (2.38 / np.sqrt(k)) * (normals[:, :k] @ proposal.chol.T)
+    prop = np.where(local[:, None], walk, proposal.draw(normals[:, :k], gammas))
     logp, factors = marginal_state(spec, prop)
-    log_ratio = (logp - state.logp) - (proposal.log_density(prop)
-                                       - proposal.log_density(state.z))
-    accept = np.log(uniforms) < log_ratio
+    correction = proposal.log_density(prop) - proposal.log_density(state.z)
+    log_ratio = (logp - state.logp) - np.where(local, 0.0, correction)
+    accept = np.log(uniforms[:, 0]) < log_ratio
     theta = np.empty((len(prop), len(spec.b)))
     for c in range(len(prop)):
         if accept[c]:

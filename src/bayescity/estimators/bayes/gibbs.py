@@ -19,9 +19,9 @@ of freedom. Warm-up iterations sweep these blocks, for all chains at once:
    under a flat prior on ``sigma`` (inverse gamma); the acceptance ratio is the half-t prior
    ratio (close to one with thousands of observations).
 
-The sampling phase then runs the partially collapsed sampler of :mod:`.collapsed` (scales and
-noise sd proposed jointly with the effects integrated out, effects drawn exactly), whose
-proposal is fitted to the second half of the warm-up. Every step leaves the posterior of the
+The second half of the warm-up and the sampling phase run the partially collapsed sampler of
+:mod:`.collapsed` (scales and noise sd proposed jointly with the effects integrated out,
+effects drawn exactly), whose proposal is fitted to the warm-up (:func:`run_chains`). Every step leaves the posterior of the
 model in :mod:`.model` invariant, so NUTS on that model and this sampler target the same
 distribution. Each chain has its own random stream (children of
 one ``SeedSequence``); chains run vectorised in groups on two threads with single-threaded BLAS
@@ -38,8 +38,8 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from .design import TreatmentDesign
-from .collapsed import (MIN_WARMUP, CollapsedState, Proposal, collapsed_step,
-                        fit_proposal)
+from .collapsed import (MIN_WARMUP, SAMPLING_WIDEN, WARMUP_WIDEN, CollapsedState, Proposal,
+                        collapsed_step, fit_proposal, laplace_proposal)
 from .priors import Priors, log_scale_prior
 
 
@@ -254,24 +254,39 @@ def gibbs_step(spec: _Spec, state: tuple, randoms: Randoms) -> tuple:
     return theta, xi, tau2, sigma, accepted
 
 
-def run_chains(spec: _Spec, rngs: Rngs, draws: int, tune: int) -> GibbsDraws:
-    """Run the chains of ``rngs`` vectorised: ``tune`` warm-up sweeps of the blocked Gibbs
-    sampler, then ``draws`` partially collapsed iterations (:mod:`.collapsed`) with a proposal
-    fitted to the second half of the warm-up (Gibbs sweeps throughout when it is too short)."""
-    n, k = len(rngs), len(spec.slices)
-    xi, tau2, sigma = initial_state(spec, rngs)
-    state = (None, xi, tau2, sigma, None)
-    randoms, warm = randoms_for(spec, rngs), []
-    for it in range(tune):
-        state = gibbs_step(spec, state, randoms)
-        if 2 * it >= tune:
-            warm.append(np.column_stack([np.log(np.abs(state[1]) * np.sqrt(state[2])),
-                                         np.log(state[3])]))
-    out = GibbsDraws(theta=np.empty((n, draws, len(spec.b))), scales=np.empty((n, draws, k)),
+def run_chains(spec: _Spec, rngs: Rngs, draws: int, tune: int,
+               collapsed: bool = True) -> GibbsDraws:
+    """Run the chains of ``rngs`` vectorised and keep ``draws`` iterations after ``tune``.
+
+    Partially collapsed iterations (:mod:`.collapsed`) throughout: chains start dispersed
+    around the mode of the scales' posterior and propose from its Laplace approximation
+    (widened) during warm-up, then from a t refitted to the second half of the warm-up. The
+    blocked Gibbs sweeps run instead when ``collapsed`` is False or the mode is not found.
+    """
+    n, k, p = len(rngs), len(spec.slices), len(spec.b)
+    out = GibbsDraws(theta=np.empty((n, draws, p)), scales=np.empty((n, draws, k)),
                      sigma=np.empty((n, draws)), accept=np.empty((n, draws), dtype=bool))
-    if len(warm) * n < MIN_WARMUP:
+    proposal = laplace_proposal(spec, widen=WARMUP_WIDEN) if collapsed else None
+    if proposal is None:
+        state, randoms = _warm_sweeps(spec, rngs, tune)
         return _gibbs_phase(spec, state, randoms, out)
-    return _collapsed_phase(spec, state, rngs, fit_proposal(np.concatenate(warm)), out)
+    randoms = Randoms(rngs, k + 1 + p, np.array([0.5 * proposal.df]), 2)
+    z, g, _ = randoms.next()
+    current = CollapsedState.from_z(spec, proposal.draw(z[:, :k + 1], g[:, 0]))
+    if tune:
+        settled = _collapsed_iterations(spec, current, proposal, randoms, tune)
+        if len(settled) >= MIN_WARMUP:
+            proposal = fit_proposal(settled, widen=SAMPLING_WIDEN)
+    return _collapsed_iterations(spec, current, proposal, randoms, draws, out)
+
+
+def _warm_sweeps(spec: _Spec, rngs: Rngs, tune: int) -> tuple[tuple, Randoms]:
+    """``tune`` blocked Gibbs sweeps from dispersed starting values."""
+    xi, tau2, sigma = initial_state(spec, rngs)
+    state, randoms = (None, xi, tau2, sigma, None), randoms_for(spec, rngs)
+    for _ in range(tune):
+        state = gibbs_step(spec, state, randoms)
+    return state, randoms
 
 
 def _gibbs_phase(spec: _Spec, state: tuple, randoms: Randoms, out: GibbsDraws) -> GibbsDraws:
@@ -283,17 +298,21 @@ def _gibbs_phase(spec: _Spec, state: tuple, randoms: Randoms, out: GibbsDraws) -
     return out
 
 
-def _collapsed_phase(spec: _Spec, state: tuple, rngs: Rngs, proposal: Proposal,
-                     out: GibbsDraws) -> GibbsDraws:
-    k = len(spec.slices)
-    current = CollapsedState.start(spec, np.abs(state[1]) * np.sqrt(state[2]), state[3])
-    randoms = Randoms(rngs, k + 1 + len(spec.b), np.array([0.5 * proposal.df]), 1)
-    for d in range(out.sigma.shape[1]):
+def _collapsed_iterations(spec: _Spec, current: CollapsedState, proposal: Proposal,
+                          randoms: Randoms, n_iter: int, out: GibbsDraws | None = None):
+    """``n_iter`` collapsed iterations; with ``out``, record them (the sampling phase),
+    otherwise return the (draws x dims) states of their second half (a warm-up window)."""
+    k, kept = len(spec.slices), []
+    for d in range(n_iter):
         z, g, u = randoms.next()
-        theta, accepted = collapsed_step(spec, current, proposal, z, g[:, 0], u[:, 0])
+        theta, accepted = collapsed_step(spec, current, proposal, z, g[:, 0], u)
+        if out is None:
+            if 2 * d >= n_iter:
+                kept.append(current.z.copy())
+            continue
         out.theta[:, d], out.accept[:, d] = theta, accepted
         out.scales[:, d], out.sigma[:, d] = np.exp(current.z[:, :k]), np.exp(current.z[:, k])
-    return out
+    return out if out is not None else np.concatenate(kept)
 
 
 #: Threads the chains are spread over (the machines this targets have two cores).
@@ -304,8 +323,9 @@ THREADED_MIN_PARAMS = 200
 
 
 def run_gibbs(design: TreatmentDesign, priors: Priors, *, chains: int, draws: int, tune: int,
-              seed: int | np.random.SeedSequence | None) -> GibbsDraws:
-    """Sample ``chains`` chains of ``tune + draws`` iterations, keeping the last ``draws``."""
+              seed: int | np.random.SeedSequence | None, collapsed: bool = True) -> GibbsDraws:
+    """Sample ``chains`` chains of ``tune + draws`` iterations, keeping the last ``draws``
+    (``collapsed=False``: blocked Gibbs sweeps throughout, see :func:`run_chains`)."""
     from threadpoolctl import threadpool_limits
 
     spec = sampler_spec(design, priors)
@@ -315,11 +335,12 @@ def run_gibbs(design: TreatmentDesign, priors: Priors, *, chains: int, draws: in
     groups = [g for g in np.array_split(np.arange(chains), min(workers, chains)) if g.size]
     with threadpool_limits(limits=1, user_api="blas"):
         if len(groups) == 1:
-            parts = [run_chains(spec, rngs, draws, tune)]
+            parts = [run_chains(spec, rngs, draws, tune, collapsed)]
         else:
             with ThreadPoolExecutor(len(groups)) as pool:
                 parts = list(pool.map(
-                    lambda g: run_chains(spec, [rngs[i] for i in g], draws, tune), groups))
+                    lambda g: run_chains(spec, [rngs[i] for i in g], draws, tune, collapsed),
+                    groups))
     return GibbsDraws(*(np.concatenate([getattr(p, f) for p in parts])
                         for f in ("theta", "scales", "sigma", "accept")))
 

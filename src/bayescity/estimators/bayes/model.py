@@ -66,11 +66,12 @@ def effect_block(comp: Component, priors: Priors, centered: bool):
     return pm.Deterministic(theta_name(comp), sd * z)
 
 
-def effects(design: TreatmentDesign, priors: Priors, centered: bool):
+def effects(design: TreatmentDesign, priors: Priors, parameterization: str):
     """``theta`` (in design order) built from the component variables."""
     import pytensor.tensor as pt
 
-    return pt.concatenate([effect_block(c, priors, centered) for c in design.components])
+    centred = parameterization == "centered"
+    return pt.concatenate([effect_block(c, priors, centred) for c in design.components])
 
 
 PARAMETERIZATIONS = ("marginal", "noncentered", "centered")
@@ -95,7 +96,7 @@ def absorbed_model(design: TreatmentDesign, priors: Priors, *,
             prec = prior_precision_expr(design, priors)
             pm.Potential("likelihood", marginal_loglik(design, prec, sigma))
             return model
-        theta = effects(design, priors, parameterization == "centered")
+        theta = effects(design, priors, parameterization)
         A, b = pt.as_tensor_variable(s.A), pt.as_tensor_variable(s.b)
         rss = s.yMy - 2.0 * pt.dot(b, theta) + pt.dot(theta, pt.dot(A, theta))
         pm.Potential("likelihood", -s.dof * pt.log(sigma) - rss / (2.0 * sigma**2))
@@ -164,7 +165,7 @@ def explicit_model(design: TreatmentDesign, priors: Priors, *, likelihood: str =
     x = standardised_covariates(rows["x"])
     n_periods = int(rows["time"].max()) + 1
     with pm.Model() as model:
-        theta = effects(design, priors, parameterization == "centered")
+        theta = effects(design, priors, parameterization)
         sigma = scale_rv("sigma", priors.sigma, priors.scale_df)
         unit = pm.Normal("unit_effect", 0.0, NUISANCE_SD, shape=int(rows["unit"].max()) + 1)
         period = pm.Normal("period_effect", 0.0, NUISANCE_SD, shape=n_periods - 1)
