@@ -17,9 +17,10 @@ from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_boo
 from ...results.effect import EffectResult, wald_test
 from ..base import Estimator
 from ..registry import register
-from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, to_wide
+from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
 
-def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list[str]]:
+def prepare_sample(panel: Panel, control_group: str,
+                   method: str = "callaway_santanna") -> tuple[pd.DataFrame, list[str]]:
     """The estimation sample: a balanced panel without units treated in the first period.
 
     As R ``did``: units treated in the first period have no pre-period and are dropped; units
@@ -42,7 +43,7 @@ def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list
         frame = frame[counts == n_periods]
     if not (frame[COHORT] == 0).any():
         if control_group == "never_treated":
-            raise ValueError("callaway_santanna: no never-treated units; use "
+            raise ValueError(f"{method}: no never-treated units; use "
                              "control_group='not_yet_treated'")
         last = int(frame[COHORT].max())
         frame = frame[frame[panel.time] < last].copy()
@@ -50,15 +51,16 @@ def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list
         notes.append(f"no never-treated units: periods >= {last} dropped and cohort {last} used "
                      "as never treated")
     if frame.empty:
-        raise ValueError("callaway_santanna: no units left after dropping first-period adopters")
+        raise ValueError(f"{method}: no units left after dropping first-period adopters")
     return frame.reset_index(drop=True), notes
 
 
-def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray) -> np.ndarray:
+def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray,
+                method: str = "callaway_santanna") -> np.ndarray:
     """The value of a unit-constant column for each unit in ``units`` (error if it varies)."""
     per_unit = frame.groupby(unit)[column]
     if (per_unit.nunique(dropna=False) > 1).any():
-        raise ValueError(f"callaway_santanna: {column!r} varies within units; clusters and "
+        raise ValueError(f"{method}: {column!r} varies within units; clusters and "
                          "traits must be constant within a unit")
     return per_unit.first().reindex(units).to_numpy()
 
@@ -74,12 +76,7 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
         table = pd.concat([p[0].assign(level=str(lv)) for p, lv in zip(parts, np.unique(levels))],
                           ignore_index=True)
         inf = np.hstack([p[1] for p in parts])
-    ok = ~table["skipped"].to_numpy()
-    cells = table.loc[ok, ["cohort", "time"] + (["level"] if levels is not None else [])]
-    cells = cells.assign(weight=table.loc[ok, "n_treated"].to_numpy())
-    effects = CellEffects(cells=cells, estimates=table.loc[ok, "att"].to_numpy(),
-                          influence=inf[:, ok], unit_cohort=wide.cohort,
-                          unit_level=None if levels is None else levels.astype(str))
+    effects = cell_effects(table, inf, wide.cohort, None if levels is None else levels)
     return table, effects
 
 
