@@ -41,9 +41,9 @@ def control_regression(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
     return fitted, ((w_ols * (dy - fitted))[:, None] * x) @ inv
 
 
-def logit(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
-          max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted logistic regression by Newton-Raphson: fitted probabilities and (X'WX)^-1."""
+def logit_coef(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
+               max_iter: int = 100) -> np.ndarray:
+    """Coefficients of a weighted logistic regression by Newton-Raphson."""
     beta = np.zeros(x.shape[1])
     for _ in range(max_iter):
         p = 1.0 / (1.0 + np.exp(-(x @ beta)))
@@ -52,6 +52,13 @@ def logit(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
         beta = beta + step
         if np.max(np.abs(step)) < tol:
             break
+    return beta
+
+
+def logit(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
+          max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logistic regression by Newton-Raphson: fitted probabilities and (X'WX)^-1."""
+    beta = logit_coef(d, x, w, tol, max_iter)
     p = np.clip(1.0 / (1.0 + np.exp(-(x @ beta))), PS_CLIP, 1 - PS_CLIP)
     info = x.T @ ((w * p * (1 - p))[:, None] * x)
     return p, _solve_inverse(info, "propensity score")
