@@ -122,6 +122,13 @@ def _lock(config: ExperimentConfig, resolved: dict, seeds: dict, dhash: str, run
             "data_hash": dhash, "packages": art.package_versions()}
 
 
+def _drivers(results: dict[str, list[EffectResult]]) -> pd.DataFrame | None:
+    """The drivers tables of the ML fits (``info["drivers"]``), with the estimator id."""
+    frames = [r.info["drivers"].assign(estimator=k) for k, rs in results.items() for r in rs
+              if isinstance(r.info.get("drivers"), pd.DataFrame)]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def _publish(config, panel, results, resolved, seeds, dhash, cached, reports_root,
              smoke) -> RunOutcome:
     table = compare(results)
@@ -132,6 +139,9 @@ def _publish(config, panel, results, resolved, seeds, dhash, cached, reports_roo
     with art.staged_run_dir(reports_root, config.name, run_id) as run:
         table.to_csv(run.staging / "results.csv", index=False)
         tests.to_csv(run.staging / "tests.csv", index=False)
+        drivers = _drivers(results)
+        if drivers is not None:
+            drivers.to_csv(run.staging / "drivers.csv", index=False)
         (run.staging / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
         lock = _lock(config, resolved, seeds, dhash, run_id, smoke)
         with (run.staging / "config.lock.yaml").open("w", encoding="utf-8") as fh:

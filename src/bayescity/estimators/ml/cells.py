@@ -213,3 +213,20 @@ def _assemble_by_level(wide: WidePanel, specs, tasks, fits,
     table = gt_frame(records).assign(level=[r["level"] for r in records])
     influence = np.column_stack(columns) if columns else np.zeros((n, 0))
     return table, cell_effects(table, influence, wide.cohort, unit_level.astype(str))
+
+
+def stacked_cells(sample: CellSample, specs: list[CellSpec]) -> dict[str, np.ndarray]:
+    """The cells as one stacked table of (cell, unit) rows -- the long difference ``y``, the
+    cohort indicator ``d``, the nuisance features ``w`` (covariates at the base period and
+    modifiers), the modifiers ``x``, the ``unit`` index and the ``cell`` index -- the input a
+    direct call of econml's estimators takes (``groups=unit``)."""
+    parts = {k: [] for k in ("y", "d", "w", "x", "unit", "cell")}
+    for j, spec in enumerate(specs):
+        rows = spec.rows
+        parts["y"].append(spec.long_difference(sample.wide))
+        parts["d"].append(spec.treated[rows].astype(float))
+        parts["w"].append(sample.features(spec))
+        parts["x"].append(sample.modifiers[rows])
+        parts["unit"].append(rows)
+        parts["cell"].append(np.full(rows.size, j))
+    return {k: np.concatenate(v) for k, v in parts.items()}

@@ -8,19 +8,17 @@ over the effect modifiers: linearly (``dml``) or with an honest forest (``causal
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...constants import INTERVAL_PROB
 from ...estimands.aggregate import Aggregation, aggregate
 from ...estimands.summarize import to_effect_result
 from ...results.effect import EffectResult
 from ..base import Estimator, ParamError, did_you_mean, resolve_by
 from ..freq.cs_gt import CONTROL_GROUPS, cell_specs
-from ..registry import register
 from .cells import fit_cells
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
 from .learners import LEARNERS
@@ -126,6 +124,7 @@ class _StaggeredML(Estimator):
         self.sample_ = sample
         self._n_obs = len(sample.frame)
         self._covariates_used = self._covariates(panel)
+        self._cluster_col = self.cluster or panel.cluster_col
         notes = list(sample.notes)
         if self.design == "cells":
             out, scores = self._cell_results(sample, seeds[1], notes)
@@ -137,14 +136,14 @@ class _StaggeredML(Estimator):
         return out
 
     def _info(self, sample: MLSample, notes: list[str]) -> dict[str, Any]:
-        cluster = self.cluster or "the panel's cluster column"
         return dict(design=self.design, control_group=self.control_group,
                     covariates=self._covariates_used, effect_modifiers=sample.modifiers.traits,
                     outcome_model=self.outcome_model, propensity_model=self.propensity_model,
-                    n_folds=int(self.n_folds), mc_iters=int(self.mc_iters), n_units=int(len(sample.wide.units)),
-                    cross_fitting=f"{self.n_folds} folds grouped by cluster ({cluster}); a "
-                                  "cluster is never in both a training and an evaluation fold",
-                    notes=tuple(notes))
+                    n_folds=int(self.n_folds), mc_iters=int(self.mc_iters),
+                    n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
+                    cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: no "
+                                  f"{self._cluster_col} is in both a training and an "
+                                  "evaluation fold", notes=tuple(notes))
 
     def _result(self, agg: Aggregation, sample: MLSample, notes: list[str],
                 extra: dict | None = None, tests=()) -> EffectResult:
@@ -189,7 +188,8 @@ class _StaggeredML(Estimator):
 
     # ------------------------------------------------------------------ heterogeneity
     def _cate_settings(self, seed: int) -> CateSettings:
-        return CateSettings(kind=self.cate_kind, seeds=tuple(_seeds(seed, 64)),
+        n_models = 1 + int(self.n_folds) + int(getattr(self, "n_seeds", 0))
+        return CateSettings(kind=self.cate_kind, seeds=tuple(_seeds(seed, n_models)),
                             n_folds=int(self.n_folds), tree_depth=int(self.tree_depth),
                             n_jobs=self._jobs())
 

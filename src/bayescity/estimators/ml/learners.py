@@ -36,7 +36,7 @@ def _regressor(name: str, seed: int, n_jobs: int, n_obs: int):
     if name == "gradient_boosting":
         return GradientBoostingRegressor(random_state=seed)
     if name == "random_forest":
-        return RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=seed,
+        return RandomForestRegressor(n_estimators=100, min_samples_leaf=5, random_state=seed,
                                      n_jobs=n_jobs)
     return make_pipeline(StandardScaler(), LassoCV(cv=min(LASSO_CV, n_obs), alphas=20, random_state=seed))
 
@@ -50,7 +50,7 @@ def _classifier(name: str, seed: int, n_jobs: int, n_minority: int):
     if name == "gradient_boosting":
         return GradientBoostingClassifier(random_state=seed)
     if name == "random_forest":
-        return RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed,
+        return RandomForestClassifier(n_estimators=100, min_samples_leaf=5, random_state=seed,
                                       n_jobs=n_jobs)
     return make_pipeline(StandardScaler(), LogisticRegressionCV(
         Cs=10, l1_ratios=(1.0,), solver="liblinear", cv=min(LASSO_CV, n_minority),

@@ -70,7 +70,7 @@ class ScoreRows:
         """Per unit, the DR effect averaged over its treated rows (``r`` minus the cell's control
         correction; ``r / a`` in the within design) and its weight; NaN/0 for other units."""
         eta = self.cell_means(self.r[:, None])[:, 0]
-        adj = np.where(self.cell >= 0, self.r - eta[np.maximum(self.cell, 0)], self.r)
+        adj = self.r - eta[self.cell] * (self.cell >= 0) if eta.size else self.r
         on = self.treated
         total = np.bincount(self.unit[on], weights=adj[on], minlength=self.n_units)
         weight = self.unit_weight()
