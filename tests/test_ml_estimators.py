@@ -61,6 +61,8 @@ def test_outputs_and_their_schema(forest):
     assert blp.terms == ["region=South", "size"]
     assert blp.interval_kind == "wald_if"
     assert blp.info["reference_levels"] == {"region": "North"}
+    assert blp.tests[0].name == "heterogeneity: all BLP slopes = 0"
+    assert blp.tests[0].p_value < 0.05
     assert blp.estimate("size") == pytest.approx(0.8, abs=0.25)
     assert blp.estimate("region=South") == pytest.approx(-0.6, abs=0.35)
     by = forest.effect("ATT_by_region")

@@ -28,7 +28,8 @@ class DML(_StaggeredML):
 
     Heterogeneity: each treated city's doubly robust effect, averaged over its post periods, is
     projected on ``effect_modifiers`` (None: every trait; categorical traits as indicators of
-    every level but the first). ``BLP`` holds the slopes; ``CATE`` the linear prediction for
+    every level but the first). ``BLP`` holds the slopes and a joint Wald test that all are zero
+    (the test of heterogeneity for a linear model); ``CATE`` the linear prediction for
     each treated city; both with cluster-robust influence-function intervals (``wald_if``).
     ``CATE``'s ``tests`` hold grf's calibration test on held-out (fold) predictions and its
     ``info`` the drivers table (``drivers``), econml's SingleTreeCateInterpreter of depth

@@ -16,7 +16,7 @@ from scipy import stats
 
 from ...estimands.aggregate import Aggregation, aggregate
 from ...estimands.summarize import to_effect_result
-from ...results.effect import EffectResult
+from ...results.effect import EffectResult, wald_test
 from ..base import Estimator, ParamError, did_you_mean, resolve_by
 from ..freq.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
@@ -201,12 +201,22 @@ class _StaggeredML(Estimator):
         self.cate_model_ = het.model
         self.heterogeneity_ = het
         notes += list(het.notes)
+        if self.cate_kind == "forest" and sample.cluster_labels is not None:
+            notes.append(f"CATE intervals (forest_blb) treat cities as independent; BLP, ATT "
+                         f"and the calibration test are clustered by {self._cluster_col}")
         blp = _score_aggregation("BLP", het.modifiers.columns, het.blp.coef[1:],
                                  het.blp.influence[:, 1:])
         ref = {"reference_levels": dict(het.modifiers.reference),
                "intercept": float(het.blp.coef[0])}
+        slopes = np.eye(len(het.blp.coef))[1:]
+        n_treated = pd.unique(sample.clusters[het.explained]).size
+        joint = wald_test("heterogeneity: all BLP slopes = 0", het.blp.coef,
+                          het.blp.vcov(sample.cluster_labels), slopes,
+                          df_denom=max(n_treated - 1, 1),
+                          note="cluster-robust Wald test of the best linear projection, F with "
+                               "treated clusters - 1 denominator df")
         return [self._cate_result(sample, scores, het, notes),
-                self._result(blp, sample, notes, extra=ref)]
+                self._result(blp, sample, notes, extra=ref, tests=(joint,))]
 
     def _cate_result(self, sample: MLSample, scores: ScoreRows, het: Heterogeneity,
                      notes: list[str]) -> EffectResult:
@@ -219,10 +229,11 @@ class _StaggeredML(Estimator):
             return self._result(agg, sample, notes, extra=info, tests=het.tests)
         crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
         se = het.cate_se
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_value = 2 * stats.norm.sf(np.abs(het.cate / se))
         table = pd.DataFrame({"term": terms, "estimate": het.cate, "std_error": se,
                               "lower": het.cate - crit * se, "upper": het.cate + crit * se,
-                              "p_value": 2 * stats.norm.sf(np.abs(het.cate / se)),
-                              "prob_positive": np.nan})
+                              "p_value": p_value, "prob_positive": np.nan})
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand="CATE",
                             table=table, n_obs=self._n_obs, interval_prob=self.interval_prob,
                             interval_kind="forest_blb", n_clusters=sample.n_clusters,
