@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 import bayescity as bc
+from bayescity.data.panel import COHORT, REL_TIME, TREAT
 from _timing import best_of
 
 COVS = ["industry_share", "fin_dev", "openness", "human_capital", "gov_size"]
@@ -74,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     panel = bc.load_panel("builtin:china_cities", unit="city", time="year", outcome="tfp_growth",
                           cohort="pilot_year", covariates=COVS, traits=["region3", "north_south"])
-    df = panel.data.assign(rel_time=lambda d: d["rel_time"])
+    df = panel.data.rename(columns={COHORT: "cohort", TREAT: "treat", REL_TIME: "rel_time"})
     df.loc[df["cohort"] == 0, "rel_time"] = np.nan
     rows = []
     with warnings.catch_warnings():

@@ -37,4 +37,4 @@ def mpdta() -> pd.DataFrame:
     """The minimum-wage county panel of Callaway & Sant'Anna (2021), as shipped by moderndid."""
     import moderndid
 
-    return moderndid.load_mpdta().to_pandas().drop(columns="treat")
+    return moderndid.load_mpdta().to_pandas()

@@ -176,17 +176,18 @@ def test_level_draws_report_differences_without_tests():
 def test_cells_from_unit_effects_average_within_cells():
     frame = pd.DataFrame({"cohort": [2, 2, 2, 3], "time": [2, 2, 3, 3], "tau": [1.0, 3.0, 5.0, 7.0],
                           "region": ["A", "A", "B", "A"]})
-    cells = cells_from_unit_effects(frame)
+    cells = cells_from_unit_effects(frame, cohort="cohort")
     assert cells.cells[["cohort", "time", "weight"]].values.tolist() == [[2, 2, 2], [2, 3, 1], [3, 3, 1]]
     assert cells.estimates == pytest.approx([2.0, 5.0, 7.0])
     assert aggregate(cells, "ATT").estimates == pytest.approx([frame["tau"].mean()])
     draws = np.vstack([frame["tau"].to_numpy() + k for k in (-1.0, 1.0)])
-    with_draws = cells_from_unit_effects(frame, effect=None, draws=draws, level="region")
+    with_draws = cells_from_unit_effects(frame, cohort="cohort", effect=None, draws=draws,
+                                         level="region")
     assert with_draws.draws.shape == (2, 3) and "level" in with_draws.cells.columns
     assert with_draws.cells["level"].tolist() == ["A", "B", "A"]
     assert with_draws.estimates == pytest.approx([2.0, 5.0, 7.0])
     with pytest.raises(ValueError, match="treated"):
-        cells_from_unit_effects(frame.assign(cohort=[0, 2, 2, 3]))
+        cells_from_unit_effects(frame.assign(cohort=[0, 2, 2, 3]), cohort="cohort")
 
 
 def test_multiplier_bootstrap_matches_analytic_and_uniform_is_wider():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bayescity
+from bayescity.data.panel import DERIVED
 from bayescity.estimands import aggregate
 from bayescity.estimators.freq import CallawaySantAnna
 
@@ -195,7 +196,7 @@ def test_levels_equal_subsample_fits():
     est = CallawaySantAnna(by="region3").fit(panel)
     by = est.effect("ATT_by_region3")
     for level in by.terms:
-        sub = panel.data.drop(columns=["cohort", "treat", "rel_time"])
+        sub = panel.data.drop(columns=list(DERIVED))
         sub = sub[sub["region3"] == level]
         alone = CallawaySantAnna().fit(bayescity.load_panel(
             sub, unit="city", time="year", outcome="tfp_growth", cohort="pilot_year"))
@@ -205,19 +206,22 @@ def test_levels_equal_subsample_fits():
     assert {"level", "att", "std_error"} <= set(est.gt_by_.columns)
 
 
-def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out():
+def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_on_request():
     from bayescity import datasets
 
     sim = datasets.simulate_city_panel(4, selection=False)
     df = sim.data.assign(pilot_dummy=(sim.data["pilot_year"] > 0).astype(float))
     panel = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
                                  cohort="pilot_year", covariates=["pilot_dummy"])
+    with pytest.raises(ValueError, match="separate cohort 2008, which has one unit"):
+        CallawaySantAnna(est_method="dr").check_panel(panel)
     with pytest.raises(ValueError, match="separates the cohort"):
-        CallawaySantAnna(est_method="dr").fit(panel)
+        CallawaySantAnna(est_method="dr", min_cohort_size=2).fit(panel)
     plain = bayescity.load_panel(df, unit="city", time="year", outcome="tfp_growth",
                                  cohort="pilot_year")
-    fit = CallawaySantAnna().fit(plain)
+    fit = CallawaySantAnna(min_cohort_size=2).fit(plain)
     assert 2008 not in set(fit.gt_["cohort"])  # Shenzhen, a one-city cohort
     assert any("fewer than 2 units" in note for note in fit.effect("ATT").info["notes"])
-    kept = CallawaySantAnna(min_cohort_size=1).fit(plain)
+    kept = CallawaySantAnna().fit(plain)
     assert 2008 in set(kept.gt_["cohort"])
+    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").info["notes"])

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayescity import PanelError, load_panel
+from bayescity.data.panel import COHORT, REL_TIME, TREAT
 from conftest import make_staggered
 
 ROLES = dict(unit="unit", time="year", outcome="y", cohort="g", covariates=["x"], traits=["region"])
@@ -43,20 +44,20 @@ def test_tsv_parquet_dta_xlsx_round_trip(tmp_path, staggered):
     for name, extra in [("p.tsv", {}), ("p.parquet", {}), ("p.dta", {}), ("p.xlsx", {"sheet": "panel"})]:
         panel = load_panel(tmp_path / name, **ROLES, **extra)
         np.testing.assert_allclose(panel.y, ref.y, rtol=0, atol=1e-6)
-        assert list(panel.data["cohort"]) == list(ref.data["cohort"])
+        assert list(panel.data[COHORT]) == list(ref.data[COHORT])
 
 
 def test_treatment_column_derives_cohort(staggered):
     by_cohort = load_panel(staggered, **ROLES)
     roles = {**ROLES, "cohort": None, "treatment": "d"}
     by_treat = load_panel(staggered.drop(columns="g"), **roles)
-    pd.testing.assert_series_equal(by_cohort.data["cohort"], by_treat.data["cohort"])
+    pd.testing.assert_series_equal(by_cohort.data[COHORT], by_treat.data[COHORT])
     both = load_panel(staggered, **{**ROLES, "treatment": "d"})
-    assert (both.data["treat"] == staggered.sort_values(["unit", "year"])["d"].to_numpy()).all()
+    assert (both.data[TREAT] == staggered.sort_values(["unit", "year"])["d"].to_numpy()).all()
     rel = by_cohort.data
-    treated = rel[rel["cohort"] > 0]
-    assert (treated["rel_time"] == treated["year"] - treated["cohort"]).all()
-    assert rel.loc[rel["cohort"] == 0, "rel_time"].isna().all()
+    treated = rel[rel[COHORT] > 0]
+    assert (treated[REL_TIME] == treated["year"] - treated[COHORT]).all()
+    assert rel.loc[rel[COHORT] == 0, REL_TIME].isna().all()
 
 
 def test_caller_frame_untouched_and_panel_immutable(staggered):
@@ -96,7 +97,7 @@ def test_late_cohorts_become_never_treated(staggered):
     df = staggered.copy()
     df.loc[df["unit"] == "u000", "g"] = 2030
     panel = load_panel(df, **ROLES)
-    assert (panel.data.loc[panel.data["unit"] == "u000", "cohort"] == 0).all()
+    assert (panel.data.loc[panel.data["unit"] == "u000", COHORT] == 0).all()
     assert any("after the last period" in n for n in panel.describe().notes)
 
 

@@ -196,7 +196,8 @@ estimators:
     out = run_experiment(config, reports_root=tmp_path / "reports",
                          models_root=tmp_path / "models", smoke=True)
     drivers = pd.read_csv(out.run_dir / "drivers.csv")
-    assert list(drivers.columns) == [*DRIVER_COLUMNS, "estimator"]
+    assert list(drivers.columns) == ["estimator", "estimand", *DRIVER_COLUMNS]
+    assert set(drivers["estimand"]) == {"CATE"}
     assert set(drivers["trait"]) == {"region3", "north_south"}
     table = pd.read_csv(out.run_dir / "results.csv")
     assert {"ATT", "CATE", "BLP"} <= set(table["estimand"])

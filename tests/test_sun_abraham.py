@@ -154,5 +154,5 @@ def test_by_trait_not_mutating_and_unknown_estimand():
     assert res.terms == ["North", "South"] and res.tests[0].df_denom == panel.n_units - 1
     with pytest.raises(UnknownEstimandError, match="ATT_by_province"):
         est.effect("ATT_by_province")
-    with pytest.raises(ValueError, match="by="):
+    with pytest.raises(ValueError, match="by: 'province'"):
         bc.make_estimator("sun_abraham", by="province").fit(panel)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import bayescity
+from bayescity.data.panel import TREAT
 from bayescity.estimators.base import UnknownEstimandError
 from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_terms
 from bayescity.estimators.freq.twfe import TWFE
@@ -156,7 +157,7 @@ def test_wild_att_is_the_inference_function(weak):
     panel = make_panel(weak)
     res = TWFE(cluster="province", inference="wild", n_boot=999, wild_weights="webb",
                random_state=11).fit(panel).effect("ATT")
-    (direct,) = wild_bootstrap_terms(panel.data, "tfp_growth", ["treat"], cluster="province",
+    (direct,) = wild_bootstrap_terms(panel.data, "tfp_growth", [TREAT], cluster="province",
                                      regressors=["gdp_gap"], fixed_effects=["city", "year"],
                                      weights="webb", n_boot=999,
                                      random_state=child_seeds(11, 2)[0])

@@ -1,6 +1,8 @@
 """The ``bayescity`` command: run experiments and check panel files.
 
-Exit codes: 0 done; 2 bad config or bad data (message, no traceback, no run folder); 1 anything else.
+Exit codes: 0 done; 2 bad config or bad data (message, no traceback, no run folder); 1 anything
+else; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). ``report``, ``models`` and ``sweep``
+live in :mod:`bayescity.commands`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from .commands import models as models_cmd
+from .commands import report as report_cmd
+from .commands import sweep as sweep_cmd
+from .commands.tfp import tfp as tfp_command
+from .data.builtin import builtin_filename
 from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
@@ -22,10 +28,27 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
 data_app = typer.Typer(no_args_is_help=True, help="Validate and describe panel data.")
 app.add_typer(data_app, name="data")
+app.add_typer(models_cmd.app, name="models")
+app.command("report")(report_cmd.report)
+app.command("sweep")(sweep_cmd.sweep)
 out = Console(width=140)
 err = Console(stderr=True)
 
 USER_ERRORS = (PanelError, ConfigError)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"bayescity {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Bayesian, causal-ML and frequentist evaluation of place-based policies."""
 
 
 def _fail(exc: BaseException) -> None:
@@ -41,37 +64,30 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
         out_dir: str = typer.Option("reports", "--out", help="reports root folder"),
         models_dir: str = typer.Option("models", "--models", help="fitted-model store"),
         smoke: bool = typer.Option(False, "--smoke", help="quick run with the configs' smoke params"),
-        refit: bool = typer.Option(False, "--refit", help="ignore stored fits")) -> None:
-    """Run an experiment config and write reports/<name>/<run_id>/."""
-    from .experiments.runner import run_experiment
+        refit: bool = typer.Option(False, "--refit", help="ignore stored fits"),
+        only: Optional[list[str]] = typer.Option(None, "--only", help="estimator id(s) to run "
+                                                 "(repeatable or comma-separated)"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+        workers: int = typer.Option(1, "--workers", help="local processes for estimators' "
+                                    "parallel loops"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="local or dask"),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                                help="Dask scheduler address, tcp://host:8786")
+        ) -> None:
+    """Run an experiment config and write reports/<name>/<run_id>/ (report.html inside)."""
+    from .commands.display import closing_table
+    from .commands.notes import print_warnings, run_warnings
+    from .commands.run import execute_run
 
-    try:
-        with err.status("running") as status:
-            outcome = run_experiment(config, reports_root=out_dir, models_root=models_dir,
-                                     smoke=smoke, refit=refit,
-                                     progress=lambda msg: status.update(f"fitting {msg}"))
-    except Exception as exc:  # noqa: BLE001 - mapped to exit codes
-        _fail(exc)
-    out.print(headline_table(outcome.table))
+    outcome = execute_run(config, out_dir=out_dir, models_dir=models_dir, smoke=smoke,
+                          refit=refit, only=only, quiet=quiet, workers=workers,
+                          executor=executor, scheduler=scheduler)
+    out.print(closing_table(outcome.comparison, outcome.table))
+    print_warnings(out, [*outcome.warnings, *run_warnings(outcome.results)])
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)
+    out.print(f"report: {outcome.run_dir}/report.html", highlight=False, soft_wrap=True)
     out.print(f"results written to {outcome.run_dir}", highlight=False, soft_wrap=True)
-
-
-def headline_table(table) -> Table:
-    """The overall and by-trait ATT rows of a run, one line each."""
-    keep = (table["estimand"] == "ATT") | table["estimand"].str.startswith("ATT_by_")
-    shown = Table(title="ATT overall and by trait level", title_justify="left")
-    for col in ("estimator", "estimand", "term", "estimate", "std_error", "lower", "upper",
-                "interval_kind"):
-        shown.add_column(col, justify="right" if col in ("estimate", "std_error", "lower", "upper")
-                         else "left")
-    for _, row in table[keep].iterrows():
-        nums = [f"{row[c]:.4f}" if row[c] == row[c] else "-" for c in
-                ("estimate", "std_error", "lower", "upper")]
-        shown.add_row(str(row["estimator"]), str(row["estimand"]), str(row["term"]), *nums,
-                      str(row["interval_kind"]))
-    return shown
 
 
 def _split(values: Optional[str]) -> list[str]:
@@ -111,13 +127,22 @@ def describe(source: str = typer.Argument("builtin:china_cities", help="builtin:
     """Describe a built-in dataset (default roles) or a file (roles as for `data check`)."""
     roles = {}
     if source.startswith(BUILTIN_PREFIX):
-        roles = dict(BUILTIN_ROLES.get(source[len(BUILTIN_PREFIX):], {}))
+        name = source[len(BUILTIN_PREFIX):]
+        try:
+            builtin_filename(name)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        roles = dict(BUILTIN_ROLES.get(name, {}))
     given = dict(unit=unit, time=time, outcome=outcome, cohort=cohort, treatment=treatment)
     roles.update({k: v for k, v in given.items() if v is not None})
     if not {"unit", "time", "outcome"} <= roles.keys():
         err.print("error: give --unit, --time, --outcome and --cohort or --treatment for a file")
         raise typer.Exit(2)
     _describe(source, roles)
+
+
+app.command("tfp")(tfp_command)
 
 
 def main() -> None:  # pragma: no cover

@@ -18,7 +18,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "p_value",
     "prob_positive",
     "n_obs",
+    "n_treated",
 )
+
+#: Terms resting on fewer treated units than this are flagged in tables, tests and the CLI.
+MIN_TREATED_UNITS: int = 2
 
 #: Paradigms a result can belong to.
 PARADIGMS: tuple[str, ...] = ("frequentist", "bayesian", "ml")

@@ -25,7 +25,7 @@ def builtin_filename(name: str) -> str:
     """The file name of a built-in dataset; ValueError listing the names for an unknown one."""
     if name not in BUILTIN_NAMES:
         available = ", ".join(BUILTIN_NAMES)
-        raise ValueError(f"unknown built-in dataset {name!r}; available: {available}")
+        raise ValueError(f"unknown built-in {name!r}; available: {available}")
     return _FILES[name]
 
 

@@ -13,6 +13,8 @@ class Problem:
     """One thing wrong with the input: which column(s), what, and the first offending rows.
 
     ``rows`` are 1-based data-row numbers as they appear in the file (the header is not counted).
+    ``column`` in angle brackets (``<file>``, ``<sheet>``, ``<source>``, ``<arguments>``) names
+    something other than a column.
     """
 
     column: str
@@ -21,7 +23,9 @@ class Problem:
     n_rows: int = 0
 
     def __str__(self) -> str:
-        text = f"column {self.column!r}: {self.message}"
+        pseudo = self.column.startswith("<") and self.column.endswith(">")
+        text = f"{self.column[1:-1]}: {self.message}" if pseudo else \
+            f"column {self.column!r}: {self.message}"
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
             more = f" (and {self.n_rows - MAX_ROWS_SHOWN} more)" if self.n_rows > MAX_ROWS_SHOWN else ""

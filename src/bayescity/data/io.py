@@ -1,4 +1,5 @@
-"""Reading panel tables from files: CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030), Parquet, Stata, Excel."""
+"""Panel tables in and out: reading CSV/TSV (UTF-8, UTF-8 with BOM, GBK/GB18030), Parquet, Stata
+and Excel; writing CSV that Excel opens with Chinese labels intact."""
 
 from __future__ import annotations
 
@@ -11,6 +12,34 @@ from .errors import PanelError, Problem
 
 BUILTIN_PREFIX = "builtin:"
 READERS = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".dta", ".xlsx", ".xlsm")
+#: Encoding of every CSV bayescity writes: UTF-8 with a byte-order mark, which Excel needs to
+#: show Chinese text correctly and which pandas (and :func:`decode_text`) strip on reading.
+CSV_ENCODING = "utf-8-sig"
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = CSV_ENCODING,
+              index: bool = False) -> Path:
+    """Write ``frame`` as CSV, by default UTF-8 with BOM (opens in Excel, reads back with
+    ``pandas.read_csv``); every CSV the package writes goes through here. Returns the path."""
+    path = Path(path)
+    frame.to_csv(path, index=index, encoding=encoding)
+    return path
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    """One sheet of a workbook (the first unless ``sheet``); the frame's ``attrs`` record the
+    sheet read and every sheet of the workbook, so that errors can point to the others."""
+    with pd.ExcelFile(path) as book:
+        names = [str(n) for n in book.sheet_names]
+        chosen = 0 if sheet is None else sheet
+        ok = chosen in names if isinstance(chosen, str) else 0 <= int(chosen) < len(names)
+        if not ok:
+            raise PanelError(str(path), [Problem("<sheet>", f"no sheet {chosen!r}; the workbook "
+                                                            f"has sheets {', '.join(map(repr, names))}"
+                                                            ": `sheet:` selects one")])
+        frame = pd.read_excel(book, sheet_name=chosen)
+    frame.attrs.update(sheets=tuple(names), sheet=chosen if isinstance(chosen, str) else names[chosen])
+    return frame
 
 
 def decode_text(raw: bytes, source: str, encoding: str | None = None) -> str:
@@ -23,7 +52,7 @@ def decode_text(raw: bytes, source: str, encoding: str | None = None) -> str:
         except UnicodeDecodeError:
             continue
     raise PanelError(source, [Problem("<file>", "cannot decode text as UTF-8 or GBK/GB18030; "
-                                                "pass encoding=...")])
+                                                "set `encoding:`")])
 
 
 def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
@@ -63,7 +92,9 @@ def read_table(source: str | Path, *, sheet: str | int | None = None,
         if suffix == ".dta":
             return pd.read_stata(path, convert_categoricals=True)
         if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet)
+            return _read_excel(path, sheet)
+    except PanelError:
+        raise
     except (ValueError, OSError, KeyError) as exc:
         raise PanelError(str(path), [Problem("<file>", f"cannot read {suffix} file: {exc}")]) from None
     raise PanelError(str(path), [Problem("<file>", f"unsupported file type {suffix!r}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +12,10 @@ import pandas as pd
 from . import validate as v
 from .errors import PanelError, Problem
 from .io import read_table
-from .panel import COHORT, DERIVED, REL_TIME, TREAT, Panel
+from .panel import COHORT, REL_TIME, RESERVED_PREFIX, TREAT, Panel
+
+#: More than this share of treated units treated in every period makes the timing suspect.
+GROUP_DUMMY_SHARE = 0.5
 
 
 def load_panel(source: str | Path | pd.DataFrame, *, unit: str, time: str, outcome: str,
@@ -34,26 +38,41 @@ def load_panel(source: str | Path | pd.DataFrame, *, unit: str, time: str, outco
         frame, name = source.copy(), "<DataFrame>"
     else:
         frame, name = read_table(source, sheet=sheet, encoding=encoding), str(source)
-    return panel_from_frame(frame, source=name, unit=unit, time=time, outcome=outcome,
-                            cohort=cohort, treatment=treatment, covariates=covariates,
-                            traits=traits, cluster=cluster,
-                            drop_missing_outcome=drop_missing_outcome)
+    try:
+        return panel_from_frame(frame, source=name, unit=unit, time=time, outcome=outcome,
+                                cohort=cohort, treatment=treatment, covariates=covariates,
+                                traits=traits, cluster=cluster,
+                                drop_missing_outcome=drop_missing_outcome)
+    except PanelError as exc:
+        raise _with_sheet_hint(exc, frame) from None
+
+
+def _with_sheet_hint(exc: PanelError, frame: pd.DataFrame) -> PanelError:
+    """Add the workbook's sheet names when columns are missing from the sheet that was read."""
+    sheets = frame.attrs.get("sheets", ())
+    if len(sheets) < 2 or not any("column not found" in p.message for p in exc.problems):
+        return exc
+    hint = Problem("<sheet>", f"the data were read from sheet {frame.attrs.get('sheet')!r}; the "
+                              f"workbook has sheets {', '.join(map(repr, sheets))}: `sheet:` "
+                              "(--sheet on the command line) selects one")
+    return PanelError(exc.source, [*exc.problems, hint])
 
 
 def _collect_problems(df: pd.DataFrame, *, unit, time, outcome, cohort, treatment, covariates,
                       traits, cluster, drop_missing_outcome) -> list[Problem]:
     if cohort is None and treatment is None:
-        return [Problem("<arguments>", "give the treatment timing as cohort=<first treated "
-                                       "period column> or treatment=<0/1 column>")]
+        return [Problem("<arguments>", "give the treatment timing as `cohort: <first treated "
+                                       "period column>` or `treatment: <0/1 column>`")]
     wanted = [unit, time, outcome, *(c for c in (cohort, treatment, cluster) if c), *covariates, *traits]
     problems = v.missing_columns(df, wanted)
     if len(df) == 0:
         return problems + [Problem("<file>", "the table has no rows")]
     have = set(df.columns)
-    for reserved in DERIVED:
-        if reserved in have and reserved not in (cohort, treatment):
-            problems.append(Problem(reserved, f"column name {reserved!r} is reserved for the derived "
-                                              "treatment timing; rename it"))
+    for name in df.columns:
+        if str(name).startswith(RESERVED_PREFIX):
+            problems.append(Problem(str(name), f"column names starting with {RESERVED_PREFIX!r} "
+                                               "are reserved for the derived treatment timing; "
+                                               "rename it"))
     time_ok = time in have and not (tp := v.time_problems(df, time))
     if time in have:
         problems += tp
@@ -99,8 +118,33 @@ def panel_from_frame(df: pd.DataFrame, *, source: str, unit: str, time: str, out
                            treatment=treatment, covariates=covariates)
     if len(frame) < len(df):
         notes.append(f"dropped {len(df) - len(frame)} rows with a missing outcome {outcome!r}")
-    return Panel(frame=frame, unit=unit, time=time, outcome=outcome, covariates=covariates,
-                 traits=traits, cluster=cluster, source=source, notes=tuple(notes))
+    panel = Panel(frame=frame, unit=unit, time=time, outcome=outcome, covariates=covariates,
+                  traits=traits, cluster=cluster, source=source, notes=tuple(notes))
+    found = timing_warnings(panel, cohort=cohort, treatment=treatment)
+    return replace(panel, warnings=found) if found else panel
+
+
+def timing_warnings(panel: Panel, *, cohort: str | None, treatment: str | None) -> tuple[str, ...]:
+    """A warning when most treated units are treated in every period they are observed.
+
+    That is the signature of a group dummy (1 for pilot units in every year, e.g.
+    ``ever_treated``) given where a treated-now indicator or a first treated period belongs: such
+    units have no untreated period, so DID has nothing to compare them with.
+    """
+    treated, always = panel.treated_units, panel.always_treated_units()
+    if len(treated) == 0 or len(always) <= GROUP_DUMMY_SHARE * len(treated):
+        return ()
+    if treatment is not None and cohort is None:
+        what = f"treatment column {treatment!r} is 1 in every period"
+        fix = "give a 0/1 column that turns 1 in the adoption period, or the first treated " \
+              "period as `cohort:`"
+    else:
+        what = f"cohort column {cohort!r} puts the first treated period at or before the first " \
+               "observed period"
+        fix = "give the first treated period (e.g. the pilot year; 0 = never) as `cohort:`"
+    return (f"{what} for {len(always)} of {len(treated)} treated units: it looks like a group "
+            "indicator (treated group), not the treatment timing; those units have no untreated "
+            f"period to compare with. {fix[0].upper()}{fix[1:]}",)
 
 
 def _derive(df: pd.DataFrame, *, unit, time, outcome, cohort, treatment,

@@ -1,10 +1,15 @@
 """The immutable :class:`Panel` every estimator consumes.
 
 A Panel holds a private, validated copy of a unit x time table together with the roles of its
-columns. It derives the treatment timing once (``cohort``: first treated period, 0 = never
-treated; ``treat``: the absorbing 0/1 indicator; ``rel_time``: event time ``time - cohort``, NaN
-for never-treated units) and hands out integer codes for units, periods, cohorts and trait levels,
-so that PyMC coords, NumPyro indices, econml ``groups`` and fixed-effect ids all come from here.
+columns. It derives the treatment timing once (:data:`COHORT`: first treated period, 0 = never
+treated; :data:`TREAT`: the absorbing 0/1 indicator; :data:`REL_TIME`: event time
+``time - cohort``, NaN for never-treated units) and hands out integer codes for units, periods,
+cohorts and trait levels, so that PyMC coords, NumPyro indices, econml ``groups`` and
+fixed-effect ids all come from here.
+
+The derived columns carry the reserved prefix ``_bc_`` so that they never collide with a user
+column: a file with its own ``cohort``, ``treat`` or ``rel_time`` column loads as it is. Code
+reads them through the constants :data:`COHORT`, :data:`TREAT` and :data:`REL_TIME`.
 """
 
 from __future__ import annotations
@@ -15,16 +20,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Columns a Panel derives; a user column with one of these names must hold that very quantity.
-COHORT, TREAT, REL_TIME = "cohort", "treat", "rel_time"
+#: Prefix of the columns a Panel derives; user columns may not start with it.
+RESERVED_PREFIX = "_bc_"
+#: Columns a Panel derives (first treated period, treated-now indicator, event time).
+COHORT, TREAT, REL_TIME = "_bc_cohort", "_bc_treat", "_bc_rel_time"
 DERIVED = (COHORT, TREAT, REL_TIME)
 #: A numeric trait with more distinct unit values than this is continuous (``numeric``).
 MAX_CATEGORICAL_LEVELS = 10
 
 
+#: Width of the labels in :meth:`PanelDescription.__str__` (values start in one column).
+_LABEL = 16
+
+
+def _line(label: str, value: object) -> str:
+    return f"{label + ':':<{_LABEL}}{value}"
+
+
+def _number(x: float) -> str:
+    return f"{x:.4g}"
+
+
 @dataclass(frozen=True)
 class PanelDescription:
-    """What :meth:`Panel.describe` reports."""
+    """What :meth:`Panel.describe` reports.
+
+    ``traits`` lists the levels of categorical traits with their unit counts; ``numeric_traits``
+    summarises continuous ones by the min, quartiles and max of their unit values. ``warnings``
+    are things that look like a mistake in the data roles (e.g. a group dummy given as the
+    treatment); ``notes`` are facts about how the data were read.
+    """
 
     source: str
     n_obs: int
@@ -39,37 +64,55 @@ class PanelDescription:
     outcome: str
     covariates: tuple[str, ...]
     traits: dict[str, dict[str, int]]
+    numeric_traits: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     def __str__(self) -> str:
         lines = [
-            f"source:        {self.source}",
-            f"observations:  {self.n_obs}",
-            f"units:         {self.n_units}",
-            f"periods:       {self.n_periods} ({self.first_period}-{self.last_period})",
-            f"balanced:      {'yes' if self.balanced else 'no (unbalanced panel)'}",
-            f"outcome:       {self.outcome}",
-            f"covariates:    {', '.join(self.covariates) or '-'}",
-            f"never treated: {self.n_never_treated} units",
-            f"always treated:{self.n_always_treated:>3} units (treated in the first period)",
+            _line("source", self.source),
+            _line("observations", self.n_obs),
+            _line("units", self.n_units),
+            _line("periods", f"{self.n_periods} ({self.first_period}-{self.last_period})"),
+            _line("balanced", "yes" if self.balanced else "no (unbalanced panel)"),
+            _line("outcome", self.outcome),
+            _line("covariates", ", ".join(self.covariates) or "-"),
+            _line("never treated", f"{self.n_never_treated} units"),
+            _line("always treated", f"{self.n_always_treated} units (treated in every period "
+                                    "they are observed)"),
             "cohorts (first treated period: units):",
         ]
         lines += [f"  {g}: {n}" for g, n in self.cohorts.items()] or ["  (none)"]
         for trait, levels in self.traits.items():
             lines.append(f"trait {trait}: " + ", ".join(f"{k} ({v})" for k, v in levels.items()))
+        for trait, q in self.numeric_traits.items():
+            lines.append(f"trait {trait} (numeric, {int(q['units'])} units): "
+                         f"min {_number(q['min'])}, 25% {_number(q['q25'])}, "
+                         f"median {_number(q['median'])}, 75% {_number(q['q75'])}, "
+                         f"max {_number(q['max'])}")
+        lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def numeric_summary(values: pd.Series) -> dict[str, float]:
+    """Min, quartiles, max and count of a numeric unit characteristic."""
+    q = values.astype(float).quantile([0.0, 0.25, 0.5, 0.75, 1.0]).to_numpy()
+    return {"units": float(values.size), "min": q[0], "q25": q[1], "median": q[2], "q75": q[3],
+            "max": q[4]}
 
 
 @dataclass(frozen=True, eq=False)
 class Panel:
     """A validated, immutable unit x time panel. Build it with :func:`bayescity.load_panel`.
 
-    ``frame`` is sorted by (unit, time) and carries the derived ``cohort``, ``treat`` and
-    ``rel_time`` columns; :attr:`data` returns a copy so that no caller can alter the panel.
+    ``frame`` is sorted by (unit, time) and carries the derived :data:`COHORT`, :data:`TREAT`
+    and :data:`REL_TIME` columns next to the user's columns; :attr:`data` returns a copy so that
+    no caller can alter the panel. ``notes`` say how the data were read; ``warnings`` flag
+    roles that look mistaken (see :func:`bayescity.data.loader.timing_warnings`).
     """
 
     frame: pd.DataFrame = field(repr=False)
@@ -81,11 +124,13 @@ class Panel:
     cluster: str | None = None
     source: str = "<DataFrame>"
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- data access
     @property
     def data(self) -> pd.DataFrame:
-        """A copy of the panel table (user columns plus ``cohort``, ``treat``, ``rel_time``)."""
+        """A copy of the panel table: the user's columns plus :data:`COHORT`, :data:`TREAT`
+        and :data:`REL_TIME` (names with the reserved ``_bc_`` prefix)."""
         return self.frame.copy()
 
     @property
@@ -170,6 +215,22 @@ class Panel:
     def numeric_traits(self) -> tuple[str, ...]:
         return tuple(t for t in self.traits if self.trait_kind(t) == "numeric")
 
+    def always_treated_units(self) -> pd.Index:
+        """Units treated in every period they are observed (no untreated period of their own)."""
+        codes = self.unit_codes
+        times = self.frame[self.time].to_numpy()
+        first_seen = np.full(codes.max() + 1, np.iinfo(np.int64).max)
+        np.minimum.at(first_seen, codes, times)
+        cohort = self.frame[COHORT].to_numpy()
+        always = (cohort > 0) & (cohort <= first_seen[codes])
+        return pd.Index(pd.unique(self.frame[self.unit].to_numpy()[always]), name=self.unit)
+
+    @property
+    def treated_units(self) -> pd.Index:
+        """Units with a treated cohort (first treated period inside the window)."""
+        return pd.Index(pd.unique(self.frame.loc[self.frame[COHORT] > 0, self.unit]),
+                        name=self.unit)
+
     def unit_table(self) -> pd.DataFrame:
         """One row per unit: unit, cohort and the unit-level traits, sorted by unit."""
         cols = [self.unit, COHORT, *self.traits]
@@ -188,20 +249,25 @@ class Panel:
         units = self.unit_table()
         sizes = units[COHORT].value_counts().sort_index()
         first, last = int(self.periods[0]), int(self.periods[-1])
+        categorical = self.categorical_traits
         traits = {t: {str(k): int(v) for k, v in units[t].value_counts().sort_index().items()}
-                  for t in self.traits}
+                  for t in categorical}
+        numeric = {t: numeric_summary(units[t]) for t in self.traits if t not in categorical}
         return PanelDescription(
             source=self.source, n_obs=self.n_obs, n_units=self.n_units,
             n_periods=self.n_periods, first_period=first, last_period=last,
             balanced=self.is_balanced,
             cohorts={int(g): int(n) for g, n in sizes.items() if g > 0},
             n_never_treated=int(sizes.get(0, 0)),
-            n_always_treated=int(((units[COHORT] > 0) & (units[COHORT] <= first)).sum()),
-            outcome=self.outcome, covariates=self.covariates, traits=traits, notes=self.notes,
+            n_always_treated=len(self.always_treated_units()),
+            outcome=self.outcome, covariates=self.covariates, traits=traits,
+            numeric_traits=numeric, notes=self.notes, warnings=self.warnings,
         )
 
     def to_xarray(self):
-        """A unit x time :class:`xarray.Dataset` of the numeric columns (NaN where unobserved)."""
+        """A unit x time :class:`xarray.Dataset` of the outcome, the covariates and the derived
+        timing variables (under the names :data:`COHORT`, :data:`TREAT`, :data:`REL_TIME`), NaN
+        where unobserved; traits are coordinates along the unit dimension."""
         numeric = [self.outcome, *self.covariates, COHORT, TREAT, REL_TIME]
         numeric = list(dict.fromkeys(numeric))
         ds = self.frame.set_index([self.unit, self.time])[numeric].to_xarray()

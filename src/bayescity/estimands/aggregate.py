@@ -20,14 +20,20 @@ treated units, the influence function of an aggregate includes the estimated-wei
 (``did``'s ``wif``) whenever ``unit_cohort`` is given. Bayesian estimators pass posterior draws
 and every draw is aggregated with the same weights. R's second-stage overall numbers (group,
 dynamic, calendar) come from :func:`second_stage_overall`.
+
+Every aggregate also counts the distinct treated units behind each term (``n_treated``), so a
+term that rests on one unit (a one-city cohort at its longest event times) is visible in every
+paradigm's table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+
+from ..data.panel import COHORT
 
 ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 BY_PREFIX = "ATT_by_"
@@ -43,6 +49,11 @@ class CellEffects:
     ``vcov = influence.T @ influence / n_units**2``; ``draws`` (n_draws x n_cells) posterior
     draws. ``unit_cohort`` (0 = never treated) and ``unit_level``, aligned with the influence
     rows, let the aggregates account for the estimation of their weights.
+    ``cell_units`` (one array of unit labels per cell) names the treated units of each cell, so
+    that terms count their distinct treated units exactly; without it a cell's treated units
+    are its ``n_units`` column, else its ``weight`` (units, or unit-period observations), and
+    a term counts the largest cell of each cohort (and level) it covers -- exact on balanced
+    panels.
     """
 
     cells: pd.DataFrame
@@ -51,6 +62,7 @@ class CellEffects:
     draws: np.ndarray | None = None
     unit_cohort: np.ndarray | None = None
     unit_level: np.ndarray | None = None
+    cell_units: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
         cells = self.cells.reset_index(drop=True).copy()
@@ -71,6 +83,18 @@ class CellEffects:
         object.__setattr__(self, "estimates", est)
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
+        groups = pd.factorize(cells["cohort"].to_numpy())[0].astype(np.int64)
+        if "level" in cells.columns and len(cells):
+            level = pd.factorize(cells["level"].to_numpy())[0]
+            groups = groups * (int(level.max()) + 1) + level
+        sizes = cells["n_units"] if "n_units" in cells.columns else cells["weight"]
+        object.__setattr__(self, "_groups", np.asarray(groups, dtype=np.int64))
+        object.__setattr__(self, "_sizes", sizes.to_numpy(dtype=float))
+        if self.cell_units is not None:
+            if len(self.cell_units) != len(cells):
+                raise ValueError(f"CellEffects: {len(cells)} cells but {len(self.cell_units)} "
+                                 "cell_units")
+            object.__setattr__(self, "cell_units", tuple(np.asarray(u) for u in self.cell_units))
 
     def _check_matrix(self, name: str, n_cells: int) -> None:
         value = getattr(self, name)
@@ -107,6 +131,8 @@ class Aggregation:
     weights: np.ndarray
     influence: np.ndarray | None = None
     draws: np.ndarray | None = None
+    #: Distinct treated units behind each term (see :func:`treated_units`).
+    n_treated: np.ndarray | None = None
 
     def vcov(self, clusters: np.ndarray | None = None) -> np.ndarray:
         """``IF' IF / n^2``; with ``clusters`` (one label per unit) influence is summed within clusters."""
@@ -128,6 +154,24 @@ def cluster_sums(influence: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     out = np.zeros((codes.max() + 1, influence.shape[1]))
     np.add.at(out, codes, influence)
     return out
+
+
+def treated_units(cells: CellEffects, idx: np.ndarray) -> int:
+    """The number of distinct treated units behind the cells ``idx`` of ``cells``."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.size == 0:
+        return 0
+    if cells.cell_units is not None:
+        return int(np.unique(np.concatenate([cells.cell_units[i] for i in idx])).size)
+    largest = np.zeros(int(cells._groups.max()) + 1)
+    np.maximum.at(largest, cells._groups[idx], cells._sizes[idx])
+    return int(round(largest.sum()))
+
+
+def terms_treated_units(cells: CellEffects, W: np.ndarray) -> np.ndarray:
+    """Distinct treated units behind each row (term) of the weight matrix ``W``."""
+    return np.array([treated_units(cells, np.flatnonzero(row)) for row in np.atleast_2d(W)],
+                    dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------- weights
@@ -203,8 +247,8 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     estimand = _resolve(estimand, trait, cells.cells)
     keep = _select(cells, post_only, event_window)
     if keep.size == 0:
-        raise ValueError(f"{estimand}: no cells left to aggregate (post_only={post_only}, "
-                         f"event_window={event_window})")
+        raise ValueError(f"{estimand}: no cells left to aggregate (post-treatment only: "
+                         f"{post_only}, event_window: {event_window})")
     weight = cells.cells["weight"].to_numpy(dtype=float)
     spec = _term_cells(cells.cells.iloc[keep].reset_index(drop=True), estimand)
     n_cells = len(cells.cells)
@@ -228,7 +272,7 @@ def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,
                 influence[:, j] += extra
     draws = None if cells.draws is None else cells.draws @ W.T
     return Aggregation(estimand=estimand, terms=terms, estimates=W @ cells.estimates, weights=W,
-                       influence=influence, draws=draws)
+                       influence=influence, draws=draws, n_treated=terms_treated_units(cells, W))
 
 
 def second_stage_overall(cells: CellEffects, estimand: str, *,
@@ -247,40 +291,42 @@ def second_stage_overall(cells: CellEffects, estimand: str, *,
     first = aggregate(cells, estimand, post_only=True, event_window=event_window)
     k = len(first.terms)
     if estimand != "ATT_cohort":
-        return _linear(first, np.full(k, 1.0 / k))
+        return _linear(first, np.full(k, 1.0 / k), cells)
     cohort = cells.cells["cohort"].to_numpy()
     size = np.array([cells.cells["weight"].to_numpy(dtype=float)[cohort == int(g)].max()
                      for g in first.terms])
-    out = _linear(first, size / size.sum())
+    out = _linear(first, size / size.sum(), cells)
     if cells.unit_cohort is None or first.influence is None:
         return out
     member = np.asarray(cells.unit_cohort)[:, None] == np.array([int(g) for g in first.terms])
     wif = share_influence(member.astype(float), size / cells.n_units)
-    return Aggregation(estimand=out.estimand, terms=out.terms, estimates=out.estimates,
-                       weights=out.weights, influence=out.influence + (wif @ first.estimates)[:, None],
-                       draws=out.draws)
+    return replace(out, influence=out.influence + (wif @ first.estimates)[:, None])
 
 
-def _linear(agg: Aggregation, a: np.ndarray) -> Aggregation:
-    """The single term ``a @ terms`` of an aggregation, with fixed weights ``a``."""
+def _linear(agg: Aggregation, a: np.ndarray, cells: CellEffects) -> Aggregation:
+    """The single term ``a @ terms`` of an aggregation of ``cells``, with fixed weights ``a``."""
+    weights = (a @ agg.weights)[None, :]
     return Aggregation(
         estimand=agg.estimand, terms=["overall"], estimates=np.array([a @ agg.estimates]),
-        weights=(a @ agg.weights)[None, :],
+        weights=weights,
         influence=None if agg.influence is None else agg.influence @ a[:, None],
-        draws=None if agg.draws is None else agg.draws @ a[:, None])
+        draws=None if agg.draws is None else agg.draws @ a[:, None],
+        n_treated=terms_treated_units(cells, weights))
 
 
 # ---------------------------------------------------------------------------- unit-level effects
-def cells_from_unit_effects(frame: pd.DataFrame, *, cohort: str = "cohort", time: str = "time",
+def cells_from_unit_effects(frame: pd.DataFrame, *, cohort: str = COHORT, time: str = "time",
                             effect: str | None = "tau", draws: np.ndarray | None = None,
-                            level: str | None = None) -> CellEffects:
+                            level: str | None = None, unit: str | None = None) -> CellEffects:
     """Average unit x period effects of treated observations within (cohort, time[, level]) cells.
 
     ``frame`` has one row per treated observation (``cohort > 0``); ``effect`` names its point
     effect (e.g. an imputation estimator's tau_it) and/or ``draws`` (n_draws x n_rows) holds
     posterior draws of it (the cell estimate is then the mean of the draws' cell averages).
-    The cell weight is the number of observations in the cell. Influence functions are not
-    formed here; estimators that have them build :class:`CellEffects` directly.
+    The cell weight is the number of observations in the cell; with ``unit`` (the unit column)
+    the cells also record their treated units, so terms count distinct units exactly on
+    unbalanced panels. Influence functions are not formed here; estimators that have them
+    build :class:`CellEffects` directly.
     """
     if effect is None and draws is None:
         raise ValueError("give the effect column and/or draws")
@@ -299,5 +345,9 @@ def cells_from_unit_effects(frame: pd.DataFrame, *, cohort: str = "cohort", time
         estimates = cell_draws.mean(axis=0)
     table = pd.DataFrame(list(uniques), columns=["cohort", "time"] + (["level"] if level else []))
     table["weight"] = counts
-    return CellEffects(cells=table, estimates=estimates, draws=cell_draws)
+    units = None
+    if unit is not None:
+        labels = frame[unit].to_numpy()
+        units = tuple(np.unique(labels[codes == k]) for k in range(len(uniques)))
+    return CellEffects(cells=table, estimates=estimates, draws=cell_draws, cell_units=units)
 

@@ -41,7 +41,7 @@ def draw_multipliers(rng: np.random.Generator, n_boot: int, n_clusters: int,
         return np.where(low, (1 - s5) / 2, (1 + s5) / 2)
     if kind == "rademacher":
         return rng.choice(np.array([-1.0, 1.0]), size=(n_boot, n_clusters))
-    raise ValueError(f"multiplier must be one of {MULTIPLIERS}, got {kind!r}")
+    raise ValueError(f"multiplier: {kind!r} is not one of {list(MULTIPLIERS)}")
 
 
 def multiplier_bootstrap(influence: np.ndarray, multipliers: np.ndarray, *,
@@ -54,7 +54,7 @@ def multiplier_bootstrap(influence: np.ndarray, multipliers: np.ndarray, *,
     cluster (per unit without ``clusters``), so every aggregate of one fit shares the draws.
     """
     if bands not in ("uniform", "pointwise"):
-        raise ValueError(f"bands must be 'uniform' or 'pointwise', got {bands!r}")
+        raise ValueError(f"bands: {bands!r} is not one of ['uniform', 'pointwise']")
     n = influence.shape[0]
     psi = influence if clusters is None else cluster_sums(influence, clusters)
     if multipliers.shape[1] != psi.shape[0]:

@@ -64,14 +64,15 @@ def pretrend_test(agg: "Aggregation", vcov: np.ndarray,
     R, span = leads
     where = "all e < 0" if span is None else f"e in {span}"
     return wald_test(f"pre-trends: ATT(e) = 0 for {where}", agg.estimates, vcov, R,
-                     df_denom=df_denom, note=f"{len(R)} pre-period event times")
+                     df_denom=df_denom, note=f"{len(R)} pre-period event times", terms=agg.terms)
 
 
 def equality_test(agg: "Aggregation", vcov: np.ndarray) -> TestResult | None:
     """Joint Wald test that the effects of all trait levels are equal."""
     if not agg.estimand.startswith("ATT_by_"):
         return None
-    return level_equality_test(agg.estimand.removeprefix("ATT_by_"), agg.estimates, vcov)
+    return level_equality_test(agg.estimand.removeprefix("ATT_by_"), agg.estimates, vcov,
+                               terms=agg.terms)
 
 
 def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) -> pd.DataFrame:
@@ -80,6 +81,13 @@ def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) 
     diff = agg.draws[:, 1:] - agg.draws[:, :1]
     terms = [f"{t} - {agg.terms[0]}" for t in agg.terms[1:]]
     return posterior_table(terms, diff, interval_prob)
+
+
+def with_treated_units(table: pd.DataFrame, agg: "Aggregation") -> pd.DataFrame:
+    """``table`` with the aggregation's ``n_treated`` per term (when it has one)."""
+    if agg.n_treated is None:
+        return table
+    return table.assign(n_treated=np.asarray(agg.n_treated, dtype=np.int64))
 
 
 def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: int,
@@ -96,12 +104,13 @@ def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: i
     (``"wald_if"``; t with ``df`` if given) or, with ``bootstrap``, bootstrap standard errors and
     ``"bootstrap_uniform"``/``"bootstrap_pointwise"`` bands. Frequentist results get the
     pre-trend test (``ATT_event``) and the level-equality test (``ATT_by_<trait>``) appended to
-    ``tests``, computed from the influence-function covariance.
+    ``tests``, computed from the influence-function covariance. Every table carries the
+    distinct treated units behind each term (``n_treated``) counted by the aggregation.
     """
     info = dict(info or {})
     use_draws = agg.draws is not None and (paradigm == "bayesian" or agg.influence is None)
     if use_draws:
-        table = posterior_table(agg.terms, agg.draws, interval_prob)
+        table = with_treated_units(posterior_table(agg.terms, agg.draws, interval_prob), agg)
         if agg.estimand.startswith("ATT_by_") and len(agg.terms) > 1:
             info.setdefault("level_differences", level_differences(agg, interval_prob))
         return EffectResult(method=method, paradigm=paradigm, estimand=agg.estimand, table=table,
@@ -116,6 +125,7 @@ def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: i
         table = bootstrap_table(agg.terms, agg.estimates, bootstrap)
         kind, reported = interval_kind or f"bootstrap_{bootstrap.bands}", bootstrap.vcov
         info.update(n_boot=bootstrap.n_boot, multiplier=bootstrap.multiplier, crit=bootstrap.crit)
+    table = with_treated_units(table, agg)
     extra = [t for t in (pretrend_test(agg, vcov, pretrend_window), equality_test(agg, vcov))
              if t is not None]
     if n_clusters is None:

@@ -31,9 +31,9 @@ class ParamError(ValueError):
 
 def did_you_mean(value: Any, choices: Sequence[Any]) -> str:
     """`` (did you mean 'x'?)`` for a near miss among ``choices``, else ``""``."""
-    near = difflib.get_close_matches(str(value).lower(), [str(c) for c in choices], n=1,
-                                     cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
+    by_lower = {str(c).lower(): c for c in choices}
+    near = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {str(by_lower[near[0]])!r}?)" if near else ""
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:

@@ -1,12 +1,20 @@
-"""Provenance and storage: data hashes, the fitted-model store in ``models/`` and run folders."""
+"""Provenance and run folders: data hashes, fit keys, run ids, staged publication, stale cleanup.
+
+Folders that are being written carry a hidden name that records the writer
+(``.staging-<label>.<host>.<pid>.<random>``); they become visible with one atomic rename when
+complete, so a killed run (Ctrl-C, ``kill -9``, a power cut) never leaves a complete-looking
+folder. The next run removes the hidden folders whose writer is gone (:func:`remove_stale`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import pickle
+import re
 import shutil
+import socket
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,9 +25,13 @@ from typing import Any, Iterator
 import pandas as pd
 
 from ..data.panel import Panel
-from ..results.effect import EffectResult
 
-VERSIONED_PACKAGES = ("bayescity", "numpy", "pandas", "scipy", "pyfixest", "xarray", "pydantic")
+VERSIONED_PACKAGES = ("bayescity", "numpy", "pandas", "scipy", "pyfixest", "xarray", "pydantic",
+                      "arviz", "pymc", "econml")
+#: Hidden folders of writers on another host are left alone for this long (seconds).
+FOREIGN_STALE_AFTER = 24 * 3600
+_OWNED = re.compile(r"^\.(?P<kind>staging|tmp|trash)-.*\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)"
+                    r"\.[0-9a-f]{8}$")
 
 
 def data_hash(panel: Panel) -> str:
@@ -43,42 +55,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def fit_key(method: str, params: dict[str, Any], dhash: str) -> str:
-    """The store key of one fit: a hash of method, resolved parameters, data and package version."""
+def bayescity_version() -> str:
+    return metadata.version("bayescity")
+
+
+def fit_key(method: str, params: dict[str, Any], dhash: str, version: str | None = None) -> str:
+    """The store key of one fit: a hash of method, resolved parameters, data and the bayescity
+    version (the running one unless ``version`` is given, as when a stored key is checked)."""
     blob = json.dumps({"method": method, "params": params, "data": dhash,
-                       "version": metadata.version("bayescity")}, sort_keys=True, default=str)
+                       "version": version or bayescity_version()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-class ModelStore:
-    """Fitted results kept under ``root/<experiment>/<estimator id>-<key>/`` for reuse across runs."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def _dir(self, experiment: str, est_id: str, key: str) -> Path:
-        return self.root / experiment / f"{est_id}-{key}"
-
-    def load(self, experiment: str, est_id: str, key: str) -> list[EffectResult] | None:
-        path = self._dir(experiment, est_id, key) / "results.pkl"
-        if not path.exists():
-            return None
-        with path.open("rb") as fh:
-            return pickle.load(fh)
-
-    def save(self, experiment: str, est_id: str, key: str, results: list[EffectResult],
-             meta: dict[str, Any]) -> Path:
-        final = self._dir(experiment, est_id, key)
-        tmp = final.with_name(final.name + f".tmp-{uuid.uuid4().hex[:8]}")
-        tmp.mkdir(parents=True)
-        with (tmp / "results.pkl").open("wb") as fh:
-            pickle.dump(results, fh)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
-        if final.exists():
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, final)
-        return final
+def config_hash(config_dict: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config_dict, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def new_run_id(config_hash: str) -> str:
@@ -86,6 +76,56 @@ def new_run_id(config_hash: str) -> str:
     return f"{stamp}-{config_hash[:8]}"
 
 
+# --------------------------------------------------------------------------- hidden folders
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def owned_name(kind: str, label: str) -> str:
+    """A hidden folder name recording this process as its writer (``kind``: staging/tmp/trash)."""
+    return f".{kind}-{label}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """True for a hidden folder whose writer is gone: a dead process on this host, or a writer
+    on another host that has not touched it for :data:`FOREIGN_STALE_AFTER` seconds."""
+    m = _OWNED.match(path.name)
+    if m is None:
+        return False
+    if m["host"] == _host():
+        return int(m["pid"]) != os.getpid() and not _alive(int(m["pid"]))
+    try:
+        age = (now or time.time()) - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age > FOREIGN_STALE_AFTER
+
+
+def remove_stale(*roots: str | Path) -> list[Path]:
+    """Remove stale hidden folders directly under each ``root/<name>/``; return what went."""
+    removed = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        for parent in [root, *(p for p in root.iterdir() if p.is_dir())]:
+            for path in parent.glob(".*-*"):
+                if path.is_dir() and is_stale(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+    return removed
+
+
+# --------------------------------------------------------------------------- run folders
 class RunDir:
     """A run folder staged under a hidden name; ``final`` is set once it has been published."""
 
@@ -99,13 +139,13 @@ def staged_run_dir(reports_root: str | Path, experiment: str, run_id: str) -> It
     """Yield a :class:`RunDir` whose staging folder becomes ``reports_root/experiment/run_id``
     only on success.
 
-    An existing run folder is never overwritten (a suffix is added); on any error the staging
-    folder is removed, so a failed run leaves nothing behind.
+    An existing run folder is never overwritten (a suffix is added); on any error, Ctrl-C
+    included, the staging folder is removed, so a failed run leaves nothing behind.
     """
     parent = Path(reports_root) / experiment
     created_parent = not parent.exists()
     parent.mkdir(parents=True, exist_ok=True)
-    run = RunDir(parent / f".staging-{run_id}-{uuid.uuid4().hex[:8]}")
+    run = RunDir(parent / owned_name("staging", run_id))
     run.staging.mkdir()
     try:
         yield run
@@ -120,7 +160,3 @@ def staged_run_dir(reports_root: str | Path, experiment: str, run_id: str) -> It
         final = parent / f"{run_id}-{n}"
     os.replace(run.staging, final)
     run.final = final
-
-
-def config_hash(config_dict: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config_dict, sort_keys=True, default=str).encode()).hexdigest()

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data.io import BUILTIN_PREFIX
+from ..tfp.derive import DeriveSpec, outcome_problem
 
 
 class ConfigError(ValueError):
@@ -42,15 +43,28 @@ class DataConfig(_Strict):
     sheet: str | int | None = None
     encoding: str | None = None
     drop_missing_outcome: bool = False
+    derive: dict[str, DeriveSpec] = Field(default_factory=dict)
+    #: An alternative treatment coding (:mod:`bayescity.data.codings`), applied after loading.
+    coding: dict[str, Any] | None = None
+
+    @field_validator("coding")
+    @classmethod
+    def _coding(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        from ..data.codings import parse_coding
+
+        parse_coding(v)
+        return v
 
     @model_validator(mode="after")
     def _timing_given(self) -> "DataConfig":
         if self.cohort is None and self.treatment is None:
             raise ValueError("data: give the treatment timing as `cohort:` or `treatment:`")
+        if problem := outcome_problem(self.derive, self.outcome, self.drop_missing_outcome):
+            raise ValueError(problem)
         return self
 
     def load_kwargs(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"source"})
+        return self.model_dump(exclude={"source", "derive", "coding"})
 
 
 class EstimatorConfig(_Strict):
@@ -70,6 +84,13 @@ class EstimatorConfig(_Strict):
         return _check_slug("estimator id", v)
 
 
+class SweepConfig(_Strict):
+    """The grid ``bayescity sweep`` runs by default: config path -> values (see
+    :mod:`bayescity.experiments.sweep`); ``bayescity run`` ignores it."""
+
+    grid: dict[str, list[Any]] = Field(min_length=1)
+
+
 class ExperimentConfig(_Strict):
     """A whole study: a name, one seed, one panel and the estimators to run on it."""
 
@@ -77,6 +98,7 @@ class ExperimentConfig(_Strict):
     seed: int = 0
     data: DataConfig
     estimators: list[EstimatorConfig] = Field(min_length=1)
+    sweep: SweepConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -91,6 +113,7 @@ class ExperimentConfig(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"estimator ids must be unique; repeated: {dupes}")
+        problems = []
         for e in self.estimators:
             try:
                 cls = get_estimator(e.method)
@@ -99,30 +122,42 @@ class ExperimentConfig(_Strict):
                 cls(**e.params).validate()
                 cls(**{**e.params, **e.smoke}).validate()
             except (UnknownMethodError, ValueError, TypeError) as exc:
-                raise ValueError(f"estimator {e.id!r} ({e.method}): {exc}") from None
+                problems.append(f"estimator {e.id!r} ({e.method}): {exc}")
+        if problems:
+            raise ValueError("\n  - ".join(problems))
         return self
 
 
 def _format_validation(path: Path, exc: ValidationError) -> str:
     lines = [f"invalid config {str(path)!r}:"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "<top>"
+        where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?)"
-        lines.append(f"  - {where}: {msg}")
+        lines.append(f"  - {where}: {msg}" if where else f"  - {msg}")
     return "\n".join(lines)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate a YAML config; a relative data ``source`` is resolved against its folder."""
+    return parse_config(read_raw(path), path)
+
+
+def read_raw(path: str | Path) -> Any:
+    """The YAML content of a config file, not yet validated."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+
+
+def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
+    """Validate a config mapping read from ``path`` (the folder a relative source is read from)."""
+    path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
     try:

@@ -1,24 +1,73 @@
-"""Run an experiment config end to end: load the panel once, fit every estimator, write the run."""
+"""Run an experiment config end to end: load the panel once, fit or reuse every estimator,
+publish the run folder and render its report.
+
+The flow of one run, top to bottom: :func:`prepare` (config, ``--only``, panel, parameter
+checks: every user mistake is found here, before any work), :func:`fit_estimators` (each fit
+taken from the model store or fitted and stored, with the estimator's InferenceData as netCDF),
+and :func:`bayescity.experiments.publish.publish_run` (tables, stored results, report) inside a
+staged run folder that becomes visible only when complete.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..data.loader import load_panel
 from ..data.panel import Panel
-from ..estimators.base import ParamError
+from ..estimators.base import ParamError, did_you_mean
 from ..estimators.registry import get_estimator
-from ..results.compare import compare
+from ..parallel import use_executor
+from ..progress import ProgressEvent, progress_to
 from ..results.effect import EffectResult
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, load_config
+from .executors import ExecutorSpec, open_executor
+from .store import ModelStore
+
+
+class RunObserver(Protocol):
+    """What a progress display hears from a run (all methods optional in spirit: no-ops)."""
+
+    def fit_started(self, est_id: str, method: str, index: int, total: int,
+                    stored: bool) -> None: ...
+
+    def fit_finished(self, est_id: str, seconds: float) -> None: ...
+
+    def task_progress(self, event: ProgressEvent) -> None: ...
+
+    def stage(self, text: str) -> None: ...
+
+
+class NullObserver:
+    def fit_started(self, est_id, method, index, total, stored) -> None: ...
+
+    def fit_finished(self, est_id, seconds) -> None: ...
+
+    def task_progress(self, event) -> None: ...
+
+    def stage(self, text) -> None: ...
+
+
+@dataclass
+class Fits:
+    """The fitted (or reused) results of a run, per estimator id, in config order."""
+
+    results: dict[str, list[EffectResult]]
+    resolved: dict[str, dict[str, Any]]
+    keys: dict[str, str]
+    seeds: dict[str, int]
+    data_hash: str
+    cached: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    #: estimator id -> the stored posterior (netCDF) path and its SHA-256
+    posteriors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -31,6 +80,10 @@ class RunOutcome:
     table: pd.DataFrame
     seeds: dict[str, int] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
+    comparison: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    #: The panel's warnings (roles that look mistaken), for the CLI to repeat.
+    warnings: tuple[str, ...] = ()
 
 
 def child_seeds(seed: int, ids: list[str]) -> dict[str, int]:
@@ -53,7 +106,16 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
-    return load_panel(config.data.source, **config.data.load_kwargs())
+    from ..data.codings import apply_coding
+
+    if config.data.derive:
+        from ..tfp.derive import load_derived_panel
+
+        panel = load_derived_panel(config.data.source, config.data.derive,
+                                   **config.data.load_kwargs())
+    else:
+        panel = load_panel(config.data.source, **config.data.load_kwargs())
+    return apply_coding(panel, config.data.coding)
 
 
 #: Estimator parameters that name panel columns, checked before any fit.
@@ -64,50 +126,120 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
     """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
     have, problems = set(panel.frame.columns), []
     for est in config.estimators:
+        merged = {**est.params, **est.smoke}
+        missing = []
         for name in COLUMN_PARAMS:
-            value = {**est.params, **est.smoke}.get(name)
+            value = merged.get(name)
             wanted = [value] if isinstance(value, str) else list(value or [])
-            problems += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
-                         for c in wanted if c not in have]
-    for est in config.estimators:
-        try:
-            get_estimator(est.method)(**est.params).check_panel(panel)
-        except ParamError as exc:
-            problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+            missing += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
+                        for c in wanted if c not in have]
+        problems += missing
+        if missing:
+            continue
+        for params in ([est.params, merged] if est.smoke else [est.params]):
+            try:
+                get_estimator(est.method)(**params).check_panel(panel)
+            except ParamError as exc:
+                problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
+                break
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
 
 
-def run_experiment(config_path: str | Path, *, reports_root: str | Path = "reports",
-                   models_root: str | Path = "models", smoke: bool = False, refit: bool = False,
-                   progress: Callable[[str], None] | None = None) -> RunOutcome:
-    """Fit every estimator of the config and publish ``reports/<name>/<run_id>/``.
+def select_estimators(config: ExperimentConfig, only: list[str] | None) -> ExperimentConfig:
+    """The config restricted to the estimator ids in ``only`` (config order kept)."""
+    if not only:
+        return config
+    ids = [e.id for e in config.estimators]
+    unknown = [i for i in only if i not in ids]
+    if unknown:
+        hints = "".join(did_you_mean(i, ids) for i in unknown)
+        raise ConfigError(f"--only: unknown estimator id(s) {unknown}{hints}; "
+                          f"ids in {config.name!r}: {ids}")
+    keep = [e for e in config.estimators if e.id in set(only)]
+    return config.model_copy(update={"estimators": keep})
 
-    Fits are stored in ``models_root`` keyed by (method, resolved params, data hash, version) and
-    reused unless ``refit``. Nothing is written to the reports root unless the whole run succeeds.
-    """
-    config = load_config(config_path)
+
+def prepare(config: ExperimentConfig, only: list[str] | None = None
+            ) -> tuple[ExperimentConfig, Panel, dict[str, int]]:
+    """Select, load and check: every user mistake raises here, before any fit.
+
+    Child seeds come from the full config, so ``--only`` reproduces the full run's numbers."""
+    seeds = child_seeds(config.seed, [e.id for e in config.estimators])
+    config = select_estimators(config, only)
     panel = load_experiment_panel(config)
     check_column_params(config, panel)
+    return config, panel, {e.id: seeds[e.id] for e in config.estimators}
+
+
+def fit_estimators(config: ExperimentConfig, panel: Panel, seeds: dict[str, int],
+                   store: ModelStore, *, smoke: bool = False, refit: bool = False,
+                   observer: RunObserver | None = None) -> Fits:
+    """Fit every estimator of ``config`` or reuse its stored fit (same key: method, resolved
+    params, data, version); new fits are stored with their InferenceData (``idata_``)."""
+    observer = observer or NullObserver()
     dhash = art.data_hash(panel)
-    seeds = child_seeds(config.seed, [e.id for e in config.estimators])
-    store = art.ModelStore(models_root)
-    results, cached, resolved = {}, [], {}
-    for est in config.estimators:
-        params = resolve_params(est.method, est.params, est.smoke if smoke else None, seeds[est.id])
-        resolved[est.id] = params
+    fits = Fits({}, {}, {}, seeds, dhash)
+    for i, est in enumerate(config.estimators):
+        params = resolve_params(est.method, est.params, est.smoke if smoke else None,
+                                seeds[est.id])
         key = art.fit_key(est.method, params, dhash)
         hit = None if refit else store.load(config.name, est.id, key)
-        if progress:
-            progress(f"{est.id} ({est.method})" + (" [stored fit]" if hit is not None else ""))
+        observer.fit_started(est.id, est.method, i, len(config.estimators), hit is not None)
+        start = time.perf_counter()
         if hit is None:
-            hit = get_estimator(est.method)(**params).fit(panel).results()
-            store.save(config.name, est.id, key, hit, {"method": est.method, "params": params,
-                                                       "data_hash": dhash})
+            hit = _fit_and_store(config.name, est.id, est.method, params, key, dhash, panel,
+                                 store)
         else:
-            cached.append(est.id)
-        results[est.id] = hit
-    return _publish(config, panel, results, resolved, seeds, dhash, cached, reports_root, smoke)
+            fits.cached.append(est.id)
+        fits.seconds[est.id] = time.perf_counter() - start
+        observer.fit_finished(est.id, fits.seconds[est.id])
+        fits.results[est.id], fits.resolved[est.id], fits.keys[est.id] = hit.results, params, key
+        if hit.posterior is not None:
+            fits.posteriors[est.id] = {"path": str(hit.posterior.resolve()),
+                                       "sha256": hit.manifest.files[hit.posterior.name].sha256}
+    return fits
+
+
+def _fit_and_store(experiment, est_id, method, params, key, dhash, panel, store):
+    start = time.perf_counter()
+    fitted = get_estimator(method)(**params).fit(panel)
+    meta = {"method": method, "params": params, "data_hash": dhash,
+            "fit_seconds": round(time.perf_counter() - start, 3)}
+    return store.save(experiment, est_id, key, fitted.results(), meta,
+                      idata=getattr(fitted, "idata_", None))
+
+
+def run_experiment(config_path: str | Path, *, reports_root: str | Path = "reports",
+                   models_root: str | Path = "models", smoke: bool = False, refit: bool = False,
+                   only: list[str] | None = None, executor: ExecutorSpec | None = None,
+                   observer: RunObserver | None = None) -> RunOutcome:
+    """Fit every estimator of the config and publish ``reports/<name>/<run_id>/``.
+
+    Nothing is written to the reports root unless the whole run succeeds; hidden folders left
+    by killed runs are removed first. ``executor`` runs the estimators' parallel loops.
+    """
+    from .publish import publish_run
+
+    config, panel, seeds = prepare(load_config(config_path), only)
+    art.remove_stale(reports_root, models_root)
+    observer = observer or NullObserver()
+    chash = art.config_hash({"config": config.model_dump(mode="json"), "smoke": smoke})
+    run_id, timings = art.new_run_id(chash), {}
+    with art.staged_run_dir(reports_root, config.name, run_id) as run:
+        start = time.perf_counter()
+        with open_executor(executor or ExecutorSpec()) as pool, use_executor(pool), \
+                progress_to(observer.task_progress):
+            fits = fit_estimators(config, panel, seeds, ModelStore(models_root), smoke=smoke,
+                                  refit=refit, observer=observer)
+        timings["fit"] = time.perf_counter() - start
+        observer.stage("writing the report")
+        start = time.perf_counter()
+        lock = _lock(config, fits, run_id, smoke, only)
+        published = publish_run(run.staging, config, panel, fits, lock)
+        timings["publish"] = time.perf_counter() - start
+    return RunOutcome(config, fits.results, run.final, published.table, seeds, fits.cached,
+                      published.comparison, timings, panel.warnings)
 
 
 def _plain(obj: Any) -> Any:
@@ -115,35 +247,10 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _lock(config: ExperimentConfig, resolved: dict, seeds: dict, dhash: str, run_id: str,
-          smoke: bool) -> dict[str, Any]:
-    return {"run_id": run_id, "smoke": smoke, "config": config.model_dump(mode="json"),
-            "seed": config.seed, "estimator_seeds": seeds, "resolved_params": _plain(resolved),
-            "data_hash": dhash, "packages": art.package_versions()}
-
-
-def _drivers(results: dict[str, list[EffectResult]]) -> pd.DataFrame | None:
-    """The drivers tables of the ML fits (``info["drivers"]``), with the estimator id."""
-    frames = [r.info["drivers"].assign(estimator=k) for k, rs in results.items() for r in rs
-              if isinstance(r.info.get("drivers"), pd.DataFrame)]
-    return pd.concat(frames, ignore_index=True) if frames else None
-
-
-def _publish(config, panel, results, resolved, seeds, dhash, cached, reports_root,
-             smoke) -> RunOutcome:
-    table = compare(results)
-    tests = pd.concat([r.tests_frame().assign(estimator=k) for k, rs in results.items() for r in rs],
-                      ignore_index=True)
-    chash = art.config_hash({"config": config.model_dump(mode="json"), "smoke": smoke})
-    run_id = art.new_run_id(chash)
-    with art.staged_run_dir(reports_root, config.name, run_id) as run:
-        table.to_csv(run.staging / "results.csv", index=False)
-        tests.to_csv(run.staging / "tests.csv", index=False)
-        drivers = _drivers(results)
-        if drivers is not None:
-            drivers.to_csv(run.staging / "drivers.csv", index=False)
-        (run.staging / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
-        lock = _lock(config, resolved, seeds, dhash, run_id, smoke)
-        with (run.staging / "config.lock.yaml").open("w", encoding="utf-8") as fh:
-            yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
-    return RunOutcome(config, results, run.final, table, seeds, cached)
+def _lock(config: ExperimentConfig, fits: Fits, run_id: str, smoke: bool,
+          only: list[str] | None) -> dict[str, Any]:
+    return {"run_id": run_id, "smoke": smoke, "only": list(only) if only else None,
+            "config": config.model_dump(mode="json"), "seed": config.seed,
+            "estimator_seeds": fits.seeds, "resolved_params": _plain(fits.resolved),
+            "fit_keys": fits.keys, "stored_fits_used": fits.cached,
+            "data_hash": fits.data_hash, "packages": art.package_versions()}

@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..constants import INTERVAL_PROB, PARADIGMS, SUMMARY_COLUMNS
+from ..constants import INTERVAL_PROB, MIN_TREATED_UNITS, PARADIGMS, SUMMARY_COLUMNS
 
 TERM_COLUMNS = ("term", "estimate", "std_error", "lower", "upper", "p_value", "prob_positive")
+#: Optional per-term column: distinct treated units behind the term (NA when not known).
+N_TREATED = "n_treated"
+
+
+def thin_note(n_treated: int) -> str:
+    """The note of a term resting on fewer than :data:`MIN_TREATED_UNITS` treated units."""
+    return f"rests on {n_treated} treated unit{'s' if n_treated != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -25,15 +32,20 @@ class TestResult:
     kind: str
     df_denom: float | None = None
     note: str = ""
+    #: The result terms the test restricts (lets tables flag tests on thin terms).
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
 class EffectResult:
     """Estimates of one estimand (``ATT``, ``ATT_event``, ``ATT_by_<trait>`` ...) by one method.
 
-    ``table`` holds one row per term with the :data:`TERM_COLUMNS`; numbers that do not belong to
-    the paradigm are NaN (no p-value for a posterior, no posterior probability for a Wald test).
-    ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint uncertainty.
+    ``table`` holds one row per term with the :data:`TERM_COLUMNS` and, optionally,
+    ``n_treated`` (distinct treated units behind the term; NA when not given); numbers that do
+    not belong to the paradigm are NaN (no p-value for a posterior, no posterior probability for
+    a Wald test). ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint
+    uncertainty. ``info["notes"]`` holds sentences a user must read next to the numbers; tables
+    show them in their ``note`` column (:meth:`row_notes`) and the CLI prints them.
     """
 
     method: str
@@ -55,7 +67,11 @@ class EffectResult:
         missing = [c for c in TERM_COLUMNS if c not in self.table.columns]
         if missing:
             raise ValueError(f"EffectResult table lacks columns {missing}")
-        object.__setattr__(self, "table", self.table.loc[:, list(TERM_COLUMNS)].reset_index(drop=True))
+        columns = {c: self.table[c].to_numpy() for c in TERM_COLUMNS}
+        given = self.table[N_TREATED] if N_TREATED in self.table.columns else [pd.NA] * len(
+            self.table)
+        columns[N_TREATED] = pd.array(given, dtype="Int64")
+        object.__setattr__(self, "table", pd.DataFrame(columns))
 
     @property
     def terms(self) -> list[str]:
@@ -70,11 +86,48 @@ class EffectResult:
         out["interval_prob"] = self.interval_prob
         out["interval_kind"] = self.interval_kind
         out["n_obs"] = self.n_obs
+        out[N_TREATED] = self.treated_units().array
         return out.loc[:, list(SUMMARY_COLUMNS)]
 
+    def treated_units(self) -> pd.Series:
+        """``n_treated`` per term (NA where unknown, e.g. a result stored by an older version)."""
+        if N_TREATED in self.table.columns:
+            return self.table[N_TREATED]
+        return pd.Series(pd.array([pd.NA] * len(self.table), dtype="Int64"))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The sentences of ``info["notes"]`` (a user must read them next to the numbers)."""
+        notes = self.info.get("notes", ()) if isinstance(self.info, Mapping) else ()
+        return (notes,) if isinstance(notes, str) else tuple(str(n) for n in notes)
+
+    def thin_terms(self) -> list[str]:
+        """Terms resting on fewer than :data:`~bayescity.constants.MIN_TREATED_UNITS` treated units."""
+        n = self.treated_units()
+        return list(self.table.loc[n.notna() & (n < MIN_TREATED_UNITS), "term"])
+
+    def row_notes(self) -> list[str]:
+        """One note per term: its own flag (e.g. "rests on 1 treated unit"), then the result's
+        notes, joined by "; " ("" when there is nothing to say)."""
+        shared = list(self.notes)
+        out = []
+        for n in self.treated_units():
+            own = [thin_note(int(n))] if pd.notna(n) and n < MIN_TREATED_UNITS else []
+            out.append("; ".join(own + shared))
+        return out
+
     def tests_frame(self) -> pd.DataFrame:
-        """The reported tests as a table (empty when there are none)."""
-        rows = [dict(method=self.method, estimand=self.estimand, **t.__dict__) for t in self.tests]
+        """The reported tests as a table (empty when there are none); a test that restricts
+        terms resting on fewer than two treated units says so in its ``note``."""
+        thin = set(self.thin_terms())
+        rows = []
+        for t in self.tests:
+            row = dict(method=self.method, estimand=self.estimand, **t.__dict__)
+            flagged = [term for term in getattr(t, "terms", ()) if term in thin]
+            if flagged:
+                flag = f"includes terms resting on one treated unit: {', '.join(flagged)}"
+                row["note"] = f"{t.note}; {flag}" if t.note else flag
+            rows.append(row)
         return pd.DataFrame(rows, columns=["method", "estimand", "name", "statistic", "df",
                                            "p_value", "kind", "df_denom", "note"])
 
@@ -108,17 +161,23 @@ def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
 
 
 def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: np.ndarray, *,
-              df_denom: float | None = None, note: str = "") -> TestResult:
-    """Joint Wald test of ``R @ beta = 0``: chi-square, or F with ``df_denom`` denominator df."""
+              df_denom: float | None = None, note: str = "",
+              terms: Sequence[Any] = ()) -> TestResult:
+    """Joint Wald test of ``R @ beta = 0``: chi-square, or F with ``df_denom`` denominator df.
+
+    ``terms`` names the coefficients of ``beta``; the test records those it restricts.
+    """
     R = np.atleast_2d(restriction)
     rb = R @ np.asarray(estimates, dtype=float)
     middle = R @ np.atleast_2d(vcov) @ R.T
     q = int(np.linalg.matrix_rank(middle))
     stat = float(rb @ np.linalg.pinv(middle) @ rb)
+    used = tuple(str(t) for t, hit in zip(terms, np.abs(R).sum(axis=0) > 0) if hit)
     if df_denom is not None:
         f = stat / q
-        return TestResult(name, f, q, float(stats.f.sf(f, q, df_denom)), "wald_F", df_denom, note)
-    return TestResult(name, stat, q, float(stats.chi2.sf(stat, q)), "wald_chi2", None, note)
+        return TestResult(name, f, q, float(stats.f.sf(f, q, df_denom)), "wald_F", df_denom, note,
+                          used)
+    return TestResult(name, stat, q, float(stats.chi2.sf(stat, q)), "wald_chi2", None, note, used)
 
 
 def equality_restriction(k: int) -> np.ndarray:
@@ -130,13 +189,15 @@ def equality_restriction(k: int) -> np.ndarray:
 
 
 def level_equality_test(trait: str, estimates: np.ndarray, vcov: np.ndarray, *,
-                        df_denom: float | None = None, note: str = "") -> TestResult | None:
-    """Wald test that the effects of all levels of ``trait`` are equal (None for one level)."""
+                        df_denom: float | None = None, note: str = "",
+                        terms: Sequence[Any] = ()) -> TestResult | None:
+    """Wald test that the effects of all levels of ``trait`` (named ``terms``) are equal (None
+    for one level)."""
     k = len(np.atleast_1d(estimates))
     if k < 2:
         return None
     return wald_test(f"equal ATT across {trait}", estimates, vcov, equality_restriction(k),
-                     df_denom=df_denom, note=note)
+                     df_denom=df_denom, note=note, terms=terms)
 
 
 def lead_restriction(terms: Sequence[Any],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -15,12 +16,17 @@ from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influen
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
 from ...results.effect import EffectResult, wald_test
-from ..base import Estimator
+from ..base import ParamError, resolve_by
+from ..checks import check_bool, check_int, check_window
 from ..registry import register
+from .common import FreqEstimator, covariate_note
+from .cs_drdid import EST_METHODS
 from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
 
-def prepare_sample(panel: Panel, control_group: str,
-                   method: str = "callaway_santanna") -> tuple[pd.DataFrame, list[str]]:
+#: Interval kinds of the multiplier bootstrap.
+BANDS = ("uniform", "pointwise")
+
+def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list[str]]:
     """The estimation sample: a balanced panel without units treated in the first period.
 
     As R ``did``: units treated in the first period have no pre-period and are dropped; units
@@ -43,25 +49,24 @@ def prepare_sample(panel: Panel, control_group: str,
         frame = frame[counts == n_periods]
     if not (frame[COHORT] == 0).any():
         if control_group == "never_treated":
-            raise ValueError(f"{method}: no never-treated units; use "
-                             "control_group='not_yet_treated'")
+            raise ValueError("control_group: the panel has no never-treated units; use "
+                             "control_group: not_yet_treated")
         last = int(frame[COHORT].max())
         frame = frame[frame[panel.time] < last].copy()
         frame.loc[frame[COHORT] == last, COHORT] = 0
         notes.append(f"no never-treated units: periods >= {last} dropped and cohort {last} used "
                      "as never treated")
     if frame.empty:
-        raise ValueError(f"{method}: no units left after dropping first-period adopters")
+        raise ValueError("callaway_santanna: no units left after dropping first-period adopters")
     return frame.reset_index(drop=True), notes
 
 
-def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray,
-                method: str = "callaway_santanna") -> np.ndarray:
+def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray) -> np.ndarray:
     """The value of a unit-constant column for each unit in ``units`` (error if it varies)."""
     per_unit = frame.groupby(unit)[column]
     if (per_unit.nunique(dropna=False) > 1).any():
-        raise ValueError(f"{method}: {column!r} varies within units; clusters and "
-                         "traits must be constant within a unit")
+        raise ValueError(f"column {column!r} varies within units; clusters and traits must be "
+                         "constant within a unit")
     return per_unit.first().reindex(units).to_numpy()
 
 
@@ -76,8 +81,7 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
         table = pd.concat([p[0].assign(level=str(lv)) for p, lv in zip(parts, np.unique(levels))],
                           ignore_index=True)
         inf = np.hstack([p[1] for p in parts])
-    effects = cell_effects(table, inf, wide.cohort, None if levels is None else levels)
-    return table, effects
+    return table, cell_effects(table, inf, wide.cohort, levels)
 
 
 def gt_pretest(cells: CellEffects, vcov: np.ndarray):
@@ -100,6 +104,17 @@ def gt_pretest(cells: CellEffects, vcov: np.ndarray):
     return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R, note=note)
 
 
+def one_unit_cohort_note(cohorts: Sequence[int]) -> str | None:
+    """The note of cohorts that rest on one unit (kept, as R ``did`` keeps them)."""
+    if not cohorts:
+        return None
+    which = ", ".join(str(g) for g in cohorts)
+    verb = "rests" if len(cohorts) == 1 else "each rest"
+    return (f"cohort{'s' if len(cohorts) > 1 else ''} {which} {verb} on one unit: its ATT(g,t) "
+            "standard errors omit that unit's own noise, so intervals of terms it dominates are "
+            "too narrow (min_cohort_size: 2 leaves such cohorts out)")
+
+
 def drop_small_cohorts(frame: pd.DataFrame, unit: str, min_size: int) -> tuple[pd.DataFrame, dict]:
     """Leave out the units of treated cohorts with fewer than ``min_size`` units."""
     sizes = frame.loc[frame[COHORT] > 0].groupby(COHORT)[unit].nunique()
@@ -110,7 +125,7 @@ def drop_small_cohorts(frame: pd.DataFrame, unit: str, min_size: int) -> tuple[p
 
 
 @register("callaway_santanna")
-class CallawaySantAnna(Estimator):
+class CallawaySantAnna(FreqEstimator):
     """Callaway & Sant'Anna (2021, J. Econometrics 225(2)) group-time ATTs, aggregated.
 
     ATT(g,t) are 2x2 DIDs of cohort ``g`` against ``never_treated`` or ``not_yet_treated``
@@ -132,21 +147,31 @@ class CallawaySantAnna(Estimator):
     pre-period ATT(g,t) in ``info["did_gt_pretest"]`` for comparison; the second-stage overall numbers
     of R ``did::aggte`` (group, dynamic, calendar) sit in the ``info["overall"]`` of
     ``ATT_cohort``, ``ATT_event`` and ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
-    ``cells_`` its :class:`~bayescity.estimands.aggregate.CellEffects`. Cohorts with fewer than
-    ``min_cohort_size`` units (default 2, e.g. Shenzhen alone in 2008) are left out and noted in
-    ``info``: with one unit the ATT(g,t) carry no treated-side variance and the propensity score
-    is often not identified; ``min_cohort_size=1`` keeps them, as R ``did`` does.
+    ``cells_`` its :class:`~bayescity.estimands.aggregate.CellEffects`. Every cohort counts, as
+    in R ``did``; a cohort of one unit (e.g. Shenzhen alone in 2008) is noted on the results,
+    and its terms carry ``n_treated`` 1: its ATT(g,t) have no treated-side variance and its
+    propensity score is often not identified. ``min_cohort_size: 2`` leaves such cohorts out.
+
+    Defaults follow R ``did::att_gt`` (never-treated controls, doubly robust, varying base
+    period, no anticipation, every cohort) with two differences that the results say in their
+    notes: ``covariates`` default to the panel's covariates (R: none, ``xformla = ~1``), and
+    intervals are analytic and pointwise unless ``bootstrap`` (R: a multiplier bootstrap with
+    uniform bands).
     """
 
-    paradigm = "frequentist"
+    param_choices = {"control_group": CONTROL_GROUPS, "est_method": tuple(EST_METHODS),
+                     "bands": BANDS, "multiplier": MULTIPLIERS}
+    cluster_within_units = True
 
     def __init__(self, control_group: str = "never_treated", est_method: str = "dr",
                  covariates: Sequence[str] | None = None, cluster: str | None = None,
-                 bootstrap: bool = False, n_boot: int = 999, bands: str = "uniform",
+                 bootstrap: bool = False, n_boot: int = 1000, bands: str = "uniform",
                  multiplier: str = "mammen", random_state=None, by: str | None = None,
                  event_window: tuple[int, int] | None = None,
                  pretrend_window: tuple[int, int] | None = PRETREND_WINDOW,
-                 min_cohort_size: int = 2, interval_prob: float = INTERVAL_PROB):
+                 min_cohort_size: int = 1, interval_prob: float = INTERVAL_PROB,
+                 by_bins: str | int | None = None):
+        self.by_bins = by_bins
         self.pretrend_window = pretrend_window
         self.min_cohort_size = min_cohort_size
         self.control_group = control_group
@@ -162,30 +187,70 @@ class CallawaySantAnna(Estimator):
         self.event_window = event_window
         self.interval_prob = interval_prob
 
-    def _check(self) -> None:
-        if self.control_group not in CONTROL_GROUPS:
-            raise ValueError(f"control_group must be one of {CONTROL_GROUPS}")
-        if self.bands not in ("uniform", "pointwise"):
-            raise ValueError("bands must be 'uniform' or 'pointwise'")
-        if self.multiplier not in MULTIPLIERS:
-            raise ValueError(f"multiplier must be one of {MULTIPLIERS}")
+    def _validate(self) -> None:
+        super()._validate()
+        check_bool("bootstrap", self.bootstrap)
+        check_int("n_boot", self.n_boot, minimum=2)
+        check_int("min_cohort_size", self.min_cohort_size, minimum=1)
+        check_window("event_window", self.event_window)
+        check_window("pretrend_window", self.pretrend_window, leads_only=True)
+
+    def check_panel(self, panel: Panel) -> None:
+        super().check_panel(panel)
+        if self.control_group == "never_treated" and not (panel.frame[COHORT] == 0).any():
+            raise ParamError("control_group: the panel has no never-treated units; use "
+                             "control_group: not_yet_treated")
+        covs = self._covariates(panel)
+        if self.est_method != "reg" and covs and self.min_cohort_size < 2 \
+                and self._has_single_unit_cohorts(panel):
+            self._check_single_unit_cohorts(resolve_by(panel, self.by, self.by_bins), covs)
+
+    def _has_single_unit_cohorts(self, panel: Panel) -> bool:
+        """Whether some cohort (within some level of ``by``) has one unit."""
+        units = panel.unit_table()
+        treated = units.loc[units[COHORT] > 0]
+        sizes = treated.groupby([COHORT] + ([self.by] if self.by else []))[panel.unit].size()
+        return bool(((sizes == 1).any() or (treated[COHORT].value_counts() == 1).any()))
+
+    def _check_single_unit_cohorts(self, panel: Panel, covs: list[str]) -> None:
+        """Refuse covariates that separate a one-unit cohort from its controls: its propensity
+        score (``ipw``/``dr``) does not exist, and the fit would stop midway."""
+        frame, _ = prepare_sample(panel, self.control_group)
+        frame, _ = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
+        wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                       cohort=COHORT, covariates=covs)
+        masks = [np.ones(len(wide.units), dtype=bool)]
+        if self.by:
+            levels = unit_values(frame, panel.unit, self.by, wide.units).astype(str)
+            masks += [levels == lv for lv in np.unique(levels)]
+        for mask in masks:
+            g, n = np.unique(wide.cohort[mask & (wide.cohort > 0)], return_counts=True)
+            try:
+                att_gt(wide, control_group=self.control_group, est_method=self.est_method,
+                       unit_mask=mask, cohorts=g[n == 1])
+            except ValueError as exc:
+                cohort = re.search(r"for cohort (\d+)", str(exc))
+                which = f"cohort {cohort.group(1)}" if cohort else "a cohort"
+                raise ParamError(
+                    f"covariates: {covs} separate {which}, which has one unit"
+                    f"{' within a level of ' + repr(self.by) if self.by else ''}, from its "
+                    f"controls, so its propensity score (est_method: {self.est_method}) does "
+                    "not exist; set min_cohort_size: 2 to leave one-unit cohorts out, "
+                    "est_method: reg, or fewer covariates") from None
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        self._check()
+        panel = self._panel(panel)
         frame, notes = prepare_sample(panel, self.control_group)
         frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
         if small:
-            notes.append(f"cohorts {small} have fewer than {self.min_cohort_size} units and are left "
-                         "out: a one-unit cohort's ATT(g,t) has no treated-side variance (its "
-                         "intervals would be wrong) and its propensity score is often not "
-                         "identified (perfect separation)")
-        covs = list(panel.covariates if self.covariates is None else self.covariates)
+            notes.append(f"cohorts {small} have fewer than {self.min_cohort_size} units and are "
+                         "left out (min_cohort_size); R did keeps every cohort")
+        covs = self._covariates(panel)
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
         sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
-        if (sizes < 2).any():
-            notes.append(f"cohorts {sorted(sizes.index[sizes < 2].tolist())} have one unit: their "
-                         "ATT(g,t) standard errors omit that unit's own noise")
+        notes += [n for n in (one_unit_cohort_note(sorted(sizes.index[sizes < 2].tolist())),
+                              self._covariate_note(covs)) if n]
         self.clusters_ = unit_values(frame, panel.unit, self.cluster or panel.cluster_col,
                                      wide.units)
         self._n_obs = len(frame)
@@ -193,8 +258,10 @@ class CallawaySantAnna(Estimator):
         table, self.cells_ = gt_cells(wide, self.control_group, self.est_method)
         self.gt_ = self._gt_table(table, self.cells_)
         self._info = dict(control_group=self.control_group, est_method=self.est_method,
-                          covariates=covs, base_period="varying", anticipation=0,
-                          n_units=len(wide.units), notes=tuple(notes))
+                          covariates=covs, covariates_used=covs, covariates_dropped={},
+                          base_period="varying", anticipation=0,
+                          n_units=len(wide.units), notes=tuple(notes),
+                          one_unit_cohorts=sorted(int(g) for g in sizes.index[sizes < 2]))
         out = [self._result(aggregate(self.cells_, "ATT"))]
         out.append(self._event_result())
         for estimand in ("ATT_cohort", "ATT_calendar"):
@@ -203,6 +270,13 @@ class CallawaySantAnna(Estimator):
         if self.by:
             out.append(self._by_result(frame, panel, wide))
         return out
+
+    def _covariate_note(self, covs: list[str]) -> str | None:
+        """Which covariates enter (all of them, at the base period); R's default uses none."""
+        note = covariate_note(covs, {}, self.covariates is None, where=" (at the base period)")
+        if note and self.covariates is None:
+            note += "; R did's default (xformla = ~1) uses none: covariates: [] reproduces it"
+        return note
 
     def _draw_multipliers(self) -> np.ndarray | None:
         if not self.bootstrap:
@@ -225,8 +299,6 @@ class CallawaySantAnna(Estimator):
         return influence_vcov(self.cells_.influence, self._cluster_labels())
 
     def _by_result(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel) -> EffectResult:
-        if self.by not in frame.columns:
-            raise ValueError(f"callaway_santanna: by={self.by!r} is not a column of the panel")
         levels = unit_values(frame, panel.unit, self.by, wide.units).astype(str)
         table, self.cells_by_ = gt_cells(wide, self.control_group, self.est_method, levels)
         self.gt_by_ = self._gt_table(table, self.cells_by_)
@@ -249,6 +321,10 @@ class CallawaySantAnna(Estimator):
         info = {**self._info, **(extra_info or {})}
         if overall is not None:
             info["overall"] = self._overall_summary(overall)
+        if len(agg.terms) > 1 and not self.bootstrap:
+            info["notes"] = (*info["notes"], "pointwise intervals from analytic standard errors; "
+                             "R did's default is a multiplier bootstrap with simultaneous "
+                             "(uniform) bands: set bootstrap: true for them")
         return to_effect_result(agg, method=self.method, paradigm=self.paradigm, n_obs=self._n_obs,
                                 interval_prob=self.interval_prob,
                                 n_clusters=int(pd.unique(self.clusters_).size),

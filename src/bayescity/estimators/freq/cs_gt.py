@@ -105,14 +105,16 @@ class CellSpec:
 
 
 def cell_specs(wide: WidePanel, control_group: str, unit_mask: np.ndarray | None = None,
-               post_only: bool = False) -> list[CellSpec]:
+               post_only: bool = False, cohorts: np.ndarray | None = None) -> list[CellSpec]:
     """The 2x2 comparisons of every (g, t) cell among the units of ``unit_mask`` (all units
-    without it): cohort ``g`` against never-treated or not-yet-treated (at ``t``) units."""
+    without it): cohort ``g`` against never-treated or not-yet-treated (at ``t``) units;
+    ``cohorts`` restricts the cells to those treated cohorts."""
     if control_group not in CONTROL_GROUPS:
-        raise ValueError(f"control_group must be one of {CONTROL_GROUPS}, got {control_group!r}")
+        raise ValueError(f"control_group: {control_group!r} is not one of {list(CONTROL_GROUPS)}")
     n = len(wide.cohort)
     mask = np.ones(n, dtype=bool) if unit_mask is None else np.asarray(unit_mask, dtype=bool)
-    cohorts = np.unique(wide.cohort[mask & (wide.cohort > 0)])
+    present = np.unique(wide.cohort[mask & (wide.cohort > 0)])
+    cohorts = present if cohorts is None else np.intersect1d(present, cohorts)
     plan = cell_plan(wide.periods, cohorts, post_only=post_only)
     return [CellSpec(int(g), int(t), int(k), int(b), mask & (wide.cohort == g),
                      mask & control_mask(wide.cohort, g, t, control_group))
@@ -137,28 +139,31 @@ def _cell(wide: WidePanel, spec: CellSpec, estimate, row: dict,
     except np.linalg.LinAlgError as exc:
         g, t = spec.cohort, spec.time
         raise ValueError(
-            f"callaway_santanna: ATT(g={g}, t={t}) cannot be estimated with "
-            f"est_method={est_method!r}: {exc} (cohort {g}: {row['n_treated']} treated, "
+            f"callaway_santanna: ATT(g, t) for cohort {g} in period {t} cannot be estimated "
+            f"with est_method: {est_method}: {exc} (cohort {g}: {row['n_treated']} treated, "
             f"{row['n_control']} control units). A covariate probably separates the "
             "cohort from its controls (e.g. a dummy that is 1 only among pilots); use "
-            "fewer covariates or est_method='reg'.") from None
+            "fewer covariates, est_method: reg, or min_cohort_size: 2 if the cohort has one "
+            "unit.") from None
     return fit.att, fit.influence
 
 
 def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method: str = "dr",
-           unit_mask: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+           unit_mask: np.ndarray | None = None,
+           cohorts: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """ATT(g,t) for every cell and their influence functions (n_units x n_cells).
 
     Each 2x2 uses the units of cohort ``g`` and of the control group (restricted to
     ``unit_mask`` when given, e.g. one trait level); its influence function is scaled by
     ``n / n_cell`` and placed in the rows of those units, so that the convention
     ``vcov = IF' IF / n^2`` holds over all ``n`` units. Cells without treated or control units
-    are skipped (listed with ``att`` NaN and ``skipped`` True).
+    are skipped (listed with ``att`` NaN and ``skipped`` True). ``cohorts`` restricts the
+    cells to those treated cohorts.
     """
     if est_method not in EST_METHODS:
-        raise ValueError(f"est_method must be one of {tuple(EST_METHODS)}, got {est_method!r}")
+        raise ValueError(f"est_method: {est_method!r} is not one of {list(EST_METHODS)}")
     estimate = EST_METHODS[est_method]
-    specs = cell_specs(wide, control_group, unit_mask)
+    specs = cell_specs(wide, control_group, unit_mask, cohorts=cohorts)
     n = len(wide.cohort)
     influence = np.zeros((n, len(specs)))
     out = []

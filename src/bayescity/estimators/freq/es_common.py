@@ -18,10 +18,7 @@ from ...data.panel import COHORT, Panel
 from ...data.validate import constant_within_unit
 from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
 from .fixest import design_frame, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_coef)
-
-INFERENCE_KINDS = ("analytic", "wild")
+from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_coef
 
 
 @dataclass(frozen=True)
@@ -32,6 +29,8 @@ class Combined:
     estimates: np.ndarray
     vcov: np.ndarray
     weights: np.ndarray
+    #: Distinct treated units behind each term (None when not counted).
+    n_treated: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,16 +87,45 @@ def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> 
     return cells
 
 
+def cell_members(frame: pd.DataFrame, cells: pd.DataFrame, *, unit: str, time: str,
+                 level: str | None = None) -> tuple[np.ndarray, ...]:
+    """The units of ``frame`` in each (cohort, time[, level]) cell of ``cells``, in cell order."""
+    row_keys, cell_keys = _cell_keys(frame, cells, time, level)
+    order = np.argsort(cell_keys, kind="stable")
+    pos = np.clip(np.searchsorted(cell_keys[order], row_keys), 0, max(len(order) - 1, 0))
+    hit = np.flatnonzero(cell_keys[order][pos] == row_keys) if len(order) else np.zeros(0, int)
+    code = order[pos[hit]]
+    rows = hit[np.argsort(code, kind="stable")]
+    bounds = np.searchsorted(np.sort(code), np.arange(len(cells) + 1))
+    labels = frame[unit].to_numpy()[rows]
+    return tuple(labels[bounds[k]:bounds[k + 1]] for k in range(len(cells)))
+
+
+def _cell_keys(frame: pd.DataFrame, cells: pd.DataFrame, time: str,
+               level: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row of ``frame`` and per cell, equal when they share the cell."""
+    g = np.concatenate([frame[COHORT].to_numpy(np.int64), cells["cohort"].to_numpy(np.int64)])
+    t = np.concatenate([frame[time].to_numpy(np.int64), cells["time"].to_numpy(np.int64)])
+    key = pd.factorize(g)[0].astype(np.int64) * (int(t.max() - t.min()) + 1) + (t - t.min())
+    if level:
+        lv = pd.factorize(np.concatenate([frame[level].astype(str).to_numpy(),
+                                          cells["level"].astype(str).to_numpy()]))[0]
+        key = key * (int(lv.max()) + 1) + lv
+    return key[:len(frame)], key[len(frame):]
+
+
 def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray, estimand: str,
-                    *, trait: str | None = None, post_only: bool = True) -> Combined:
-    """Aggregate cell effects with the shared treated-cell weights ``W``: ``W b``, ``W V W'``."""
+                    *, trait: str | None = None, post_only: bool = True,
+                    cell_units: tuple[np.ndarray, ...] | None = None) -> Combined:
+    """Aggregate cell effects with the shared treated-cell weights ``W``: ``W b``, ``W V W'``;
+    ``cell_units`` (see :func:`cell_members`) lets each term count its distinct treated units."""
     from ...estimands.aggregate import CellEffects, aggregate
 
     b = np.asarray(estimates, dtype=float)
-    agg = aggregate(CellEffects(cells.reset_index(drop=True), b), estimand, trait=trait,
-                    post_only=post_only)
+    agg = aggregate(CellEffects(cells.reset_index(drop=True), b, cell_units=cell_units), estimand,
+                    trait=trait, post_only=post_only)
     W = np.atleast_2d(np.asarray(agg.weights, dtype=float))
-    return Combined([str(t) for t in agg.terms], W @ b, W @ vcov @ W.T, W)
+    return Combined([str(t) for t in agg.terms], W @ b, W @ vcov @ W.T, W, agg.n_treated)
 
 
 def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
@@ -112,6 +140,8 @@ def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
     cluster bootstrap and the standard errors stay analytic.
     """
     table = wald_table(c.terms, c.estimates, c.vcov, interval_prob=inf.interval_prob, df=inf.df)
+    if c.n_treated is not None:
+        table["n_treated"] = np.asarray(c.n_treated, dtype=np.int64)
     fixed = np.isin(np.asarray(c.terms, dtype=str), [str(t) for t in normalised])
     if fixed.any():
         for col in ("std_error", "lower", "upper", "p_value"):
@@ -143,21 +173,6 @@ def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,
             "wild_t_stat": [b.t_stat for b in boots],
             "seed_entropy": None if seed is None else seed.entropy,
             "seed_spawn_key": None if seed is None else tuple(seed.spawn_key)}
-
-
-def check_inference(method: str, inference: str, vcov: str, weights: str, n_boot: int) -> None:
-    """Raise a clear error for an unknown inference kind or unusable wild bootstrap options."""
-    if inference not in INFERENCE_KINDS:
-        raise ValueError(f"{method}: inference must be one of {INFERENCE_KINDS}, "
-                         f"got {inference!r}")
-    if inference != "wild":
-        return
-    if vcov not in ("CRV1", "CRV3"):
-        raise ValueError(f"{method}: inference='wild' needs clustered errors (vcov CRV1/CRV3)")
-    if weights not in WILD_WEIGHTS:
-        raise ValueError(f"{method}: wild_weights must be one of {WILD_WEIGHTS}, got {weights!r}")
-    if int(n_boot) < 1:
-        raise ValueError(f"{method}: n_boot must be positive, got {n_boot!r}")
 
 
 def reparametrised(design: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -197,14 +212,8 @@ def wild_combinations(data: pd.DataFrame, outcome: str, design: np.ndarray, W: n
 
 def equality_tests(by: str, c: Combined, df: float | None) -> tuple[TestResult, ...]:
     """Wald test that the effect is equal across the levels of ``by`` (F with ``df`` when given)."""
-    test = level_equality_test(by, c.estimates, c.vcov, df_denom=df)
+    test = level_equality_test(by, c.estimates, c.vcov, df_denom=df, terms=c.terms)
     return () if test is None else (test,)
-
-
-def check_by(panel: Panel, by: str | None) -> None:
-    """Raise a clear error when ``by`` is not a column of the panel."""
-    if by is not None and by not in panel.frame.columns:
-        raise ValueError(f"by={by!r} is not a column of the panel; traits: {list(panel.traits)}")
 
 
 def covariates_of(panel: Panel, covariates: Sequence[str] | None,
@@ -229,11 +238,11 @@ def with_trend_controls(panel: Panel,
     frame = panel.frame.copy()
     missing = [c for c in trend_covariates if c not in frame.columns]
     if missing:
-        raise ValueError(f"trend_covariates {missing} are not columns of the panel")
+        raise ValueError(f"trend_covariates: {missing} are not columns of the panel")
     varying = [c for c in trend_covariates
                if constant_within_unit(frame, panel.unit, c, "trend covariate")]
     if varying:
-        raise ValueError(f"trend_covariates must be constant within units; {varying} vary")
+        raise ValueError(f"trend_covariates: must be constant within units; {varying} vary")
     period = frame[panel.time].to_numpy()
     columns, names = {}, []
     for c in trend_covariates:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -10,14 +11,17 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import Estimator
+from ..base import ParamError
+from ..checks import check_bool, check_int, check_window
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, cell_counts, check_by,
-                        check_inference, covariates_of, drop_always_treated, effect_result,
-                        equality_tests,
+from .common import (INFERENCE_KINDS, FreqEstimator, always_treated_note, covariate_report,
+                     validate_wild)
+from .es_common import (Combined, Inference, aggregate_cells, cell_counts, cell_members,
+                        covariates_of, drop_always_treated, effect_result, equality_tests,
                         wild_combinations, with_trend_controls)
-from .fixest import Coefs, design_frame, fit_design, safe_name
-from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms
+from .fixest import VCOV_TYPES, Coefs, design_frame, fit_design, safe_name
+from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
+                        wild_bootstrap_terms)
 
 
 def event_sample(frame: pd.DataFrame, window: tuple[int, int],
@@ -32,7 +36,7 @@ def event_sample(frame: pd.DataFrame, window: tuple[int, int],
     """
     lo, hi = int(window[0]), int(window[1])
     if lo >= 0 or hi < 0:
-        raise ValueError(f"window must contain leads and lags, lo < 0 <= hi, got {window}")
+        raise ValueError(f"window: [{lo}, {hi}] must contain leads and lags (first < 0 <= last)")
     e = frame[REL_TIME].to_numpy(dtype=float)
     if binning:
         return frame, np.clip(e, lo, hi)
@@ -115,8 +119,29 @@ def post_cells(sample: pd.DataFrame, time: str, by: str | None) -> pd.DataFrame:
     return cell_counts(sample.loc[treated], time=time, level=by)
 
 
+def event_time_units(sample: pd.DataFrame, event: np.ndarray, unit: str,
+                     terms: list[str]) -> np.ndarray:
+    """Distinct treated units observed at each (binned) event time in ``terms``."""
+    treated = ~np.isnan(event)
+    counts = pd.Series(sample[unit].to_numpy()[treated]).groupby(
+        event[treated].astype(np.int64)).nunique()
+    return np.array([int(counts.get(int(t), 0)) for t in terms], dtype=np.int64)
+
+
+def binning_note(rel_time: np.ndarray, window: tuple[int, int]) -> str | None:
+    """How many treated observations (event times ``rel_time``, NaN for never-treated units)
+    the binned end-points collect beyond the window."""
+    raw = rel_time[~np.isnan(rel_time)]
+    n_out = int(((raw < window[0]) | (raw > window[1])).sum())
+    if not n_out:
+        return None
+    return (f"{n_out} treated observations beyond the window [{window[0]}, {window[1]}] are "
+            "binned into its end-points (fixest's i(rel_time, ref = -1) estimates every event "
+            "time; widen `window:` or set binning: false to trim instead)")
+
+
 @register("event_study")
-class EventStudy(Estimator):
+class EventStudy(FreqEstimator):
     """Dynamic TWFE event study: ``y_it = a_i + l_t + sum_{e != ref} b_e 1{t - g_i = e} + X'g + u``.
 
     Leads and lags inside ``window`` are estimated relative to ``reference`` (default e = -1);
@@ -150,14 +175,17 @@ class EventStudy(Estimator):
     :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
-    paradigm = "frequentist"
+    param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,
+                     "wild_weights": WILD_WEIGHTS}
 
     def __init__(self, window: Sequence[int] = (-5, 5), binning: bool = True, reference: int = -1,
                  covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
                  inference: str = "analytic", wild_weights: str = "rademacher",
-                 n_boot: int = 9999, random_state: RandomState = None):
+                 n_boot: int = 9999, random_state: RandomState = None,
+                 by_bins: str | int | None = None):
+        self.by_bins = by_bins
         self.window = window
         self.binning = binning
         self.reference = reference
@@ -177,10 +205,30 @@ class EventStudy(Estimator):
                     covariates=covariates_of(panel, self.covariates, trends), vcov=self.vcov,
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
-    def _inference(self, c: Coefs, n_dropped: int) -> Inference:
-        info = {"vcov": c.vcov_type, "df": c.df_t, "window": tuple(int(w) for w in self.window),
-                "binning": bool(self.binning), "reference": int(self.reference),
-                "dropped_always_treated_units": n_dropped, "inference": self.inference}
+    def _validate(self) -> None:
+        super()._validate()
+        check_window("window", self.window, allow_none=False, around_zero=True)
+        check_bool("binning", self.binning)
+        check_int("reference", self.reference)
+        lo, hi = int(self.window[0]), int(self.window[1])
+        if not lo <= self.reference < 0:
+            raise ParamError(f"reference: {self.reference} must be a lead inside window "
+                             f"[{lo}, {hi}] (e.g. -1)")
+        validate_wild(self.inference, self.vcov, self.n_boot)
+
+    def _inference(self, panel: Panel, sample: pd.DataFrame, c: Coefs,
+                   n_dropped: int) -> Inference:
+        window = (int(self.window[0]), int(self.window[1]))
+        info, note = covariate_report(self._covariates(panel), c.fitted_names, sample,
+                                      unit=panel.unit, time=panel.time,
+                                      default=self.covariates is None)
+        notes = [note, always_treated_note(n_dropped),
+                 binning_note(sample[REL_TIME].to_numpy(dtype=float), window)
+                 if self.binning else None]
+        info.update({"vcov": c.vcov_type, "df": c.df_t, "window": window,
+                     "binning": bool(self.binning), "reference": int(self.reference),
+                     "dropped_always_treated_units": n_dropped, "inference": self.inference,
+                     "notes": tuple(n for n in notes if n)})
         return Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
                          info)
 
@@ -190,45 +238,48 @@ class EventStudy(Estimator):
         return (*event_sample(frame, window, bool(self.binning)), n_dropped)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        check_by(panel, self.by)
-        check_inference("event_study", self.inference, self.vcov, self.wild_weights, self.n_boot)
         window = (int(self.window[0]), int(self.window[1]))
-        if not window[0] <= self.reference < 0:
-            raise ValueError(f"reference={self.reference} must be a lead inside window {window}")
-        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
         spec = self._spec(panel, trends)
         sample, event, n_dropped = self._sample(panel, window)
         keys, c, D = dynamic_twfe(sample, event, **spec)
-        inf = self._inference(c, n_dropped)
+        inf = self._inference(panel, sample, c, n_dropped)
         seeds = child_seeds(self.random_state, 3) if self.inference == "wild" else [None] * 3
         wild = _Wild(self, sample, spec) if self.inference == "wild" else None
-        out = [self._event_result(keys, c, inf, D, wild, seeds[0]),
-               self._att(sample, panel.time, keys, c, inf, None, window, D, wild, seeds[1])]
+        units = event_time_units(sample, event, panel.unit,
+                                 sorted([k[0] for k in keys] + [int(self.reference)]))
+        out = [self._event_result(keys, c, inf, D, wild, seeds[0], units),
+               self._att(sample, panel, keys, c, inf, None, window, D, wild, seeds[1])]
         if self.by:
             keys_by, c_by, D_by = dynamic_twfe(sample, event, **spec, by=self.by)
-            out.append(self._att(sample, panel.time, keys_by, c_by, inf, self.by, window, D_by,
+            out.append(self._att(sample, panel, keys_by, c_by, inf, self.by, window, D_by,
                                  wild, seeds[2]))
         return out
 
     def _event_result(self, keys: list[tuple], c: Coefs, inf: Inference, D: np.ndarray,
-                      wild: "_Wild | None", seed) -> EffectResult:
+                      wild: "_Wild | None", seed, units: np.ndarray) -> EffectResult:
         ref = int(self.reference)
-        leads = lead_restriction([k[0] for k in keys], None)
+        terms = [k[0] for k in keys]
+        leads = lead_restriction(terms, None)
         tests = []
         if leads is not None:
             tests.append(wald_test("pre-trends: all leads zero", c.estimates, c.vcov, leads[0],
-                                   df_denom=inf.df, note=f"reference period e={ref}"))
+                                   df_denom=inf.df, note=f"reference period e = {ref}",
+                                   terms=[str(t) for t in terms]))
         boots = wild.terms(keys, D, seed) if wild else None
-        return effect_result(self.method, "ATT_event", with_reference(keys, c, ref), inf, tests,
+        combined = replace(with_reference(keys, c, ref), n_treated=units)
+        return effect_result(self.method, "ATT_event", combined, inf, tests,
                              normalised=(str(ref),), boots=boots, seed=seed)
 
-    def _att(self, sample: pd.DataFrame, time: str, keys: list[tuple], c: Coefs, inf: Inference,
-             by: str | None, window: tuple[int, int], D: np.ndarray, wild: "_Wild | None",
-             seed) -> EffectResult:
-        cells = post_cells(sample, time, by)
+    def _att(self, sample: pd.DataFrame, panel: Panel, keys: list[tuple], c: Coefs,
+             inf: Inference, by: str | None, window: tuple[int, int], D: np.ndarray,
+             wild: "_Wild | None", seed) -> EffectResult:
+        cells = post_cells(sample, panel.time, by)
         M = cells_to_coefs(cells, keys, window, int(self.reference))
         estimand = f"ATT_by_{by}" if by else "ATT"
-        agg = aggregate_cells(cells, M @ c.estimates, M @ c.vcov @ M.T, estimand, trait=by)
+        members = cell_members(sample, cells, unit=panel.unit, time=panel.time, level=by)
+        agg = aggregate_cells(cells, M @ c.estimates, M @ c.vcov @ M.T, estimand, trait=by,
+                              cell_units=members)
         tests = equality_tests(by, agg, inf.df) if by else ()
         boots = wild.combinations(D, agg.weights @ M, seed) if wild else None
         return effect_result(self.method, estimand, agg, inf, tests, boots=boots, seed=seed)

@@ -30,11 +30,14 @@ class Coefs:
     n_clusters: int | None
     df_t: float | None
     vcov_type: str
+    #: Every coefficient the regression estimated (kept by :meth:`select`), so that callers
+    #: can tell which covariates survived the collinearity checks.
+    fitted_names: tuple[str, ...] = ()
 
     def select(self, names: Sequence[str]) -> "Coefs":
         idx = [self.names.index(n) for n in names]
         return Coefs(tuple(names), self.estimates[idx], self.vcov[np.ix_(idx, idx)], self.n_obs,
-                     self.n_clusters, self.df_t, self.vcov_type)
+                     self.n_clusters, self.df_t, self.vcov_type, self.fitted_names or self.names)
 
 
 def safe_name(text: str) -> str:
@@ -44,10 +47,10 @@ def safe_name(text: str) -> str:
 
 def vcov_spec(vcov: str, cluster: str | None) -> str | dict[str, str]:
     if vcov not in VCOV_TYPES:
-        raise ValueError(f"vcov must be one of {VCOV_TYPES}, got {vcov!r}")
+        raise ValueError(f"vcov: {vcov!r} is not one of {list(VCOV_TYPES)}")
     if vcov in ("CRV1", "CRV3"):
         if not cluster:
-            raise ValueError(f"vcov={vcov!r} needs a cluster column")
+            raise ValueError(f"vcov: {vcov!r} needs a cluster column")
         return {vcov: cluster}
     return vcov
 
@@ -84,7 +87,7 @@ def coefs_from_arrays(y: np.ndarray, X: np.ndarray, names: Sequence[str], fe_cod
 
     fit = fe_ols(y, X, names, fe_codes, vcov=vcov, cluster=cluster)
     return Coefs(fit.names, fit.estimates, fit.vcov, fit.n_obs, fit.n_clusters, fit.df_t,
-                 vcov)
+                 vcov, fit.names)
 
 
 def fit_coefs(data: pd.DataFrame, outcome: str, regressors: Sequence[str],
@@ -146,7 +149,7 @@ def coefs_of(fit, vcov: str) -> Coefs:
     n_clusters = int(fit._G[0]) if clustered else None
     df_t = float(fit._df_t)
     return Coefs(names, np.asarray(fit._beta_hat, dtype=float), np.asarray(fit._vcov, dtype=float),
-                 int(fit._N), n_clusters, df_t, vcov)
+                 int(fit._N), n_clusters, df_t, vcov, names)
 
 
 def absorbed_by(data: pd.DataFrame, group: str, columns: Sequence[str]) -> list[str]:

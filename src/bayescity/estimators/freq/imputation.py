@@ -13,9 +13,9 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
-from ..base import Estimator
 from ..registry import register
-from .es_common import (Inference, aggregate_cells, cell_counts, check_by, covariates_of,
+from .common import FreqEstimator, always_treated_note, covariate_report
+from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
                         drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
 from .fixest import predict_untreated
@@ -32,6 +32,8 @@ class CellFit:
     vcov: np.ndarray
     n_obs: int
     n_clusters: int
+    #: The treated units of each cell (see :func:`.es_common.cell_members`).
+    members: tuple[np.ndarray, ...] = ()
 
 
 def impute_untreated(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
@@ -126,7 +128,8 @@ def cell_fit(imputed: pd.DataFrame, kept: Sequence[str], *, unit: str, time: str
     X1 = first_stage_design(imputed, unit=unit, time=time, covariates=kept)
     clusters = imputed[cluster].to_numpy()
     vcov = gardner_vcov(X1, ~treated, codes, len(cells), u1, u2, clusters)
-    return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size))
+    members = cell_members(imputed.loc[treated], cells, unit=unit, time=time, level=by)
+    return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size), members)
 
 
 #: Fewer untreated units than this behind a first-stage dummy make its clustered variance unreliable.
@@ -153,7 +156,7 @@ def thin_controls(frame: pd.DataFrame, columns: Sequence[str], *, unit: str) -> 
 
 
 @register("imputation")
-class Imputation(Estimator):
+class Imputation(FreqEstimator):
     """Imputation DID (Borusyak, Jaravel & Spiess 2024).
 
     Unit and time fixed effects (and covariates) are fitted on the untreated observations
@@ -171,11 +174,11 @@ class Imputation(Estimator):
     :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
-    paradigm = "frequentist"
-
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
-                 by: str | None = None, interval_prob: float = INTERVAL_PROB):
+                 by: str | None = None, interval_prob: float = INTERVAL_PROB,
+                 by_bins: str | int | None = None):
+        self.by_bins = by_bins
         self.covariates = covariates
         self.trend_covariates = trend_covariates
         self.cluster = cluster
@@ -183,8 +186,7 @@ class Imputation(Estimator):
         self.interval_prob = interval_prob
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        check_by(panel, self.by)
-        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
         frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
         imputed, kept = impute_untreated(frame, unit=panel.unit, time=panel.time,
                                          outcome=panel.outcome,
@@ -192,9 +194,14 @@ class Imputation(Estimator):
         spec = dict(unit=panel.unit, time=panel.time,
                     cluster=self.cluster or panel.cluster_col)
         fit = cell_fit(imputed, kept, **spec)
-        info = {"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
-                "dropped_always_treated_units": n_dropped,
-                "notes": thin_controls(frame, trends, unit=panel.unit)}
+        untreated = frame.loc[frame[TREAT] == 0]
+        info, note = covariate_report(self._covariates(panel), kept, untreated, unit=panel.unit,
+                                      time=panel.time, default=self.covariates is None)
+        notes = (note, always_treated_note(n_dropped), *thin_controls(frame, trends,
+                                                                       unit=panel.unit))
+        info.update({"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
+                     "dropped_always_treated_units": n_dropped,
+                     "notes": tuple(n for n in notes if n)})
         inf = Inference(fit.n_obs, fit.n_clusters, fit.n_clusters - 1, "t_CRV_did2s",
                         self.interval_prob, info)
         out = [self._aggregate(estimand, fit, inf) for estimand in
@@ -206,6 +213,7 @@ class Imputation(Estimator):
 
     def _aggregate(self, estimand: str, fit: CellFit, inf: Inference,
                    by: str | None = None) -> EffectResult:
-        agg = aggregate_cells(fit.cells, fit.estimates, fit.vcov, estimand, trait=by)
+        agg = aggregate_cells(fit.cells, fit.estimates, fit.vcov, estimand, trait=by,
+                              cell_units=fit.members)
         tests = equality_tests(by, agg, inf.df) if by else ()
         return effect_result(self.method, estimand, agg, inf, tests)

@@ -73,7 +73,7 @@ def wild_weights(kind: str, n_clusters: int, n_boot: int,
         return rng.choice(_WEBB, size=(n_boot, n_clusters))
     if kind == "mammen":
         return rng.choice(_MAMMEN, size=(n_boot, n_clusters), p=_MAMMEN_P)
-    raise ValueError(f"wild bootstrap weights must be one of {WILD_WEIGHTS}, got {kind!r}")
+    raise ValueError(f"wild_weights: {kind!r} is not one of {list(WILD_WEIGHTS)}")
 
 
 def bootstrap_weights(kind: str, n_clusters: int, n_boot: int, random_state: RandomState = None,
@@ -84,7 +84,7 @@ def bootstrap_weights(kind: str, n_clusters: int, n_boot: int, random_state: Ran
     is used once, as boottest does; the p-value is then exact and needs no seed.
     """
     if kind not in WILD_WEIGHTS:
-        raise ValueError(f"wild bootstrap weights must be one of {WILD_WEIGHTS}, got {kind!r}")
+        raise ValueError(f"wild_weights: {kind!r} is not one of {list(WILD_WEIGHTS)}")
     if full_enumeration is None:
         full_enumeration = kind == "rademacher" and 2**n_clusters <= n_boot
     if full_enumeration:

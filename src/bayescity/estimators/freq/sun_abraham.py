@@ -11,12 +11,14 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...estimands.summarize import PRETREND_WINDOW
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import Estimator
+from ..base import ParamError
+from ..checks import check_int, check_window
 from ..registry import register
-from .es_common import (Combined, Inference, aggregate_cells, check_by, covariates_of,
+from .common import FreqEstimator, always_treated_note, covariate_report
+from .es_common import (Combined, Inference, aggregate_cells, cell_members, covariates_of,
                         drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
-from .fixest import Coefs, fit_design, safe_name
+from .fixest import VCOV_TYPES, Coefs, fit_design, safe_name
 
 CONTROLS = ("never", "last")
 
@@ -32,7 +34,7 @@ def sa_sample(frame: pd.DataFrame, *, time: str,
     controls. The returned frame may be ``frame`` itself and is only read.
     """
     if control not in CONTROLS:
-        raise ValueError(f"control_cohort must be one of {CONTROLS}, got {control!r}")
+        raise ValueError(f"control_cohort: {control!r} is not one of {list(CONTROLS)}")
     cohort = frame[COHORT].to_numpy()
     if control == "never" and (cohort == 0).any():
         return frame, cohort, "never"
@@ -106,7 +108,7 @@ def interaction_cells(keys: list[tuple], counts: np.ndarray, by: str | None) -> 
 
 
 @register("sun_abraham")
-class SunAbraham(Estimator):
+class SunAbraham(FreqEstimator):
     """Sun & Abraham (2021) interaction-weighted (IW) estimator of dynamic ATTs.
 
     Cohort-specific effects CATT(g, e) come from a saturated cohort x event-time regression with
@@ -125,14 +127,15 @@ class SunAbraham(Estimator):
     :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
-    paradigm = "frequentist"
+    param_choices = {"control_cohort": CONTROLS, "vcov": VCOV_TYPES}
 
     def __init__(self, control_cohort: str = "never", reference: int = -1,
                  covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  vcov: str = "CRV1", by: str | None = None,
                  pretrend_window: tuple[int, int] | None = PRETREND_WINDOW,
-                 interval_prob: float = INTERVAL_PROB):
+                 interval_prob: float = INTERVAL_PROB, by_bins: str | int | None = None):
+        self.by_bins = by_bins
         self.pretrend_window = pretrend_window
         self.control_cohort = control_cohort
         self.reference = reference
@@ -148,34 +151,51 @@ class SunAbraham(Estimator):
                     covariates=covariates_of(panel, self.covariates, trends), vcov=self.vcov,
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
+    def _validate(self) -> None:
+        super()._validate()
+        check_int("reference", self.reference)
+        if self.reference >= 0:
+            raise ParamError(f"reference: {self.reference} must be a lead (e.g. -1)")
+        check_window("pretrend_window", self.pretrend_window, leads_only=True)
+
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        check_by(panel, self.by)
-        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
         spec = self._spec(panel, trends)
         frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
         sample, design_cohort, control = sa_sample(frame, time=panel.time,
                                                    control=self.control_cohort)
         cells, c = saturated_regression(sample, design_cohort, **spec)
-        info = {"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
-                "reference": int(self.reference), "dropped_always_treated_units": n_dropped}
+        info, note = covariate_report(self._covariates(panel), c.fitted_names, sample,
+                                      unit=panel.unit, time=panel.time,
+                                      default=self.covariates is None)
+        notes = tuple(n for n in (note, always_treated_note(n_dropped)) if n)
+        info.update({"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
+                     "reference": int(self.reference), "dropped_always_treated_units": n_dropped,
+                     "notes": notes})
         inf = Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
                         info)
-        out = [self._aggregate("ATT", cells, c, inf),
-               self._event(cells, c, inf),
-               self._aggregate("ATT_cohort", cells, c, inf)]
+        members = cell_members(sample, cells, unit=panel.unit, time=panel.time)
+        out = [self._aggregate("ATT", cells, c, inf, members),
+               self._event(cells, c, inf, members),
+               self._aggregate("ATT_cohort", cells, c, inf, members)]
         if self.by:
             cells_by, c_by = saturated_regression(sample, design_cohort, **spec, by=self.by)
-            out.append(self._aggregate(f"ATT_by_{self.by}", cells_by, c_by, inf, by=self.by))
+            members_by = cell_members(sample, cells_by, unit=panel.unit, time=panel.time,
+                                      level=self.by)
+            out.append(self._aggregate(f"ATT_by_{self.by}", cells_by, c_by, inf, members_by,
+                                       by=self.by))
         return out
 
     def _aggregate(self, estimand: str, cells: pd.DataFrame, c: Coefs, inf: Inference,
-                   by: str | None = None) -> EffectResult:
-        agg = aggregate_cells(cells, c.estimates, c.vcov, estimand, trait=by)
+                   members: tuple, by: str | None = None) -> EffectResult:
+        agg = aggregate_cells(cells, c.estimates, c.vcov, estimand, trait=by, cell_units=members)
         tests = equality_tests(by, agg, inf.df) if by else ()
         return effect_result(self.method, estimand, agg, inf, tests)
 
-    def _event(self, cells: pd.DataFrame, c: Coefs, inf: Inference) -> EffectResult:
-        agg = aggregate_cells(cells, c.estimates, c.vcov, "ATT_event", post_only=False)
+    def _event(self, cells: pd.DataFrame, c: Coefs, inf: Inference,
+               members: tuple) -> EffectResult:
+        agg = aggregate_cells(cells, c.estimates, c.vcov, "ATT_event", post_only=False,
+                              cell_units=members)
         window = None if self.pretrend_window is None else tuple(self.pretrend_window)
         return effect_result(self.method, "ATT_event", agg, inf, lead_test(agg, inf.df, window))
 
@@ -193,4 +213,5 @@ def lead_test(agg: Combined, df: float | None,
         return ()
     R, span = leads
     which = "all leads" if span is None else f"leads e in {span}"
-    return (wald_test(f"pre-trends: {which} zero", agg.estimates, agg.vcov, R, df_denom=df),)
+    return (wald_test(f"pre-trends: {which} zero", agg.estimates, agg.vcov, R, df_denom=df,
+                      terms=agg.terms),)

@@ -10,12 +10,12 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..base import Estimator
 from ..registry import register
-from .es_common import check_by, check_inference, covariates_of, wild_info, with_trend_controls
+from .common import INFERENCE_KINDS, FreqEstimator, covariate_report, validate_wild
+from .es_common import covariates_of, wild_info, with_trend_controls
 from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
-from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_terms,
-                        wild_term_table)
+from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
+                        wild_bootstrap_terms, wild_term_table)
 
 
 def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariates: Sequence[str],
@@ -32,6 +32,16 @@ def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str],
     names = [f"{TREAT}__{safe_name(level)}" for level in levels]
     D = np.column_stack([treat * (values == level) for level in levels])
     return design_frame(data, names, D), [str(lv) for lv in levels], names
+
+
+def treated_units_by(data: pd.DataFrame, unit: str, by: str | None = None) -> np.ndarray:
+    """Distinct units with a treated observation in ``data`` (per sorted level of ``by``)."""
+    treated = data.loc[data[TREAT].to_numpy() == 1]
+    if by is None:
+        return np.array([treated[unit].nunique()], dtype=np.int64)
+    levels = sorted(pd.unique(data[by]), key=str)
+    counts = treated.groupby(by)[unit].nunique()
+    return np.array([int(counts.get(level, 0)) for level in levels], dtype=np.int64)
 
 
 def twfe_att_by(work: pd.DataFrame, names: Sequence[str], *, unit: str, time: str, outcome: str,
@@ -52,7 +62,7 @@ def twfe_wild(data: pd.DataFrame, targets: Sequence[str], *, unit: str, time: st
 
 
 @register("twfe")
-class TWFE(Estimator):
+class TWFE(FreqEstimator):
     """Two-way fixed-effects DID: ``y_it = a_i + l_t + tau D_it + X_it'b + e_it``.
 
     The regression runs on the fixed-effects OLS core of ``fe_ols`` (pyfixest for CRV3).
@@ -71,7 +81,9 @@ class TWFE(Estimator):
     SeedSequence or None (fresh entropy, recorded in ``info["seed_entropy"]``).
 
     ``by=<trait>`` adds ATT per level with a Wald F test that all levels are equal (analytic
-    under either inference). Under staggered adoption with dynamic or heterogeneous effects the
+    under either inference); a numeric trait needs ``by_bins`` (quantile bins).
+    ``n_treated`` counts the units with a treated observation behind each term; ``info``
+    records the covariates used and those dropped (absorbed by the fixed effects, collinear). Under staggered adoption with dynamic or heterogeneous effects the
     coefficient is a weighted average that can be biased (Goodman-Bacon 2021; de Chaisemartin &
     D'Haultfoeuille 2020).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
@@ -79,13 +91,16 @@ class TWFE(Estimator):
     :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
     """
 
-    paradigm = "frequentist"
+    param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,
+                     "wild_weights": WILD_WEIGHTS}
 
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  vcov: str = "CRV1", by: str | None = None, interval_prob: float = INTERVAL_PROB,
                  inference: str = "analytic", wild_weights: str = "rademacher",
-                 n_boot: int = 9999, random_state: RandomState = None):
+                 n_boot: int = 9999, random_state: RandomState = None,
+                 by_bins: str | int | None = None):
+        self.by_bins = by_bins
         self.covariates = covariates
         self.trend_covariates = trend_covariates
         self.cluster = cluster
@@ -97,12 +112,9 @@ class TWFE(Estimator):
         self.n_boot = n_boot
         self.random_state = random_state
 
-    def _check(self, data: pd.DataFrame, cluster: str) -> None:
-        if self.vcov not in VCOV_TYPES:
-            raise ValueError(f"twfe: vcov must be one of {VCOV_TYPES}, got {self.vcov!r}")
-        if cluster not in data.columns:
-            raise ValueError(f"twfe: cluster={cluster!r} is not a column of the panel")
-        check_inference("twfe", self.inference, self.vcov, self.wild_weights, self.n_boot)
+    def _validate(self) -> None:
+        super()._validate()
+        validate_wild(self.inference, self.vcov, self.n_boot)
 
     def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
         return dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
@@ -116,11 +128,11 @@ class TWFE(Estimator):
                          n_boot=int(self.n_boot), random_state=seed,
                          interval_prob=self.interval_prob)
 
-    def _result(self, estimand: str, terms: list[str], c: Coefs, cluster: str, tests=(),
-                boots: list[WildBootstrapResult] | None = None,
+    def _result(self, estimand: str, terms: list[str], c: Coefs, cluster: str, n_treated,
+                tests=(), boots: list[WildBootstrapResult] | None = None,
                 seed: np.random.SeedSequence | None = None) -> EffectResult:
         info: dict[str, Any] = {"vcov": c.vcov_type, "df": c.df_t, "cluster": cluster,
-                                "inference": self.inference}
+                                "inference": self.inference, **self._info}
         if boots is None:
             table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
                                df=c.df_t)
@@ -129,33 +141,41 @@ class TWFE(Estimator):
             table = wild_term_table(terms, c.estimates, np.sqrt(np.diag(c.vcov)), boots)
             kind = boots[0].interval_kind
             info.update(wild_info(boots, c.vcov_type, seed))
+        table["n_treated"] = n_treated
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
                             interval_kind=kind, n_clusters=c.n_clusters, tests=tuple(tests),
                             vcov=c.vcov, info=info)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        check_by(panel, self.by)
-        panel, trends = with_trend_controls(panel, self.trend_covariates)
+        panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
         spec = self._spec(panel, trends)
         data = panel.frame
-        self._check(data, spec["cluster"])
         wild = self.inference == "wild"
         seeds = child_seeds(self.random_state, 2) if wild else [None, None]
         att = twfe_att(data, **spec)
+        self._info = self._covariate_info(panel, data, att)
         boots = self._wild(data, spec, [TREAT], seeds[0]) if wild else None
-        out = [self._result("ATT", ["overall"], att, spec["cluster"], boots=boots, seed=seeds[0])]
+        out = [self._result("ATT", ["overall"], att, spec["cluster"],
+                            treated_units_by(data, panel.unit), boots=boots, seed=seeds[0])]
         if self.by:
-            out.append(self._fit_by(data, spec, seeds[1]))
+            out.append(self._fit_by(data, panel.unit, spec, seeds[1]))
         return out
 
-    def _fit_by(self, data: pd.DataFrame, spec: dict,
+    def _covariate_info(self, panel: Panel, data: pd.DataFrame, c: Coefs) -> dict[str, Any]:
+        info, note = covariate_report(self._covariates(panel), c.fitted_names, data,
+                                      unit=panel.unit, time=panel.time,
+                                      default=self.covariates is None)
+        return {**info, "notes": (note,) if note else ()}
+
+    def _fit_by(self, data: pd.DataFrame, unit: str, spec: dict,
                 seed: np.random.SeedSequence | None) -> EffectResult:
         work, terms, names = level_dummies(data, self.by)
         c = twfe_att_by(work, names, **spec)
         test = level_equality_test(self.by, c.estimates, c.vcov, df_denom=c.df_t,
-                                   note=f"analytic {c.vcov_type} Wald F test")
+                                   note=f"analytic {c.vcov_type} Wald F test", terms=terms)
         tests = [] if test is None else [test]
         boots = None if seed is None else self._wild(work, spec, names, seed)
-        return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"], tests, boots, seed)
+        return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"],
+                            treated_units_by(data, unit, self.by), tests, boots, seed)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...data.panel import COHORT
 from ...estimands.aggregate import Aggregation, aggregate
 from ...estimands.summarize import to_effect_result
 from ...results.effect import EffectResult, wald_test
@@ -36,12 +37,13 @@ def _seeds(random_state, n: int) -> list[int]:
 
 
 def _score_aggregation(estimand: str, terms: list[str], proj_coef: np.ndarray,
-                       influence: np.ndarray) -> Aggregation:
+                       influence: np.ndarray, n_treated: np.ndarray | None = None) -> Aggregation:
     """An :class:`Aggregation` of projection coefficients (influence rescaled to the
     ``IF' IF / n^2`` convention of the shared summaries)."""
     n = influence.shape[0]
     return Aggregation(estimand=estimand, terms=terms, estimates=np.asarray(proj_coef, float),
-                       weights=np.zeros((len(terms), 0)), influence=influence * n)
+                       weights=np.zeros((len(terms), 0)), influence=influence * n,
+                       n_treated=n_treated)
 
 
 class _StaggeredML(Estimator):
@@ -101,7 +103,7 @@ class _StaggeredML(Estimator):
         if self.cluster is not None and self.cluster not in panel.frame.columns:
             raise ParamError(f"cluster: column {self.cluster!r} is not in the data")
         resolve_by(panel, self.by, self.by_bins)
-        if self.control_group == "never_treated" and not (panel.unit_table()["cohort"] == 0).any():
+        if self.control_group == "never_treated" and not (panel.unit_table()[COHORT] == 0).any():
             raise ParamError("control_group: never_treated, but no unit is never treated; use "
                              "control_group: not_yet_treated")
 
@@ -173,14 +175,17 @@ class _StaggeredML(Estimator):
                      "estimand, a variance-weighted average that also compares treated cities "
                      "with already-treated ones; shown for comparison, not the treated-cell ATT")
         ones = project(scores, np.ones((scores.n_units, 1)))
-        out = [self._result(_score_aggregation("ATT", ["overall"], ones.coef, ones.influence),
-                            sample, notes)]
+        treated = sample.wide.cohort > 0
+        out = [self._result(_score_aggregation("ATT", ["overall"], ones.coef, ones.influence,
+                                               np.array([treated.sum()])), sample, notes)]
         if self.by:
             levels = np.unique(sample.levels[scores.unit_weight() > 0])
             dummies = (sample.levels[:, None] == levels[None, :]).astype(float)
             proj = project(scores, dummies)
+            counts = (dummies[treated] > 0).sum(axis=0)
             out.append(self._result(_score_aggregation(f"ATT_by_{self.by}", list(levels),
-                                                       proj.coef, proj.influence), sample, notes))
+                                                       proj.coef, proj.influence, counts),
+                                    sample, notes))
         return out, scores
 
     def _jobs(self) -> int:

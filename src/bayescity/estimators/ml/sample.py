@@ -53,7 +53,7 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
     """The balanced sample of R ``did`` (first-period adopters and incomplete units dropped),
     cohorts smaller than ``min_cohort_size`` left out, and folds grouped by ``cluster``."""
     by_panel = resolve_by(panel, by, by_bins)
-    frame, notes = prepare_sample(panel, control_group, method)
+    frame, notes = prepare_sample(panel, control_group)
     notes += [n for n in by_panel.notes if n not in panel.notes]
     frame, small = drop_small_cohorts(frame, panel.unit, int(min_cohort_size))
     if small:
@@ -64,7 +64,7 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
     units = frame.drop_duplicates(panel.unit).set_index(panel.unit).loc[wide.units]
     kinds = {t: panel.trait_kind(t) for t in modifiers}
     mods = encode_modifiers(units.reset_index(), list(modifiers), kinds)
-    clusters = unit_values(frame, panel.unit, cluster, wide.units, method)
+    clusters = unit_values(frame, panel.unit, cluster, wide.units)
     levels = None
     if by is not None:
         table = by_panel.unit_table().set_index(panel.unit)

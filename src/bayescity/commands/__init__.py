@@ -1,0 +1,2 @@
+"""Command-line commands beyond ``run`` and ``data``: ``report``, ``models``, ``sweep``, and the
+run's progress display, closing table and signal handling (``cli.py`` wires them in)."""

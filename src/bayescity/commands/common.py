@@ -1,0 +1,85 @@
+"""What every command shares: consoles, exit codes, Ctrl-C/SIGTERM handling, warnings.
+
+Exit codes: 0 done; 1 any other failure; 2 a user error (bad config, data, grid, option, run
+folder: message, no traceback, nothing written); 130 interrupted by Ctrl-C (SIGINT); 143
+terminated (SIGTERM). An interrupted or terminated run leaves no run folder.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
+
+import typer
+from rich.console import Console
+
+from ..data.errors import PanelError
+from ..experiments.config import ConfigError
+
+out = Console(width=140)
+err = Console(stderr=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup runs as for Ctrl-C."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    from ..reports import RunFolderError
+
+    return (PanelError, ConfigError, RunFolderError)
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print ``exc`` in one message and exit 2 (user error) or 1."""
+    if isinstance(exc, user_errors()):
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _on_term(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise Terminated()
+
+
+@contextmanager
+def interruptible(what: str = "run") -> Iterator[None]:
+    """Turn Ctrl-C into exit 130 and SIGTERM into exit 143, after the ``with`` blocks inside
+    have cleaned up (staging folders removed, pools shut down)."""
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the {what} was stopped; nothing was published", highlight=False)
+        raise typer.Exit(130) from None
+    except Terminated:
+        err.print(f"terminated: the {what} was stopped; nothing was published", highlight=False)
+        raise typer.Exit(143) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def warnings_to_console() -> Iterator[None]:
+    """Show warnings raised inside (e.g. an unusable stored fit) as one line on stderr."""
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+        err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
+def split_ids(values: list[str] | None) -> list[str]:
+    """``--only a --only b,c`` as ``[a, b, c]``."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def show_progress(quiet: bool) -> bool:
+    """Progress is drawn unless ``--quiet`` or stdout is not a terminal (a pipe, a file, CI)."""
+    return not quiet and sys.stdout.isatty()

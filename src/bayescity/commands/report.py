@@ -1,0 +1,26 @@
+"""``bayescity report RUN_DIR``: re-render a run's report from its stored results."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from .common import err, fail, out
+
+
+def report(run_dir: str = typer.Argument(..., help="a run folder: reports/<name>/<run_id>")
+           ) -> None:
+    """Re-render comparison.csv, tables/ and report.html of a run from its stored results and
+    posteriors, without refitting."""
+    from ..reports import load_run, write_report
+
+    start = time.perf_counter()
+    try:
+        inputs = load_run(run_dir)
+        write_report(run_dir, inputs)
+    except Exception as exc:  # noqa: BLE001 - mapped to exit codes
+        fail(exc)
+    err.print(f"rendered in {time.perf_counter() - start:.1f}s", highlight=False)
+    out.print(f"report written to {run_dir.rstrip('/')}/report.html", highlight=False,
+              soft_wrap=True)

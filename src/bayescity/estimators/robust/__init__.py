@@ -1,0 +1,15 @@
+"""Robustness analyses of a policy evaluation: placebo and randomization inference, PSM-DID,
+alternative treatment codings, HonestDiD sensitivity, mechanisms and heterogeneity.
+
+Each wraps a base estimator (``estimator:``, ``twfe`` by default) and reports
+:class:`~bayescity.results.EffectResult`\\ s in the canonical columns.
+"""
+
+from .codings import Codings
+from .heterogeneity import Heterogeneity
+from .honest import HonestDiD
+from .mechanisms import Mechanisms
+from .placebo import Placebo
+from .psm_did import PSMDID
+
+__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo"]

@@ -1,0 +1,193 @@
+"""PSM-DID: difference-in-differences on a propensity-score matched sample (``method: psm_did``)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...constants import INTERVAL_PROB
+from ...data.panel import COHORT, TREAT, Panel
+from ...results.effect import EffectResult, level_equality_test, wald_table
+from ..base import Estimator, ParamError, resolve_by
+from ..registry import register
+from ..freq.fixest import VCOV_TYPES, Coefs, fit_coefs
+from ..freq.inference import RandomState, child_seeds
+from ..freq.twfe import level_dummies
+from .inner import check_columns
+from .psm import (MATCHING, PROPENSITY_MODELS, Matching, balance_table, kernel_matching,
+                  nearest_neighbour, propensity_scores)
+
+WEIGHT = "_psm_weight"
+
+
+def baseline_periods(panel: Panel, periods: Sequence[int] | None) -> tuple[int, int]:
+    """The pre-period whose covariate means enter the propensity score: ``periods`` or every
+    period before the first adoption (the first period when units adopt in it)."""
+    if periods is not None:
+        return int(periods[0]), int(periods[1])
+    first = int(panel.periods[0])
+    adoption = panel.cohorts
+    end = int(adoption.min()) - 1 if adoption.size else int(panel.periods[-1])
+    return first, max(first, end)
+
+
+def unit_baseline(panel: Panel, covariates: Sequence[str], span: tuple[int, int]) -> pd.DataFrame:
+    """Per unit (in ``panel.units`` order): the mean of each covariate over the baseline span."""
+    frame = panel.frame
+    t = frame[panel.time].to_numpy()
+    rows = frame.loc[(t >= span[0]) & (t <= span[1])]
+    means = rows.groupby(panel.unit, sort=True)[list(covariates)].mean()
+    return means.reindex(panel.units)
+
+
+def matched_did(data: pd.DataFrame, *, unit: str, time: str, outcome: str,
+                covariates: Sequence[str], cluster: str, vcov: str,
+                by: str | None) -> tuple[Coefs, list[str]]:
+    """Weighted TWFE ``y ~ D [x levels] + X | unit + time`` on the matched sample (weights
+    :data:`WEIGHT`); returns the treatment coefficients and their terms."""
+    if by is None:
+        c = fit_coefs(data, outcome, [TREAT, *covariates], [unit, time], vcov=vcov,
+                      cluster=cluster, weights=WEIGHT)
+        return c.select([TREAT]), ["overall"]
+    work, terms, names = level_dummies(data, by)
+    c = fit_coefs(work, outcome, [*names, *covariates], [unit, time], vcov=vcov,
+                  cluster=cluster, weights=WEIGHT)
+    return c.select(names), terms
+
+
+@register("psm_did")
+class PSMDID(Estimator):
+    """Difference-in-differences on a propensity-score matched sample.
+
+    The score P(ever treated | X) is fitted on the units' means of ``ps_covariates`` (default:
+    the panel's covariates) over ``baseline_periods`` (default: the periods before the first
+    adoption), by an unpenalised ``logit`` or a cross-fitted learner (``gradient_boosting``,
+    ``random_forest``). ``matching="nearest"``: greedy nearest-neighbour matching as R MatchIt
+    (``ratio`` controls per treated unit, ``caliper`` in standard deviations of the score,
+    ``replace``; MatchIt's defaults: 1:1, no caliper, without replacement); ``"kernel"``:
+    Epanechnikov kernel weights with ``bandwidth``. See :mod:`.psm`. The DID is the two-way
+    fixed-effects regression ``y ~ D + covariates | unit + time`` weighted by the matching
+    weights (pyfixest), errors clustered by ``cluster`` (default the panel's). ``info["balance"]``
+    holds the balance table before and after matching (standardised mean differences, variance
+    ratios, the score included).
+    """
+
+    paradigm = "frequentist"
+    param_choices = {"propensity": PROPENSITY_MODELS, "matching": MATCHING, "vcov": VCOV_TYPES}
+
+    def __init__(self, ps_covariates: Sequence[str] | None = None,
+                 baseline_periods: Sequence[int] | None = None, propensity: str = "logit",
+                 matching: str = "nearest", ratio: int = 1, caliper: float | None = None,
+                 replace: bool = False, bandwidth: float = 0.06,
+                 covariates: Sequence[str] | None = None, cluster: str | None = None,
+                 vcov: str = "CRV1", by: str | None = None, by_bins: str | int | None = None,
+                 interval_prob: float = INTERVAL_PROB, random_state: RandomState = None):
+        self.ps_covariates = ps_covariates
+        self.baseline_periods = baseline_periods
+        self.propensity = propensity
+        self.matching = matching
+        self.ratio = ratio
+        self.caliper = caliper
+        self.replace = replace
+        self.bandwidth = bandwidth
+        self.covariates = covariates
+        self.cluster = cluster
+        self.vcov = vcov
+        self.by = by
+        self.by_bins = by_bins
+        self.interval_prob = interval_prob
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        if isinstance(self.ratio, bool) or not isinstance(self.ratio, int) or self.ratio < 1:
+            raise ParamError(f"ratio: {self.ratio!r} must be a positive integer")
+        if self.caliper is not None and not float(self.caliper) > 0:
+            raise ParamError(f"caliper: {self.caliper!r} must be positive (standard deviations "
+                             "of the propensity score) or null")
+        if not float(self.bandwidth) > 0:
+            raise ParamError(f"bandwidth: {self.bandwidth!r} must be positive")
+        if self.baseline_periods is not None and (len(self.baseline_periods) != 2 or
+                                                  self.baseline_periods[0] > self.baseline_periods[1]):
+            raise ParamError(f"baseline_periods: {self.baseline_periods!r} must be [first, last]")
+
+    def check_panel(self, panel: Panel) -> None:
+        resolve_by(panel, self.by, self.by_bins)
+        covs = self._ps_covariates(panel)
+        if not covs:
+            raise ParamError("ps_covariates: the panel has no covariates; name the baseline "
+                             "characteristics of the propensity score")
+        check_columns("ps_covariates", covs, panel, numeric=True)
+        check_columns("covariates", self.covariates, panel, numeric=True)
+        check_columns("cluster", self.cluster, panel)
+        lo, hi = baseline_periods(panel, self.baseline_periods)
+        if not ((panel.periods >= lo) & (panel.periods <= hi)).any():
+            raise ParamError(f"baseline_periods: no period of the panel lies in [{lo}, {hi}]")
+
+    def _ps_covariates(self, panel: Panel) -> list[str]:
+        return list(panel.covariates if self.ps_covariates is None else self.ps_covariates)
+
+    def _match(self, score: np.ndarray, treated: np.ndarray) -> Matching:
+        if self.matching == "kernel":
+            return kernel_matching(score, treated, float(self.bandwidth))
+        return nearest_neighbour(score, treated, ratio=int(self.ratio), replace=bool(self.replace),
+                                 caliper=None if self.caliper is None else float(self.caliper))
+
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        panel = resolve_by(panel, self.by, self.by_bins)
+        self.check_panel(panel)
+        span = baseline_periods(panel, self.baseline_periods)
+        X = unit_baseline(panel, self._ps_covariates(panel), span)
+        if X.isna().any().any():
+            raise ParamError(f"baseline_periods: some units are not observed in {list(span)}")
+        treated = np.zeros(panel.n_units, dtype=bool)
+        treated[panel.unit_codes] = panel.frame[COHORT].to_numpy() > 0
+        seed = int(child_seeds(self.random_state, 1)[0].generate_state(1)[0])
+        score = propensity_scores(X.to_numpy(), treated, self.propensity, seed)
+        match = self._match(score, treated)
+        self.scores_ = pd.Series(score, index=panel.units, name="propensity_score")
+        balance = balance_table(X.assign(propensity_score=score), treated, match.weights)
+        return self._did(panel, match, balance, span, treated)
+
+    def _did(self, panel: Panel, match: Matching, balance: pd.DataFrame, span, treated) -> list:
+        w_rows = match.weights[panel.unit_codes]
+        data = panel.frame.assign(**{WEIGHT: w_rows}).loc[w_rows > 0]
+        if not (data[COHORT] > 0).any() or not (data[COHORT] == 0).any():
+            raise ValueError("psm_did: the matched sample has no treated or no control units; "
+                             "widen the caliper or bandwidth")
+        spec = dict(unit=panel.unit, time=panel.time, outcome=panel.outcome,
+                    covariates=list(panel.covariates if self.covariates is None else self.covariates),
+                    cluster=self.cluster or panel.cluster_col, vcov=self.vcov)
+        info = self._info(match, balance, span, treated)
+        out = [self._result("ATT", *matched_did(data, **spec, by=None), info)]
+        if self.by:
+            c, terms = matched_did(data, **spec, by=self.by)
+            test = level_equality_test(self.by, c.estimates, c.vcov, df_denom=c.df_t)
+            out.append(self._result(f"ATT_by_{self.by}", c, terms, info,
+                                    () if test is None else (test,)))
+        return out
+
+    def _info(self, match: Matching, balance: pd.DataFrame, span, treated) -> dict[str, Any]:
+        n_treated, n_matched = int(treated.sum()), int(match.matched_treated.sum())
+        n_controls = int(((~treated) & (match.weights > 0)).sum())
+        notes = [f"PSM-DID on {n_matched} of {n_treated} treated units and {n_controls} matched "
+                 f"controls ({self.matching}, propensity by {self.propensity} on means over "
+                 f"{span[0]}-{span[1]})"]
+        if n_matched < n_treated:
+            notes.append(f"{n_treated - n_matched} treated units found no control within the "
+                         "caliper/bandwidth and are left out: the estimate is the ATT of the "
+                         "matched treated units")
+        return {"balance": balance, "n_treated": n_treated, "n_matched_treated": n_matched,
+                "n_matched_controls": n_controls, "propensity": self.propensity,
+                "matching": self.matching, "caliper_width": match.caliper_width,
+                "baseline_periods": list(span), "notes": tuple(notes)}
+
+    def _result(self, estimand: str, c: Coefs, terms: list[str], info: dict,
+                tests=()) -> EffectResult:
+        table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
+                           df=c.df_t)
+        return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
+                            table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
+                            interval_kind=f"t_{c.vcov_type}", n_clusters=c.n_clusters,
+                            tests=tuple(tests), vcov=c.vcov, info={**info, "vcov": c.vcov_type})

@@ -1,0 +1,89 @@
+"""Everything a run writes into its (staged) run folder.
+
+``results.csv`` (one row per estimator, estimand and term), ``tests.csv``, ``panel.txt``,
+``config.lock.yaml``, ``drivers.csv`` / ``diagnostics.csv`` when an estimator reports them, the
+stored results under ``fits/`` and ``data/`` (so ``bayescity report`` can re-render), and the
+report itself: ``comparison.csv``, ``tables/`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from ..data.io import write_csv
+from ..data.panel import Panel
+from ..results.compare import compare
+from ..results.effect import EffectResult
+from ..reports import FitRecord, ReportInputs, panel_summary, save_inputs, unit_table, write_report
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
+    from .runner import Fits
+
+
+@dataclass
+class Published:
+    table: pd.DataFrame
+    comparison: pd.DataFrame
+
+
+def tests_table(results: dict[str, list[EffectResult]]) -> pd.DataFrame:
+    frames = [r.tests_frame().assign(estimator=k) for k, rs in results.items() for r in rs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def info_tables(results: dict[str, list[EffectResult]], key: str) -> pd.DataFrame | None:
+    """The DataFrames under ``info[key]`` of every result, stacked with estimator/estimand."""
+    frames = [_with_index(r.info[key]).assign(estimator=k, estimand=r.estimand)
+              for k, rs in results.items() for r in rs
+              if isinstance(r.info.get(key), pd.DataFrame)]
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    lead = ["estimator", "estimand"]
+    return out[[*lead, *[c for c in out.columns if c not in lead]]]
+
+
+def _with_index(df: pd.DataFrame) -> pd.DataFrame:
+    """A named or labelled index (e.g. parameter names) becomes a column; a plain range does not."""
+    return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
+
+
+def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
+                  lock: dict[str, Any]) -> ReportInputs:
+    methods = {e.id: e.method for e in config.estimators}
+    records = [FitRecord(id=i, method=methods[i], key=fits.keys[i], stored=i in fits.cached,
+                         seconds=round(fits.seconds.get(i, 0.0), 3),
+                         posterior=fits.posteriors.get(i, {}).get("path"),
+                         posterior_sha256=fits.posteriors.get(i, {}).get("sha256"))
+               for i in fits.results]
+    return ReportInputs(config.name, lock["run_id"], fits.results, records, panel_summary(panel),
+                        unit_table(panel), lock)
+
+
+def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "Fits",
+                lock: dict[str, Any]) -> Published:
+    """Write the whole run folder into ``folder`` (the staging folder of the run)."""
+    table = compare(fits.results)
+    write_csv(table, folder / "results.csv")
+    write_csv(tests_table(fits.results), folder / "tests.csv")
+    (folder / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
+    with (folder / "config.lock.yaml").open("w", encoding="utf-8") as fh:
+        yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
+    if config.data.derive:
+        from ..tfp.derive import tfp_summary
+
+        write_csv(tfp_summary(panel, list(config.data.derive)), folder / "tfp_summary.csv")
+    for key, name in (("drivers", "drivers.csv"), ("diagnostics", "diagnostics.csv")):
+        extra = info_tables(fits.results, key)
+        if extra is not None:
+            write_csv(extra, folder / name)
+    inputs = report_inputs(config, panel, fits, lock)
+    save_inputs(folder, inputs)
+    comparison = write_report(folder, inputs, table)
+    return Published(table, comparison)

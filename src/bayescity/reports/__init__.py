@@ -1,0 +1,55 @@
+"""Reports: turn a run's EffectResults (and stored posteriors) into tables, figures and HTML.
+
+:func:`write_report` writes, into a run folder, ``comparison.csv`` (every estimator side by side
+with disagreement flags), ``tables/main_results.tex`` and ``.md`` (etable/esttab layout) and
+``report.html``. It reads :class:`ReportInputs` -- built by the runner in memory, or by
+:func:`load_run` from a published run folder, which is how ``bayescity report RUN_DIR``
+re-renders without refitting. Nothing here imports an estimator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.io import CSV_ENCODING
+from ..results.compare import compare
+from .comparison import comparison_table, headline_rows, long_view
+from .inputs import (FitRecord, ReportInputs, RunFolderError, load_run, panel_summary,
+                     save_inputs, unit_table)
+from .publication import publication_frame, to_latex, to_markdown
+
+__all__ = ["FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "headline_rows",
+           "load_run", "long_view", "panel_summary", "save_inputs", "unit_table",
+           "write_report"]
+
+TITLE = "Main results: ATT overall and by trait level"
+
+
+def _write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding=encoding)
+    os.replace(tmp, path)
+
+
+def write_report(folder: str | Path, inputs: ReportInputs,
+                 long: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write comparison.csv, the publication tables and report.html; return the comparison.
+
+    ``long`` is the run's results table (:func:`bayescity.compare` of ``inputs.results``) when
+    the caller has it already."""
+    from .html import render_html
+
+    folder = Path(folder)
+    long = compare(dict(inputs.results)) if long is None else long
+    comparison = comparison_table(long)
+    _write_text(folder / "comparison.csv", comparison.to_csv(index=False), CSV_ENCODING)
+    (folder / "tables").mkdir(exist_ok=True)
+    frame = publication_frame(long)
+    _write_text(folder / "tables" / "main_results.tex", to_latex(frame, TITLE))
+    _write_text(folder / "tables" / "main_results.md", to_markdown(frame, TITLE))
+    _write_text(folder / "report.html", render_html(inputs, comparison, long))
+    return comparison

@@ -1,0 +1,24 @@
+"""``report.html``: the sections laid out by a Jinja2 template, one self-contained file."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pandas as pd
+
+from .inputs import ReportInputs
+from .sections import build_sections
+
+
+def render_html(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame) -> str:
+    """The report as HTML text: images embedded, no script, no network access."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("bayescity.reports", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined)
+    sections, warnings = build_sections(inputs, comparison, long)
+    return env.get_template("report.html.j2").render(
+        name=inputs.name, run_id=inputs.run_id, smoke=bool(inputs.lock.get("smoke")),
+        n_estimators=len(inputs.results), version=metadata.version("bayescity"),
+        sections=sections, warnings=warnings)

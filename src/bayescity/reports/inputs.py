@@ -1,0 +1,122 @@
+"""What a report is made of, and how a run folder keeps it so the report can be re-rendered.
+
+A run folder holds, besides its tables, everything :func:`load_run` needs without refitting or
+reloading the data:
+
+* ``fits/index.json`` -- the estimators in config order (id, method, fit key, whether the
+  stored fit was reused, fit seconds, the posterior netCDF path and its SHA-256);
+* ``fits/<estimator id>/`` -- that estimator's results as a plain-data bundle
+  (:mod:`bayescity.results.plain`);
+* ``data/panel.json`` (the panel description) and ``data/units.parquet`` (one row per unit:
+  ``unit``, ``cohort`` and the traits, for the adoption timeline);
+* ``config.lock.yaml`` -- the resolved config and provenance.
+
+Posteriors stay in the model store (they can be large); the report opens them by path and
+checks their SHA-256 before reading.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from ..data.panel import COHORT, Panel
+from ..results.effect import EffectResult
+from ..results.plain import BundleError, read_results, write_results
+
+FITS, DATA, LOCK = "fits", "data", "config.lock.yaml"
+
+
+class RunFolderError(ValueError):
+    """A folder that is not a complete bayescity run folder (a user error: exit 2)."""
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """One estimator of a run: its id, method, key and where its posterior is."""
+
+    id: str
+    method: str
+    key: str = ""
+    stored: bool = False
+    seconds: float | None = None
+    posterior: str | None = None
+    posterior_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report shows: results per estimator id (config order), the fits, the
+    panel's description and unit table, and the run's lock (resolved config, provenance)."""
+
+    name: str
+    run_id: str
+    results: Mapping[str, list[EffectResult]]
+    fits: list[FitRecord]
+    panel: Mapping[str, Any]
+    units: pd.DataFrame
+    lock: Mapping[str, Any] = field(default_factory=dict)
+
+    def fit(self, est_id: str) -> FitRecord:
+        return next(f for f in self.fits if f.id == est_id)
+
+
+def unit_table(panel: Panel) -> pd.DataFrame:
+    """Units with ``unit``, ``cohort`` and trait columns, as the adoption timeline reads them."""
+    units = panel.unit_table()
+    return pd.DataFrame({"unit": units[panel.unit].astype(str).to_numpy(),
+                         "cohort": units[COHORT].to_numpy(),
+                         **{t: units[t].to_numpy() for t in panel.traits
+                            if t not in ("unit", "cohort")}})
+
+
+def panel_summary(panel: Panel) -> dict[str, Any]:
+    """The panel description as JSON-ready data."""
+    return json.loads(json.dumps(panel.describe().to_dict(), default=str))
+
+
+def save_inputs(folder: str | Path, inputs: ReportInputs) -> None:
+    """Write ``fits/`` and ``data/`` of a run folder (the lock is written by the runner)."""
+    folder = Path(folder)
+    (folder / FITS).mkdir()
+    for est_id, results in inputs.results.items():
+        (folder / FITS / est_id).mkdir()
+        write_results(results, folder / FITS / est_id)
+    index = [f.__dict__ for f in inputs.fits]
+    (folder / FITS / "index.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
+    (folder / DATA).mkdir()
+    (folder / DATA / "panel.json").write_text(json.dumps(dict(inputs.panel), indent=1),
+                                              encoding="utf-8")
+    inputs.units.to_parquet(folder / DATA / "units.parquet", index=False)
+
+
+def load_run(run_dir: str | Path) -> ReportInputs:
+    """Read a published run folder back; raise :class:`RunFolderError` naming what is wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{str(run_dir)!r} is not a folder")
+    try:
+        lock = yaml.safe_load((run_dir / LOCK).read_text(encoding="utf-8"))
+        index = json.loads((run_dir / FITS / "index.json").read_text(encoding="utf-8"))
+        fits = [FitRecord(**entry) for entry in index]
+        results = {f.id: read_results(run_dir / FITS / f.id) for f in fits}
+        panel = json.loads((run_dir / DATA / "panel.json").read_text(encoding="utf-8"))
+        units = pd.read_parquet(run_dir / DATA / "units.parquet", engine="pyarrow")
+    except FileNotFoundError as exc:
+        missing = Path(exc.filename or "?")
+        if missing.is_relative_to(run_dir):
+            missing = missing.relative_to(run_dir)
+        raise RunFolderError(f"{str(run_dir)!r} is not a complete run folder: {missing} is "
+                             "missing") from None
+    except (BundleError, TypeError, ValueError, yaml.YAMLError, OSError) as exc:
+        raise RunFolderError(f"{str(run_dir)!r}: stored results cannot be read ({exc})") from None
+    if not isinstance(lock, dict):
+        raise RunFolderError(f"{str(run_dir / LOCK)!r} does not hold a run lock")
+    name = str(lock.get("config", {}).get("name", run_dir.parent.name))
+    return ReportInputs(name, str(lock.get("run_id", run_dir.name)), results, fits, panel,
+                        units, lock)

@@ -1,0 +1,109 @@
+"""A run with a fit that carries an InferenceData (``idata_``): the runner stores it as netCDF,
+records ``info["posterior_path"]``, and the report shows its posterior section, also when the
+fit is reused; progress reports made while fitting reach the run's display."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from bayescity.commands.display import RunDisplay
+from bayescity.estimators.registry import get_estimator
+from bayescity.experiments import runner as runner_mod
+from bayescity.experiments.runner import run_experiment
+from bayescity.progress import report_progress
+from bayescity.reports import load_run
+from test_sweep import write_config
+
+
+def _with_posterior(base: type) -> type:
+    """A stand-in for a Bayesian estimator: results relabelled, an InferenceData attached."""
+
+    class WithPosterior(base):
+        def fit(self, panel):
+            import arviz as az
+
+            for i in range(3):
+                report_progress("sampling chain 1", i + 1, 3)
+            super().fit(panel)
+            self.results_ = {k: replace(r, paradigm="bayesian", interval_kind="equal_tailed")
+                             for k, r in self.results_.items()}
+            rng = np.random.default_rng(0)
+            self.idata_ = az.from_dict(posterior={"tau": rng.normal(size=(2, 100))},
+                                       sample_stats={"diverging": np.zeros((2, 100), bool)})
+            return self
+
+    return WithPosterior
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def fit_started(self, est_id, method, index, total, stored):
+        self.calls.append(("start", est_id, stored))
+
+    def fit_finished(self, est_id, seconds):
+        self.calls.append(("done", est_id))
+
+    def task_progress(self, event):
+        self.calls.append(("progress", event.label, event.completed, event.total))
+
+    def stage(self, text):
+        self.calls.append(("stage", text))
+
+
+@pytest.fixture
+def bayes_stub(monkeypatch):
+    stub = _with_posterior(get_estimator("twfe"))
+    monkeypatch.setattr(runner_mod, "get_estimator",
+                        lambda m: stub if m == "twfe" else get_estimator(m))
+
+
+def test_posterior_is_stored_as_netcdf_and_reported(tmp_path, bayes_stub):
+    cfg = write_config(tmp_path)
+    rec = Recorder()
+    first = run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
+                           observer=rec, only=["wild"])
+    paths = {r.info["posterior_path"] for rs in first.results.values() for r in rs}
+    assert len(paths) == 1 and all(Path(p).is_file() and p.endswith("posterior.nc") for p in paths)
+    assert all(Path(p).is_relative_to((tmp_path / "m").resolve()) for p in paths)
+    assert ("progress", "sampling chain 1", 3, 3) in rec.calls
+    assert [c for c in rec.calls if c[0] == "start"] == [("start", "wild", False)]
+    html = (first.run_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="posterior-wild"' in html and 'id="fig-rank-wild"' in html
+    second = run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
+                            observer=rec, only=["wild"])
+    assert second.cached == ["wild"] and ("start", "wild", True) in rec.calls
+    assert 'id="fig-rank-wild"' in (second.run_dir / "report.html").read_text(encoding="utf-8")
+    assert load_run(second.run_dir).fit("wild").posterior in paths
+
+
+def test_display_shows_estimator_and_its_own_progress(tmp_path, bayes_stub):
+    cfg = write_config(tmp_path)
+    buf = io.StringIO()
+    display = RunDisplay("run", console=Console(file=buf, force_terminal=True, width=120))
+    with display:
+        run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
+                       observer=display)
+        display.progress.refresh()
+    text = buf.getvalue()
+    assert "region (twfe)" in text and "writing the report" in text
+
+
+def test_drivers_and_diagnostics_tables_are_stacked_for_the_run_folder(tmp_path):
+    import report_inputs as RI
+    from bayescity.experiments.publish import info_tables
+
+    inputs = RI.build(tmp_path)
+    drivers = info_tables(dict(inputs.results), "drivers")
+    assert list(drivers.columns) == ["estimator", "estimand", *RI.DRIVER_COLUMNS]
+    assert set(drivers["estimand"]) == {"ATT", "CATE"} and len(drivers) == 4
+    diag = info_tables(dict(inputs.results), "diagnostics")
+    assert list(diag.columns[:3]) == ["estimator", "estimand", "parameter"]
+    assert info_tables(dict(inputs.results), "no_such_key") is None

@@ -1,0 +1,210 @@
+"""The model store keeps plain data, checks it on load, and never runs what it reads."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescity.experiments import artefacts as art
+from bayescity.experiments.store import ModelStore, StoreWarning
+from bayescity import results as R
+from bayescity.results import EffectResult
+from bayescity.results.effect import wald_table
+from bayescity.results.plain import PlainDataWarning, read_results, write_results
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+META = {"method": "twfe", "params": {"by": "region", "window": (-5, 8)}, "data_hash": "d" * 64}
+
+
+def _result(rng: np.random.Generator) -> EffectResult:
+    vcov = np.array([[0.04, 0.01], [0.01, 0.09]])
+    diag = pd.DataFrame({"r_hat": [1.0, 1.02], "breach": [False, True]},
+                        index=pd.Index(["a[x]", "b"], name="parameter"))
+    info = {"notes": ("one", "two"), "window": (-5, 8), "by_level": {2004: 1.5, 2007: np.nan},
+            "diagnostics": diag, "weights": pd.Series([0.2, 0.8], index=["g1", "g2"], name="w"),
+            "placebo_distribution": rng.normal(size=50), "flag": np.bool_(True),
+            "n": np.int64(7), "nested": {"list": [1, 2.5, "x", None], "$odd": "key"},
+            "labels": np.array(["a", "b"]), "mixed": np.array([1, "a"], dtype=object)}
+    tests = (R.TestResult("equal ATT across region", 3.2, 1, 0.07, "wald_chi2", None, "note"),)
+    return EffectResult("twfe", "frequentist", "ATT_by_region",
+                        wald_table(["North", "South"], [1.0, 2.0], vcov, df=29), 600,
+                        interval_kind="t_CRV1", n_clusters=30, tests=tests, vcov=vcov,
+                        draws=rng.normal(size=(10, 2)), info=info)
+
+
+def _assert_same(a: EffectResult, b: EffectResult) -> None:
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert (a.method, a.paradigm, a.estimand, a.n_obs, a.interval_kind, a.n_clusters, a.tests) == \
+        (b.method, b.paradigm, b.estimand, b.n_obs, b.interval_kind, b.n_clusters, b.tests)
+    np.testing.assert_array_equal(a.vcov, b.vcov)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    for key, value in a.info.items():
+        other = b.info[key]
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, other)
+        elif isinstance(value, pd.Series):
+            pd.testing.assert_series_equal(value, other)
+        elif isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, other)
+            assert value.dtype == other.dtype
+        elif key == "by_level":
+            assert other[2004] == 1.5 and np.isnan(other[2007])
+        else:
+            assert value == other, key
+
+
+def test_results_roundtrip_as_plain_files(tmp_path):
+    r = _result(np.random.default_rng(0))
+    names = write_results([r], tmp_path)
+    assert {Path(n).suffix for n in names} <= {".json", ".parquet", ".npy"}
+    (back,) = read_results(tmp_path)
+    _assert_same(r, back)
+    assert isinstance(back.info["window"], tuple) and isinstance(back.info["notes"], tuple)
+
+
+def test_non_plain_info_is_kept_as_text_with_a_warning(tmp_path):
+    r = _result(np.random.default_rng(0))
+    r = type(r)(**{**r.__dict__, "info": {"model": object()}})
+    with pytest.warns(PlainDataWarning, match="info"):
+        write_results([r], tmp_path)
+    assert read_results(tmp_path)[0].info["model"].startswith("<object object")
+
+
+def _save(store: ModelStore, key: str = None, idata=None, est_id: str = "twfe"):
+    key = key or art.fit_key(META["method"], META["params"], META["data_hash"])
+    return key, store.save("exp", est_id, key, [_result(np.random.default_rng(1))], META, idata)
+
+
+def _load_warns(store, key, match: str):
+    with pytest.warns(StoreWarning, match=match):
+        assert store.load("exp", "twfe", key) is None
+
+
+def test_store_roundtrip_and_posterior_as_netcdf(tmp_path):
+    import arviz as az
+
+    store = ModelStore(tmp_path)
+    idata = az.from_dict(posterior={"tau": np.random.default_rng(0).normal(size=(2, 30, 3))},
+                         attrs={"sampling_time": 0.5})
+    key, saved = _save(store, idata=idata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hit = store.load("exp", "twfe", key)
+    _assert_same(saved.results[0], hit.results[0])
+    assert hit.manifest.params == {"by": "region", "window": [-5, 8]}
+    path = Path(hit.results[0].info["posterior_path"])
+    assert path == (tmp_path / "exp" / f"twfe-{key}" / "posterior.nc").resolve()
+    back = az.from_netcdf(str(path))
+    np.testing.assert_allclose(back.posterior["tau"].values, idata.posterior["tau"].values)
+    assert not any(p.name.startswith(".") for p in (tmp_path / "exp").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["truncate_table", "garbage_array", "edit_json_number",
+                                    "edit_json_and_checksum", "delete_file", "extra_file",
+                                    "manifest_not_json", "manifest_schema"])
+def test_damaged_entries_are_misses_with_a_warning(tmp_path, damage):
+    store = ModelStore(tmp_path)
+    key, saved = _save(store)
+    folder = saved.path
+    if damage == "truncate_table":
+        data = (folder / "tables.parquet").read_bytes()
+        (folder / "tables.parquet").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage_array":
+        npy = next(folder.glob("a*.npy"))
+        npy.write_bytes(b"\x93NUMPY" + b"\0" * (npy.stat().st_size - 6))
+    elif damage in ("edit_json_number", "edit_json_and_checksum"):
+        doc = json.loads((folder / "results.json").read_text())
+        doc["results"][0]["n_obs"] = 601
+        if damage == "edit_json_and_checksum":  # a careful forger fixes the bundle's checksum
+            from bayescity.results.plain import canonical_checksum
+            doc["checksum"] = canonical_checksum(doc)
+        (folder / "results.json").write_text(json.dumps(doc))
+    elif damage == "delete_file":
+        next(folder.glob("f*.parquet")).unlink()
+    elif damage == "extra_file":
+        (folder / "results.pkl").write_bytes(b"not read")
+    elif damage == "manifest_not_json":
+        (folder / "manifest.json").write_text('{"format": "bayescity-fit", "ver')
+    elif damage == "manifest_schema":
+        doc = json.loads((folder / "manifest.json").read_text())
+        doc["command"] = "rm -rf /"
+        (folder / "manifest.json").write_text(json.dumps(doc))
+    _load_warns(store, key, "not usable")
+    _, again = _save(store, key)  # the refit replaces the damaged folder
+    assert store.load("exp", "twfe", key) is not None and again.path == folder
+
+
+def test_foreign_entry_under_another_key_is_refused(tmp_path):
+    store = ModelStore(tmp_path)
+    key, saved = _save(store)
+    other = art.fit_key("twfe", {"by": "province"}, "d" * 64)
+    shutil.copytree(saved.path, tmp_path / "exp" / f"twfe-{other}")
+    _load_warns(store, other, "foreign")
+
+
+def test_old_pickle_entries_are_never_unpickled(tmp_path):
+    """A pickle that would create a file when loaded sits where an old store kept fits."""
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return open, (str(marker), "w")
+
+    key = art.fit_key(META["method"], META["params"], META["data_hash"])
+    folder = tmp_path / "exp" / f"twfe-{key}"
+    folder.mkdir(parents=True)
+    (folder / "results.pkl").write_bytes(pickle.dumps(Payload()))
+    (folder / "meta.json").write_text("{}")
+    _load_warns(ModelStore(tmp_path), key, "old pickle-format entry")
+    assert not marker.exists()
+
+
+def test_no_pickle_in_the_package():
+    hits = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+            if re.search(r"^\s*(import pickle|from pickle|import cloudpickle|.*pickle\.loads?\()",
+                         p.read_text(encoding="utf-8"), re.M)]
+    assert hits == []
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_hidden_folders_of_dead_writers_are_removed(tmp_path):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    host = art.owned_name("tmp", "x").split(".")[-3]
+    dead = exp / f".tmp-twfe-abc.{host}.{_dead_pid()}.0123abcd"
+    mine = exp / art.owned_name("staging", "run")
+    other_host = exp / ".staging-run.elsewhere.1.0123abcd"
+    user = exp / ".config"
+    for p in (dead, mine, other_host, user):
+        p.mkdir()
+    assert art.remove_stale(tmp_path) == [dead]
+    assert mine.exists() and other_host.exists() and user.exists()
+
+
+def test_prune_by_experiment_age_and_validity(tmp_path):
+    store = ModelStore(tmp_path)
+    _, a = _save(store, est_id="twfe")
+    key_b = art.fit_key("twfe", {"x": 1}, "e" * 64)
+    b = store.save("other", "twfe", key_b, [_result(np.random.default_rng(2))],
+                   {**META, "params": {"x": 1}, "data_hash": "e" * 64})
+    with pytest.raises(ValueError, match="give"):
+        store.prune()
+    assert store.prune(older_than=3600, dry_run=True) == []
+    (a.path / "tables.parquet").write_bytes(b"broken")
+    assert store.prune(invalid=True) == [a.path] and not a.path.exists()
+    assert store.prune(experiment="other", dry_run=True) == [b.path] and b.path.exists()
+    assert store.prune(older_than=0) == [b.path] and store.entries() == []
