@@ -21,7 +21,7 @@ from ..checks import check_bool, check_int, check_window
 from ..registry import register
 from .common import FreqEstimator, covariate_note
 from .cs_drdid import EST_METHODS
-from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, to_wide
+from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
 
 #: Interval kinds of the multiplier bootstrap.
 BANDS = ("uniform", "pointwise")
@@ -81,13 +81,7 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
         table = pd.concat([p[0].assign(level=str(lv)) for p, lv in zip(parts, np.unique(levels))],
                           ignore_index=True)
         inf = np.hstack([p[1] for p in parts])
-    ok = ~table["skipped"].to_numpy()
-    cells = table.loc[ok, ["cohort", "time"] + (["level"] if levels is not None else [])]
-    cells = cells.assign(weight=table.loc[ok, "n_treated"].to_numpy())
-    effects = CellEffects(cells=cells, estimates=table.loc[ok, "att"].to_numpy(),
-                          influence=inf[:, ok], unit_cohort=wide.cohort,
-                          unit_level=None if levels is None else levels.astype(str))
-    return table, effects
+    return table, cell_effects(table, inf, wide.cohort, levels)
 
 
 def gt_pretest(cells: CellEffects, vcov: np.ndarray):
