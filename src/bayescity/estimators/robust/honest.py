@@ -26,6 +26,9 @@ CI_METHODS = {"relative_magnitude": ("C-LF", "Conditional"),
 #: Estimand of the sensitivity analysis: one term per restriction bound (``Mbar=0.5``, ``M=0.02``).
 SENSITIVITY_ESTIMAND = "ATT_sensitivity"
 REFERENCE = -1
+#: What the breakdown values that are not a bound of the grid mean.
+BREAKDOWN_MEANING = {0.0: " (the original interval already includes 0)",
+                     float("inf"): " (no bound in the grid brings 0 into the interval)"}
 #: moderndid's (and R HonestDiD's) default grid of M-bar under relative magnitudes.
 RM_DEFAULT_BOUNDS = tuple(np.linspace(0, 2, 10))
 
@@ -212,7 +215,8 @@ class HonestDiD(Estimator):
         method = str(table["method"].iloc[0])
         note = (f"Rambachan-Roth {self.restriction} sensitivity of the {target} of "
                 f"{self.estimator} ({method} intervals, moderndid); original interval "
-                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}")
+                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}"
+                + BREAKDOWN_MEANING.get(value, ""))
         info = {"sensitivity": table, "original_ci": list(original), "target": target,
                 "l_vec": l_vec, "event_times": coefs.event_times.tolist(),
                 "restriction": self.restriction, "ci_method": method,
