@@ -145,7 +145,8 @@ class _StaggeredML(Estimator):
                     n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
                     cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: no "
                                   f"{self._cluster_col} is in both a training and an "
-                                  "evaluation fold", notes=tuple(notes))
+                                  "evaluation fold", notes=tuple(notes),
+                    warnings=tuple(sample.warnings))
 
     def _result(self, agg: Aggregation, sample: MLSample, notes: list[str],
                 extra: dict | None = None, tests=()) -> EffectResult:

@@ -30,6 +30,7 @@ class MLSample:
     n_folds: int
     levels: np.ndarray | None
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def cells(self) -> CellSample:
@@ -53,11 +54,11 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
     """The balanced sample of R ``did`` (first-period adopters and incomplete units dropped),
     cohorts smaller than ``min_cohort_size`` left out, and folds grouped by ``cluster``."""
     by_panel = resolve_by(panel, by, by_bins)
-    frame, notes = prepare_sample(panel, control_group)
+    frame, notes, warnings = prepare_sample(panel, control_group)
     notes += [n for n in by_panel.notes if n not in panel.notes]
     frame, small = drop_small_cohorts(frame, panel.unit, int(min_cohort_size))
     if small:
-        notes.append(f"cohorts {small} have fewer than {min_cohort_size} units and are left out "
+        warnings.append(f"cohorts {small} have fewer than {min_cohort_size} units and are left out "
                      "(a one-unit cohort's cells have no treated-side variance)")
     wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                    cohort=COHORT, covariates=list(covariates))
@@ -72,4 +73,5 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
     folds = np.vstack([grouped_folds(clusters, wide.cohort, int(n_folds), rng)
                        for _ in range(int(mc_iters))])
     return MLSample(frame=frame, wide=wide, modifiers=mods, clusters=clusters, folds=folds,
-                    n_folds=int(n_folds), levels=levels, notes=tuple(notes))
+                    n_folds=int(n_folds), levels=levels, notes=tuple(notes),
+                    warnings=tuple(warnings))
