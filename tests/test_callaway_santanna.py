@@ -224,4 +224,4 @@ def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_
     assert any("fewer than 2 units" in note for note in fit.effect("ATT").info["notes"])
     kept = CallawaySantAnna().fit(plain)
     assert 2008 in set(kept.gt_["cohort"])
-    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").info["notes"])
+    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").info["warnings"])

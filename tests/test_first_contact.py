@@ -241,7 +241,7 @@ def test_covariates_used_and_dropped_are_reported(tmp_path):
                   covariates=["x", "size_2003"])
     res = _run(tmp_path, cfg)
     assert res.exit_code == 0
-    assert "warning: twfe: covariates used: x (the panel's covariates); dropped: size_2003" \
+    assert "note: twfe: covariates used: x (the panel's covariates); dropped: size_2003" \
         in " ".join(res.output.split())
 
 
@@ -262,7 +262,7 @@ def test_notes_and_thin_terms_reach_tables_and_the_cli(tmp_path):
     table = bc.compare({"imp": fit.results()})
     assert table.columns[-1] == "note"
     thin = table[table["n_treated"] < 2]
-    assert len(thin) and thin["note"].str.startswith("rests on 1 treated unit").all()
+    assert len(thin) and thin["note"].str.startswith("warning: rests on 1 treated unit").all()
     with pytest.raises(ParamError, match=r"covariates: \['x'\] separate cohort 2002, which "
                                          "has one unit.*min_cohort_size: 2"):
         bc.make_estimator("callaway_santanna").check_panel(_thin_panel())

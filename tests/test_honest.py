@@ -97,6 +97,16 @@ def test_event_study_sensitivity_reports_the_breakdown_as_a_test():
     assert sens.terms == ["M=0", "M=0.5", "M=5"]
     (test,) = sens.tests
     assert test.kind == "breakdown" and test.statistic in (0.5, 5.0, np.inf)
+    ending = "(no bound in the grid brings 0 into the interval)" if test.statistic == np.inf \
+        else f"breakdown M = {test.statistic:g}"
+    assert sens.notes[-1].endswith(ending)
+    null = bc.load_panel(make_staggered(seed=2, n_units=60, effect=0.0), unit="unit",
+                         time="year", outcome="y", cohort="g")
+    none = bc.make_estimator("honest_did", restriction="smoothness", bounds=[0.0],
+                             estimator_params={"window": [-3, 3]}).fit(null)
+    lo, hi = none.effect("ATT_sensitivity").info["original_ci"]
+    assert lo < 0 < hi and none.effect("ATT_sensitivity").notes[-1].endswith(
+        "breakdown M = 0 (the original interval already includes 0)")
     widths = (sens.table["upper"] - sens.table["lower"]).to_numpy()
     assert (np.diff(widths) > 0).all()  # looser restrictions, wider intervals
     assert sens.table["std_error"].isna().all() and sens.table["p_value"].isna().all()

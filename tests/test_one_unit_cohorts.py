@@ -71,7 +71,7 @@ def test_every_cohort_counts_by_default_on_the_medicaid_panel(ehec):
     assert_matches(est, *moderndid_fit(ehec, y="dins", unit="stfips", time="year", g="g"))
     assert est.effect("ATT").estimate() == pytest.approx(0.0668019, abs=1e-6)
     assert est.effect("ATT_cohort").row("2017")["n_treated"] == 1
-    assert any("2017 rests on one unit" in n for n in est.effect("ATT").info["notes"])
+    assert any("2017 rests on one unit" in n for n in est.effect("ATT").info["warnings"])
     dropped = CallawaySantAnna(min_cohort_size=2).fit(panel)
     assert dropped.effect("ATT").estimate() == pytest.approx(0.0669132, abs=1e-6)
     assert "2017" not in dropped.effect("ATT_cohort").terms
@@ -100,7 +100,7 @@ def test_terms_on_one_unit_are_flagged_in_every_event_estimator(method):
     assert fit.effect("ATT").row("overall")["n_treated"] == 14
     table = bc.compare({"est": fit.results()})
     thin = table[(table["estimand"] == "ATT_event") & table["term"].isin(["6", "7", "8"])]
-    assert thin["note"].str.startswith("rests on 1 treated unit").all()
+    assert thin["note"].str.startswith("warning: rests on 1 treated unit").all()
     assert {"6", "7", "8"} <= set(fit.effect("ATT_event").thin_terms())
 
 

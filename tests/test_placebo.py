@@ -15,6 +15,7 @@ from bayescity.estimators import ParamError
 from bayescity.estimators.robust.permute import permuted_cohorts, randomization_pvalue
 from bayescity.estimators.robust.placebo import fake_timing_panel
 from bayescity.parallel import use_executor
+from bayescity.progress import progress_to
 from conftest import make_staggered
 
 
@@ -134,7 +135,9 @@ def test_fake_timing_sample_and_pretrend_detection():
     kept = fake.frame
     assert (kept["year"] < kept["pilot_year"]).where(kept["pilot_year"] > 0, True).all()
     assert set(fake.cohorts) == {g - 2 for g in g_real[g_real > 0]} == {2006, 2008, 2010, 2016}
-    res = bc.make_estimator("placebo", kind="fake_timing", shift=2).fit(panel).effect("ATT")
+    fit = bc.make_estimator("placebo", kind="fake_timing", shift=2).fit(panel)
+    assert [r.estimand for r in fit.results()] == ["ATT_fake_timing"]  # not the policy's ATT
+    res = fit.effect("ATT_fake_timing")
     assert res.row("overall")["p_value"] < 0.01  # a pre-trend shows up as a placebo effect
     assert res.info["placebo_kind"] == "fake_timing"
 
@@ -144,8 +147,10 @@ def test_placebo_outcome_is_taken_out_of_the_covariates(small):
     fit = bc.make_estimator("placebo", kind="outcome", placebo_outcome="x",
                             n_permutations=49, random_state=2).fit(panel)
     direct = bc.make_estimator("twfe", covariates=[]).fit(panel.with_outcome("x"))
-    assert fit.effect("ATT").estimate() == pytest.approx(direct.effect("ATT").estimate())
-    assert "x as outcome" in fit.effect("ATT").tests[-1].name
+    assert [r.estimand for r in fit.results()] == ["ATT_placebo_outcome"]
+    att = fit.effect("ATT_placebo_outcome")
+    assert att.estimate() == pytest.approx(direct.effect("ATT").estimate())
+    assert "x as outcome" in att.tests[-1].name
 
 
 @pytest.mark.parametrize("params, match", [
@@ -170,8 +175,25 @@ def test_strata_must_be_a_unit_characteristic(small):
         bc.make_estimator("placebo", strata="nope").check_panel(_panel(small))
 
 
-def test_progress_bar_on_an_interactive_terminal(small, monkeypatch, capsys):
+def test_progress_goes_to_the_run_display_never_to_the_terminal(small, monkeypatch, capsys):
+    """Permutations are reported through bayescity.progress (which the run's display shows and
+    --quiet silences); nothing is written to an interactive terminal, numbers do not change."""
     monkeypatch.setattr(__import__("sys").stderr, "isatty", lambda: True, raising=False)
-    bc.make_estimator("placebo", n_permutations=300, random_state=1).fit(_panel(small))
-    err = capsys.readouterr().err
-    assert "placebo (twfe, FWL)" in err and "/300" in err
+    events = []
+    with progress_to(events.append):
+        heard = bc.make_estimator("placebo", n_permutations=250, random_state=1).fit(
+            _panel(small)).effect("ATT")
+    assert capsys.readouterr().err == ""
+    assert [(e.completed, e.total) for e in events
+            if e.label == "placebo permutations (twfe, FWL)"] == [(0, 250), (100, 250),
+                                                                   (200, 250), (250, 250)]
+    alone = bc.make_estimator("placebo", n_permutations=250, random_state=1).fit(
+        _panel(small)).effect("ATT")
+    np.testing.assert_array_equal(heard.info["placebo_distribution"],
+                                  alone.info["placebo_distribution"])
+    events.clear()
+    with progress_to(events.append):
+        bc.make_estimator("placebo", n_permutations=19, fast_path=False, random_state=1).fit(
+            _panel(small))
+    done = [e.completed for e in events if e.label == "placebo permutations (twfe refits)"]
+    assert set(range(20)) <= set(done) and done == sorted(done) and done[-1] == 19

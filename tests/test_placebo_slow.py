@@ -51,7 +51,8 @@ def test_fake_timing_rejects_at_the_nominal_rate_without_anticipation():
     rows = []
     for seed in range(80_000, 80_000 + N_PANELS):
         panel = _panel(seed, selection=False)
-        res = bc.make_estimator("placebo", kind="fake_timing", shift=2).fit(panel).effect("ATT")
+        res = bc.make_estimator("placebo", kind="fake_timing", shift=2).fit(panel).effect(
+            "ATT_fake_timing")
         rows.append({"seed": seed, "estimate": res.estimate(),
                      "p_value": res.row("overall")["p_value"]})
     table = pd.DataFrame(rows)

@@ -89,7 +89,7 @@ def test_matching_improves_balance_and_recovers_the_effect(selected):
     naive = bc.make_estimator("twfe", covariates=[]).fit(panel).effect("ATT").row("overall")
     assert not naive["lower"] <= sim.truth.att <= naive["upper"]  # selection biases plain TWFE
     assert att.info["n_matched_treated"] < att.info["n_treated"]
-    assert any("no control within the caliper" in n for n in att.info["notes"])
+    assert any("no control within the caliper" in n for n in att.info["warnings"])
 
 
 @pytest.mark.parametrize("kw", [dict(replace=True, ratio=3), dict(matching="kernel"),

@@ -68,7 +68,7 @@ def test_imputation_flags_dummies_few_untreated_units_identify():
                           outcome="tfp_growth", cohort="pilot_year")
     flagged = bc.make_estimator("imputation", covariates=[],
                                 trend_covariates=["provincial_capital"]).fit(panel)
-    notes = flagged.effect("ATT").info["notes"]
-    assert notes and all("provincial_capital" in n for n in notes)
+    warnings = flagged.effect("ATT").info["warnings"]
+    assert warnings and all("provincial_capital" in n for n in warnings)
     clean = bc.make_estimator("imputation", covariates=[], trend_covariates=["ln_pop_2003"])
-    assert clean.fit(panel).effect("ATT").info["notes"] == ()
+    assert clean.fit(panel).effect("ATT").info["warnings"] == ()

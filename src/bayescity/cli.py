@@ -76,14 +76,14 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
         ) -> None:
     """Run an experiment config and write reports/<name>/<run_id>/ (report.html inside)."""
     from .commands.display import closing_table
-    from .commands.notes import print_warnings, run_warnings
+    from .commands.notes import print_messages
     from .commands.run import execute_run
 
     outcome = execute_run(config, out_dir=out_dir, models_dir=models_dir, smoke=smoke,
                           refit=refit, only=only, quiet=quiet, workers=workers,
                           executor=executor, scheduler=scheduler)
     out.print(closing_table(outcome.comparison, outcome.table))
-    print_warnings(out, [*outcome.warnings, *run_warnings(outcome.results)])
+    print_messages(out, outcome.warnings, outcome.results)
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)
     out.print(f"report: {outcome.run_dir}/report.html", highlight=False, soft_wrap=True)

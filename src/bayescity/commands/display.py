@@ -87,8 +87,9 @@ def closing_table(comparison: pd.DataFrame, table: pd.DataFrame | None = None) -
     previous = None
     for _, r in rows.iterrows():
         key = (r["estimand"], r["term"])
-        flag = r["flags"] if key != previous and isinstance(r["flags"], str) else ""
-        shown.add_row(str(r["estimand"]) if key != previous else "",
+        flag = short_flags(r["flags"]) if key != previous and isinstance(r["flags"], str) else ""
+        same_estimand = previous is not None and previous[0] == key[0]
+        shown.add_row("" if same_estimand else str(r["estimand"]),
                       str(r["term"]) if key != previous else "", str(r["estimator"]),
                       str(r["paradigm"]), _num(r["estimate"]), _num(r["lower"]),
                       _num(r["upper"]),
@@ -97,6 +98,19 @@ def closing_table(comparison: pd.DataFrame, table: pd.DataFrame | None = None) -
                       end_section=False)
         previous = key
     return shown
+
+
+#: Longest disagreement text shown in the terminal table (the full one is in comparison.csv).
+FLAG_WIDTH = 48
+
+
+def short_flags(flags: str) -> str:
+    """The disagreement flags of a row, as the terminal shows them: whole when short, else
+    only their kinds ("intervals disjoint; sign flip") and where to read the pairs."""
+    if len(flags) <= FLAG_WIDTH:
+        return flags
+    kinds = [part.split(":", 1)[0] for part in flags.split("; ")]
+    return f"{'; '.join(kinds)} (pairs: comparison.csv)"
 
 
 def _treated_lookup(table: pd.DataFrame | None) -> dict:

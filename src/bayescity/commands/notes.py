@@ -1,5 +1,7 @@
-"""What a run tells its user under the closing table: every estimator's notes and the terms
-that rest on fewer than two treated units, as warnings."""
+"""What a run tells its user under the closing table: every estimator's notes (facts, dim) and
+then its warnings (problems: the results' warnings, sampler diagnostics breaches, terms that
+rest on fewer than two treated units), each distinct sentence once after the ids of the
+estimators that report it (:mod:`bayescity.results.messages`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 
 from ..constants import MIN_TREATED_UNITS
+from ..results import messages
 from ..results.effect import EffectResult
 
 
@@ -20,24 +23,29 @@ def treated_cell(n) -> str:
 
 
 def run_warnings(results: Mapping[str, Iterable[EffectResult]]) -> list[str]:
-    """One line per estimator note (each once) and per estimator with thin terms, in run order."""
-    lines = []
-    for est_id, group in results.items():
-        seen: dict[str, None] = {}
-        thin = []
-        for r in group:
-            seen.update(dict.fromkeys(r.notes))
-            terms = r.thin_terms()
-            if terms:
-                thin.append(f"{r.estimand} {', '.join(terms)}")
-        lines += [f"{est_id}: {note}" for note in seen]
-        if thin:
-            lines.append(f"{est_id}: terms resting on fewer than {MIN_TREATED_UNITS} treated "
-                         f"units (n_treated marked !): {'; '.join(thin)}")
-    return lines
+    """One line per distinct warning, prefixed by the ids of the estimators reporting it."""
+    return messages.lines(messages.run_warnings(results))
+
+
+def run_notes(results: Mapping[str, Iterable[EffectResult]]) -> list[str]:
+    """One line per distinct note, prefixed by the ids of the estimators reporting it."""
+    return messages.lines(messages.run_notes(results))
 
 
 def print_warnings(console: Console, lines: Iterable[str]) -> None:
     for line in lines:
         console.print(f"[yellow]warning:[/] {line}", markup=True, highlight=False,
                       soft_wrap=True)
+
+
+def print_notes(console: Console, lines: Iterable[str]) -> None:
+    for line in lines:
+        console.print(f"note: {line}", style="dim", markup=False, highlight=False,
+                      soft_wrap=True)
+
+
+def print_messages(console: Console, panel_warnings: Iterable[str],
+                   results: Mapping[str, Iterable[EffectResult]]) -> None:
+    """The notes (dim), then the warnings: the panel's, then the results'."""
+    print_notes(console, run_notes(results))
+    print_warnings(console, [*panel_warnings, *run_warnings(results)])

@@ -9,6 +9,7 @@ from .base import Estimator, NotFittedError, ParamError, UnknownEstimandError
 from .registry import (UnknownMethodError, available_methods, check_params, get_estimator,
                        make_estimator, register)
 from . import freq  # noqa: E402,F401  (registers the frequentist estimators)
+from . import ml  # noqa: E402,F401  (registers the machine-learning estimators)
 from . import robust  # noqa: E402,F401  (registers the robustness analyses)
 from . import bayes  # noqa: E402,F401  (registers the Bayesian estimators)
 

@@ -55,7 +55,7 @@ def _with_index(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
-                  lock: dict[str, Any]) -> ReportInputs:
+                  lock: dict[str, Any], tfp: pd.DataFrame | None = None) -> ReportInputs:
     methods = {e.id: e.method for e in config.estimators}
     records = [FitRecord(id=i, method=methods[i], key=fits.keys[i], stored=i in fits.cached,
                          seconds=round(fits.seconds.get(i, 0.0), 3),
@@ -63,7 +63,7 @@ def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
                          posterior_sha256=fits.posteriors.get(i, {}).get("sha256"))
                for i in fits.results]
     return ReportInputs(config.name, lock["run_id"], fits.results, records, panel_summary(panel),
-                        unit_table(panel), lock)
+                        unit_table(panel), lock, tfp)
 
 
 def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "Fits",
@@ -75,15 +75,17 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "F
     (folder / "panel.txt").write_text(str(panel.describe()) + "\n", encoding="utf-8")
     with (folder / "config.lock.yaml").open("w", encoding="utf-8") as fh:
         yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
+    tfp = None
     if config.data.derive:
         from ..tfp.derive import tfp_summary
 
-        write_csv(tfp_summary(panel, list(config.data.derive)), folder / "tfp_summary.csv")
+        tfp = tfp_summary(panel, list(config.data.derive))
+        write_csv(tfp, folder / "tfp_summary.csv")
     for key, name in (("drivers", "drivers.csv"), ("diagnostics", "diagnostics.csv")):
         extra = info_tables(fits.results, key)
         if extra is not None:
             write_csv(extra, folder / name)
-    inputs = report_inputs(config, panel, fits, lock)
+    inputs = report_inputs(config, panel, fits, lock, tfp)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table)
     return Published(table, comparison)

@@ -192,8 +192,9 @@ def drivers_chart(drivers: pd.DataFrame, est_id: str) -> Figure | None:
 
 
 def placebo_plot(distribution: np.ndarray, estimate: float, est_id: str,
-                 p_value: float | None) -> Figure:
-    """The placebo distribution with the actual estimate marked."""
+                 p_value: float | None, fig_id: str | None = None) -> Figure:
+    """The placebo distribution with the actual estimate marked (``est_id`` titles it,
+    ``fig_id`` names its anchor, the estimator id by default)."""
     fig = new_figure(6.5, 3.4)
     ax = fig.subplots()
     ax.hist(np.asarray(distribution, dtype=float), bins=40, color="0.7")
@@ -203,4 +204,4 @@ def placebo_plot(distribution: np.ndarray, estimate: float, est_id: str,
         title += f" (randomization p = {p_value:.3f})"
     ax.set(xlabel="placebo estimate", ylabel="count")
     ax.legend(fontsize=8, frameon=False)
-    return render(fig, f"fig-placebo-{est_id}", title)
+    return render(fig, f"fig-placebo-{fig_id or est_id}", title)

@@ -7,7 +7,7 @@ from importlib import metadata
 import pandas as pd
 
 from .inputs import ReportInputs
-from .sections import build_sections
+from .sections import build_sections, warning_count
 
 
 def render_html(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame) -> str:
@@ -21,4 +21,4 @@ def render_html(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFra
     return env.get_template("report.html.j2").render(
         name=inputs.name, run_id=inputs.run_id, smoke=bool(inputs.lock.get("smoke")),
         n_estimators=len(inputs.results), version=metadata.version("bayescity"),
-        sections=sections, warnings=warnings)
+        sections=sections, warnings=warnings, n_warnings=warning_count(inputs))

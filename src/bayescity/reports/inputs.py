@@ -9,6 +9,8 @@ reloading the data:
   (:mod:`bayescity.results.plain`);
 * ``data/panel.json`` (the panel description) and ``data/units.parquet`` (one row per unit:
   ``unit``, ``cohort`` and the traits, for the adoption timeline);
+* ``data/tfp_summary.parquet`` when the run derived columns (``data: derive:``): their
+  distribution by period, overall and per trait level (:func:`bayescity.tfp.tfp_summary`);
 * ``config.lock.yaml`` -- the resolved config and provenance.
 
 Posteriors stay in the model store (they can be large); the report opens them by path and
@@ -29,7 +31,7 @@ from ..data.panel import COHORT, Panel
 from ..results.effect import EffectResult
 from ..results.plain import BundleError, read_results, write_results
 
-FITS, DATA, LOCK = "fits", "data", "config.lock.yaml"
+FITS, DATA, LOCK, TFP = "fits", "data", "config.lock.yaml", "tfp_summary.parquet"
 
 
 class RunFolderError(ValueError):
@@ -52,7 +54,9 @@ class FitRecord:
 @dataclass(frozen=True)
 class ReportInputs:
     """Everything a report shows: results per estimator id (config order), the fits, the
-    panel's description and unit table, and the run's lock (resolved config, provenance)."""
+    panel's description and unit table, the run's lock (resolved config, provenance) and, when
+    the run derived columns, their distribution by period (``tfp``, the columns of
+    :func:`bayescity.tfp.tfp_summary`)."""
 
     name: str
     run_id: str
@@ -61,6 +65,7 @@ class ReportInputs:
     panel: Mapping[str, Any]
     units: pd.DataFrame
     lock: Mapping[str, Any] = field(default_factory=dict)
+    tfp: pd.DataFrame | None = None
 
     def fit(self, est_id: str) -> FitRecord:
         return next(f for f in self.fits if f.id == est_id)
@@ -93,6 +98,8 @@ def save_inputs(folder: str | Path, inputs: ReportInputs) -> None:
     (folder / DATA / "panel.json").write_text(json.dumps(dict(inputs.panel), indent=1),
                                               encoding="utf-8")
     inputs.units.to_parquet(folder / DATA / "units.parquet", index=False)
+    if inputs.tfp is not None:
+        inputs.tfp.to_parquet(folder / DATA / TFP, index=False)
 
 
 def load_run(run_dir: str | Path) -> ReportInputs:
@@ -107,6 +114,8 @@ def load_run(run_dir: str | Path) -> ReportInputs:
         results = {f.id: read_results(run_dir / FITS / f.id) for f in fits}
         panel = json.loads((run_dir / DATA / "panel.json").read_text(encoding="utf-8"))
         units = pd.read_parquet(run_dir / DATA / "units.parquet", engine="pyarrow")
+        tfp_path = run_dir / DATA / TFP
+        tfp = pd.read_parquet(tfp_path, engine="pyarrow") if tfp_path.exists() else None
     except FileNotFoundError as exc:
         missing = Path(exc.filename or "?")
         if missing.is_relative_to(run_dir):
@@ -119,4 +128,4 @@ def load_run(run_dir: str | Path) -> ReportInputs:
         raise RunFolderError(f"{str(run_dir / LOCK)!r} does not hold a run lock")
     name = str(lock.get("config", {}).get("name", run_dir.parent.name))
     return ReportInputs(name, str(lock.get("run_id", run_dir.name)), results, fits, panel,
-                        units, lock)
+                        units, lock, tfp)

@@ -2,9 +2,11 @@
 
 Each section is plain data (titles, tables rendered from DataFrames, figures, text) that the
 Jinja2 template lays out. What appears follows the results alone: estimands (``ATT_event``,
-``CATE``, ``ATT_on_<mediator>``, ``ATT_by_<trait>``, ``BLP``), paradigms and the well-known
-``info`` keys (``diagnostics``, ``sampler``, ``posterior_path``, ``drivers``, ``cate_tree``,
-``placebo_distribution``, ``notes``).
+``CATE``, ``ATT_on_<mediator>``, ``ATT_by_<trait>``, ``ATT_subsample_<trait>``, ``BLP``),
+paradigms and the well-known ``info`` keys (``diagnostics``, ``sampler``, ``posterior_path``,
+``drivers``, ``cate_tree``, ``placebo_distribution``, ``mechanisms``, ``heterogeneity``,
+``balance``, ``codings``, ``warnings``, ``notes``), and the derived columns' distribution when
+the run built its outcome (``inputs.tfp``).
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
+from ..results import messages
 from ..results.effect import EffectResult
 from . import figures as F
 from . import posterior as P
+from . import tfp as T
 from .comparison import column_name, estimator_columns
 from .inputs import ReportInputs
 
 _RED = "color: #b00020; font-weight: bold; background-color: #fde0e0"
 LONG_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "std_error", "lower",
                 "upper", "interval_kind", "p_value", "prob_positive"]
+#: Columns holding counts, shown without decimals.
+COUNT_COLUMNS = ("df", "df_denom", "n", "n_obs", "n_treated", "n_clusters", "n_units")
+#: Tables kept in ``info`` that the report shows, each in the section of the same id.
+INFO_TABLES = {"mechanisms": "Mediators: effect of the policy and association with the outcome",
+               "heterogeneity": "Interaction and subsample estimates",
+               "balance": "Covariate balance before and after matching",
+               "codings": "ATT under alternative treatment codings"}
 
 
 @dataclass
@@ -44,11 +56,35 @@ class Section:
     intro: str = ""
 
 
+def _counts_numeric(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its count columns (:data:`COUNT_COLUMNS`) as numbers where they hold only
+    numbers and gaps (e.g. ``df_denom``: a number or None per test)."""
+    out = {}
+    for c in df.columns:
+        if c in COUNT_COLUMNS and not pd.api.types.is_numeric_dtype(df[c]):
+            values = pd.to_numeric(df[c], errors="coerce")
+            if values.notna().sum() == df[c].notna().sum():
+                out[c] = values
+    return df.assign(**out) if out else df
+
+
 def table_block(df: pd.DataFrame, table_id: str, title: str = "", *, index: bool = False,
-                styler=None) -> Block:
-    """A DataFrame as an HTML table (pandas Styler), numbers to 3 decimals."""
-    styler = styler if styler is not None else df.style
-    styler = styler.format(precision=3, na_rep="").set_table_attributes('class="data"')
+                styler=None, facts: bool = False, left: list[str] | None = None) -> Block:
+    """A DataFrame as an HTML table (pandas Styler): numbers to 3 decimals, counts
+    (:data:`COUNT_COLUMNS`) without, text columns (or ``left``) left-aligned. ``facts``: a
+    list of labelled values, wrapped and left-aligned."""
+    if styler is None:
+        df = _counts_numeric(df)
+        styler = df.style
+    counts = [c for c in df.columns if c in COUNT_COLUMNS
+              and pd.api.types.is_numeric_dtype(df[c])]
+    styler = styler.format(precision=3, na_rep="").format("{:.0f}", subset=counts, na_rep="")
+    text = left if left is not None else [c for c in df.columns
+                                          if not pd.api.types.is_numeric_dtype(df[c])]
+    if text:  # cells and header of each text column (the id-scoped rule beats the stylesheet)
+        styler = styler.set_table_styles({c: [{"selector": "", "props": "text-align: left"}]
+                                          for c in text}, overwrite=False)
+    styler = styler.set_table_attributes(f'class="data{" facts" if facts else ""}"')
     if not index:
         styler = styler.hide(axis="index")
     return Block("table", styler.to_html(table_uuid=table_id.replace("-", "_")), title, table_id)
@@ -65,7 +101,7 @@ def summary_section(inputs: ReportInputs) -> Section:
         ", ".join(f"{g}: {n}" for g, n in (p.get("cohorts") or {}).items())]},
         index=["source", "observations", "units", "periods", "balanced", "outcome",
                "covariates", "never treated", "cohorts (first period: units)"]).astype(str)
-    blocks = [table_block(facts, "panel-summary", index=True)]
+    blocks = [table_block(facts, "panel-summary", index=True, facts=True)]
     blocks += [Block("list", [f"note: {n}" for n in p.get("notes") or []])] if p.get("notes") else []
     blocks.append(Block("figure", F.adoption_timeline(inputs.units, int(p["first_period"]),
                                                       int(p["last_period"]))))
@@ -81,8 +117,8 @@ def comparison_section(comparison: pd.DataFrame) -> Section:
     for est_id, paradigm in estimator_columns(comparison):
         est, lo, hi = (comparison[column_name(est_id, paradigm, w)] for w in
                        ("estimate", "lower", "upper"))
-        shown[f"{est_id} ({paradigm})"] = [
-            "" if e != e else f"{e:.3f} [{a:.3f}, {b:.3f}]" for e, a, b in zip(est, lo, hi)]
+        shown[f"{est_id} ({paradigm})"] = [_cell(e, a, b, estimand) for e, a, b, estimand
+                                           in zip(est, lo, hi, comparison["estimand"])]
     shown["flags"] = comparison["flags"].fillna("")
     flagged = comparison["intervals_disjoint"].fillna(False) | comparison["sign_flip"].fillna(False)
     styler = shown.style.apply(lambda row: ["background-color: #fff3cd" if flagged[row.name]
@@ -92,7 +128,68 @@ def comparison_section(comparison: pd.DataFrame) -> Section:
              + (f", with the {n_cate} unit-level CATE rows," if n_cate else "")
              + " in comparison.csv.")
     return Section("comparison", "Comparison across methods",
-                   [table_block(shown, "comparison-table", styler=styler)], intro)
+                   [table_block(shown, "comparison-table", styler=styler,
+                                left=["estimand", "flags"])], intro)
+
+
+def _cell(estimate: float, lower: float, upper: float, estimand: str) -> str:
+    """``estimate [lower, upper]``; an event study's reference period (0, no interval) says so."""
+    if estimate != estimate:
+        return ""
+    if lower == lower and upper == upper:
+        return f"{estimate:.3f} [{lower:.3f}, {upper:.3f}]"
+    if estimand == "ATT_event" and estimate == 0:
+        return "0 (reference)"
+    return f"{estimate:.3f} (no interval)"
+
+
+def tfp_section(inputs: ReportInputs) -> list[Section]:
+    """Each derived column's distribution by period, overall and per trait level."""
+    summary = inputs.tfp
+    if summary is None or summary.empty:
+        return []
+    blocks = []
+    for column in dict.fromkeys(summary["column"]):
+        blocks.append(Block("figure", T.tfp_figure(summary, column)))
+        blocks.append(table_block(T.tfp_table(summary, column), f"tfp-{column}",
+                                  f"{column}: quartiles over all units and median by level"))
+    return [Section("tfp", "Derived columns by period and region", blocks,
+                    "The columns the run built from raw inputs (data: derive:), before "
+                    "estimation; the full distribution (mean, geometric mean, deciles) per "
+                    "level is in tfp_summary.csv.")]
+
+
+def info_table_blocks(inputs: ReportInputs, key: str) -> list[Block]:
+    """The DataFrames under ``info[key]`` (:data:`INFO_TABLES`), one table per estimator and
+    estimand."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for r in results:
+            table = r.info.get(key)
+            if isinstance(table, pd.DataFrame) and not table.empty:
+                which = f"{est_id}" + ("" if r.estimand == "ATT" else f", {r.estimand}")
+                blocks.append(table_block(table.reset_index(drop=True),
+                                          f"{key}-{est_id}-{r.estimand}",
+                                          f"{INFO_TABLES[key]} ({which})"))
+    return blocks
+
+
+def analysis_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]:
+    """Mechanisms, heterogeneity, matching balance and codings: the rows of their estimands
+    and the tables the analyses keep in ``info``."""
+    estimand = long["estimand"]
+    rows = {"mechanisms": estimand.str.startswith("ATT_on_"),
+            "heterogeneity": estimand.str.startswith(("ATT_by_", "ATT_subsample_"))
+            | (estimand == "BLP")}
+    titles = {"mechanisms": "Mechanisms", "heterogeneity": "Heterogeneity",
+              "balance": "Matching balance (PSM-DID)", "codings": "Alternative codings"}
+    sections = []
+    for section_id, title in titles.items():
+        blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
+                  *info_table_blocks(inputs, section_id)]
+        if blocks:
+            sections.append(Section(section_id, title, blocks))
+    return sections
 
 
 def figure_section(long: pd.DataFrame) -> Section:
@@ -123,7 +220,7 @@ def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult
     var_names, skipped = P.plotted_vars(idata) if idata is not None else ([], [])
     given = next(iter(_info_values(results, "diagnostics")), None)
     table = P.diagnostics_table(idata, given, var_names)
-    notes = [n for r in results for n in r.info.get("notes", ()) if "sampler diagnostics" in n]
+    notes = [w for r in results for w in r.warnings if w.startswith("sampler diagnostics")]
     found = notes or [*P.breach_sentences(table), *P.sampler_sentences(idata)]
     blocks = [Block("list", [problem])] if problem else []
     if not table.empty:
@@ -161,42 +258,54 @@ def ml_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]:
 
 
 def placebo_section(inputs: ReportInputs) -> list[Section]:
+    """The placebo distribution of each overall estimate (``ATT``, or the placebo outcome's);
+    per-level distributions (``by``) stay in the stored results."""
     blocks = []
     for est_id, results in inputs.results.items():
         for r in results:
-            if "placebo_distribution" not in r.info:
+            if np.ndim(r.info.get("placebo_distribution")) != 1:
                 continue
             p = next((t.p_value for t in r.tests if "random" in t.name.lower()
                       or "placebo" in t.name.lower()), None)
             estimate = float(r.table["estimate"].iloc[0])
+            label = est_id if r.estimand == "ATT" else f"{est_id} ({r.estimand})"
             blocks.append(Block("figure", F.placebo_plot(r.info["placebo_distribution"],
-                                                         estimate, est_id, p)))
+                                                         estimate, label, p, est_id)))
     return [Section("placebo", "Placebo distributions", blocks)] if blocks else []
 
 
-def rows_section(long: pd.DataFrame, section_id: str, title: str, keep: pd.Series) -> list[Section]:
-    rows = long.loc[keep, [c for c in LONG_COLUMNS if c in long.columns]]
-    if rows.empty:
+def rows_blocks(long: pd.DataFrame, section_id: str, keep: pd.Series | None) -> list[Block]:
+    """The long-table rows ``keep`` selects, as one table (none when nothing is selected)."""
+    if keep is None:
         return []
-    return [Section(section_id, title, [table_block(rows, f"{section_id}-table")])]
+    rows = long.loc[keep, [c for c in LONG_COLUMNS if c in long.columns]]
+    return [] if rows.empty else [table_block(rows, f"{section_id}-table")]
 
 
 def tests_and_notes(inputs: ReportInputs) -> list[Section]:
+    """The tests table, and the run's warnings (marked, first) and notes, each distinct
+    sentence once after the estimators reporting it."""
     tests = pd.concat([r.tests_frame().assign(estimator=k) for k, rs in inputs.results.items()
                        for r in rs], ignore_index=True)
     sections = []
     if not tests.empty:
         cols = ["estimator", *[c for c in tests.columns if c != "estimator"]]
         sections.append(Section("tests", "Tests", [table_block(tests[cols], "tests-table")]))
-    notes: dict[tuple[str, str], list[str]] = {}
-    for k, rs in inputs.results.items():
-        for r in rs:
-            for n in r.info.get("notes", ()):
-                notes.setdefault((k, str(n)), []).append(r.estimand)
-    if notes:
-        items = [f"{k} ({', '.join(dict.fromkeys(where))}): {n}" for (k, n), where in notes.items()]
-        sections.append(Section("notes", "Notes", [Block("list", items)]))
+    warned = messages.lines(messages.run_warnings(inputs.results))
+    noted = messages.lines(messages.run_notes(inputs.results))
+    blocks = ([Block("warnings", warned)] if warned else []) + ([Block("list", noted)]
+                                                                if noted else [])
+    if blocks:
+        title = "Warnings and notes" if warned else "Notes"
+        sections.append(Section("notes", title, blocks,
+                                "Warnings: problems to act on, or reasons to distrust a number. "
+                                "Notes: how the numbers were made." if warned else ""))
     return sections
+
+
+def warning_count(inputs: ReportInputs) -> int:
+    """How many distinct warnings the run's results report."""
+    return len(messages.run_warnings(inputs.results))
 
 
 def provenance_section(inputs: ReportInputs) -> Section:
@@ -207,19 +316,17 @@ def provenance_section(inputs: ReportInputs) -> Section:
              "data hash": lock.get("data_hash"),
              **{f"version: {k}": v for k, v in (lock.get("packages") or {}).items()}}
     table = pd.DataFrame({"value": [str(v) for v in facts.values()]}, index=list(facts))
-    return Section("provenance", "Provenance", [table_block(table, "provenance-table", index=True)],
+    return Section("provenance", "Provenance",
+                   [table_block(table, "provenance-table", index=True, facts=True)],
                    "The resolved config: config.lock.yaml.")
 
 
 def build_sections(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame
                    ) -> tuple[list[Section], list[str]]:
     """Every section in reading order, and the warnings for the top of the report."""
-    estimand = long["estimand"]
     bayes, warnings = bayes_sections(inputs)
-    sections = [summary_section(inputs), comparison_section(comparison), figure_section(long),
-                *bayes, *ml_sections(inputs, long), *placebo_section(inputs),
-                *rows_section(long, "mechanisms", "Mechanisms", estimand.str.startswith("ATT_on_")),
-                *rows_section(long, "heterogeneity", "Heterogeneity",
-                              estimand.str.startswith("ATT_by_") | (estimand == "BLP")),
+    sections = [summary_section(inputs), *tfp_section(inputs), comparison_section(comparison),
+                figure_section(long), *bayes, *ml_sections(inputs, long),
+                *placebo_section(inputs), *analysis_sections(inputs, long),
                 *tests_and_notes(inputs), provenance_section(inputs)]
     return [s for s in sections if s.blocks], warnings

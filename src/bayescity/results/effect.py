@@ -16,9 +16,25 @@ TERM_COLUMNS = ("term", "estimate", "std_error", "lower", "upper", "p_value", "p
 N_TREATED = "n_treated"
 
 
+#: Notes beginning so are problems, shown with the warnings wherever notes are shown.
+WARNING_NOTE_PREFIXES = ("sampler diagnostics:",)
+#: How a warning is marked where warnings and notes share a column or list.
+WARNING_MARK = "warning: "
+
+
 def thin_note(n_treated: int) -> str:
     """The note of a term resting on fewer than :data:`MIN_TREATED_UNITS` treated units."""
     return f"rests on {n_treated} treated unit{'s' if n_treated != 1 else ''}"
+
+
+def is_warning_note(note: str) -> bool:
+    """Whether a sentence of ``info["notes"]`` reports a problem (:data:`WARNING_NOTE_PREFIXES`)."""
+    return str(note).startswith(WARNING_NOTE_PREFIXES)
+
+
+def _sentences(info: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = info.get(key, ()) if isinstance(info, Mapping) else ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value or ())
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,12 @@ class EffectResult:
     ``n_treated`` (distinct treated units behind the term; NA when not given); numbers that do
     not belong to the paradigm are NaN (no p-value for a posterior, no posterior probability for
     a Wald test). ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint
-    uncertainty. ``info["notes"]`` holds sentences a user must read next to the numbers; tables
-    show them in their ``note`` column (:meth:`row_notes`) and the CLI prints them.
+    uncertainty. ``info["warnings"]`` holds sentences about problems a user must act on or that
+    make the numbers less trustworthy (terms resting on one treated unit, units or covariates
+    lost in a way that changes the estimand, failed fits); ``info["notes"]`` holds facts about
+    how the numbers were made (covariates used, defaults that differ from the reference).
+    Tables show both in their ``note`` column, warnings first and marked (:meth:`row_notes`);
+    the CLI prints warnings as warnings and notes as notes.
     """
 
     method: str
@@ -97,9 +117,15 @@ class EffectResult:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """The sentences of ``info["notes"]`` (a user must read them next to the numbers)."""
-        notes = self.info.get("notes", ()) if isinstance(self.info, Mapping) else ()
-        return (notes,) if isinstance(notes, str) else tuple(str(n) for n in notes)
+        """The facts of ``info["notes"]`` (without the notes :func:`is_warning_note` marks)."""
+        return tuple(n for n in _sentences(self.info, "notes") if not is_warning_note(n))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The sentences of ``info["warnings"]``, then the notes that report a problem
+        (:data:`WARNING_NOTE_PREFIXES`, e.g. sampler diagnostics breaches)."""
+        moved = tuple(n for n in _sentences(self.info, "notes") if is_warning_note(n))
+        return tuple(dict.fromkeys((*_sentences(self.info, "warnings"), *moved)))
 
     def thin_terms(self) -> list[str]:
         """Terms resting on fewer than :data:`~bayescity.constants.MIN_TREATED_UNITS` treated units."""
@@ -107,13 +133,15 @@ class EffectResult:
         return list(self.table.loc[n.notna() & (n < MIN_TREATED_UNITS), "term"])
 
     def row_notes(self) -> list[str]:
-        """One note per term: its own flag (e.g. "rests on 1 treated unit"), then the result's
-        notes, joined by "; " ("" when there is nothing to say)."""
-        shared = list(self.notes)
+        """One note per term: the warnings first, each marked ``warning:`` (the term's own flag,
+        e.g. "rests on 1 treated unit", then the result's warnings), then the result's notes,
+        joined by "; " ("" when there is nothing to say)."""
+        warned = [WARNING_MARK + w for w in self.warnings]
         out = []
         for n in self.treated_units():
-            own = [thin_note(int(n))] if pd.notna(n) and n < MIN_TREATED_UNITS else []
-            out.append("; ".join(own + shared))
+            own = [WARNING_MARK + thin_note(int(n))] if pd.notna(n) and n < MIN_TREATED_UNITS \
+                else []
+            out.append("; ".join([*own, *warned, *self.notes]))
         return out
 
     def tests_frame(self) -> pd.DataFrame:

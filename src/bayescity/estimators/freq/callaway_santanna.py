@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,26 +15,30 @@ from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influen
                                     second_stage_overall)
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
+from ...progress import track
 from ...results.effect import EffectResult, wald_test
 from ..base import ParamError, resolve_by
 from ..checks import check_bool, check_int, check_window
 from ..registry import register
-from .common import FreqEstimator, covariate_note
+from .common import FreqEstimator, covariate_note, sentences
 from .cs_drdid import EST_METHODS
-from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, to_wide
+from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
 
 #: Interval kinds of the multiplier bootstrap.
 BANDS = ("uniform", "pointwise")
 
-def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list[str]]:
-    """The estimation sample: a balanced panel without units treated in the first period.
+def prepare_sample(panel: Panel, control_group: str
+                   ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The estimation sample: a balanced panel without units treated in the first period, with
+    the notes and warnings that say what was left out.
 
-    As R ``did``: units treated in the first period have no pre-period and are dropped; units
-    not observed in every period are dropped; with ``not_yet_treated`` controls and no
-    never-treated units, periods from the last cohort's first treated period on are dropped and
-    that cohort serves as never treated.
+    As R ``did``: units treated in the first period have no pre-period and are dropped (a
+    note); units not observed in every period are dropped (a warning: the sample shrinks); with
+    ``not_yet_treated`` controls and no never-treated units, periods from the last cohort's
+    first treated period on are dropped and that cohort serves as never treated (a warning: the
+    ATT no longer covers those periods and that cohort).
     """
-    frame, notes = panel.data, []
+    frame, notes, warnings = panel.data, [], []
     first = int(panel.periods[0])
     early = (frame[COHORT] > 0) & (frame[COHORT] <= first)
     if early.any():
@@ -44,8 +48,8 @@ def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list
     n_periods = frame[panel.time].nunique()
     counts = frame.groupby(panel.unit)[panel.time].transform("nunique")
     if (counts < n_periods).any():
-        notes.append(f"dropped {frame.loc[counts < n_periods, panel.unit].nunique()} units not "
-                     "observed in every period (balanced panel required)")
+        warnings.append(f"dropped {frame.loc[counts < n_periods, panel.unit].nunique()} units "
+                        "not observed in every period (balanced panel required)")
         frame = frame[counts == n_periods]
     if not (frame[COHORT] == 0).any():
         if control_group == "never_treated":
@@ -54,11 +58,11 @@ def prepare_sample(panel: Panel, control_group: str) -> tuple[pd.DataFrame, list
         last = int(frame[COHORT].max())
         frame = frame[frame[panel.time] < last].copy()
         frame.loc[frame[COHORT] == last, COHORT] = 0
-        notes.append(f"no never-treated units: periods >= {last} dropped and cohort {last} used "
-                     "as never treated")
+        warnings.append(f"no never-treated units: periods >= {last} dropped and cohort {last} "
+                        "used as never treated")
     if frame.empty:
         raise ValueError("callaway_santanna: no units left after dropping first-period adopters")
-    return frame.reset_index(drop=True), notes
+    return frame.reset_index(drop=True), notes, warnings
 
 
 def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray) -> np.ndarray:
@@ -81,13 +85,7 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
         table = pd.concat([p[0].assign(level=str(lv)) for p, lv in zip(parts, np.unique(levels))],
                           ignore_index=True)
         inf = np.hstack([p[1] for p in parts])
-    ok = ~table["skipped"].to_numpy()
-    cells = table.loc[ok, ["cohort", "time"] + (["level"] if levels is not None else [])]
-    cells = cells.assign(weight=table.loc[ok, "n_treated"].to_numpy())
-    effects = CellEffects(cells=cells, estimates=table.loc[ok, "att"].to_numpy(),
-                          influence=inf[:, ok], unit_cohort=wide.cohort,
-                          unit_level=None if levels is None else levels.astype(str))
-    return table, effects
+    return table, cell_effects(table, inf, wide.cohort, levels)
 
 
 def gt_pretest(cells: CellEffects, vcov: np.ndarray):
@@ -111,7 +109,7 @@ def gt_pretest(cells: CellEffects, vcov: np.ndarray):
 
 
 def one_unit_cohort_note(cohorts: Sequence[int]) -> str | None:
-    """The note of cohorts that rest on one unit (kept, as R ``did`` keeps them)."""
+    """The warning of cohorts that rest on one unit (kept, as R ``did`` keeps them)."""
     if not cohorts:
         return None
     which = ", ".join(str(g) for g in cohorts)
@@ -221,7 +219,7 @@ class CallawaySantAnna(FreqEstimator):
     def _check_single_unit_cohorts(self, panel: Panel, covs: list[str]) -> None:
         """Refuse covariates that separate a one-unit cohort from its controls: its propensity
         score (``ipw``/``dr``) does not exist, and the fit would stop midway."""
-        frame, _ = prepare_sample(panel, self.control_group)
+        frame, _, _ = prepare_sample(panel, self.control_group)
         frame, _ = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
@@ -246,7 +244,7 @@ class CallawaySantAnna(FreqEstimator):
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = self._panel(panel)
-        frame, notes = prepare_sample(panel, self.control_group)
+        frame, notes, warnings = prepare_sample(panel, self.control_group)
         frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
         if small:
             notes.append(f"cohorts {small} have fewer than {self.min_cohort_size} units and are "
@@ -255,8 +253,8 @@ class CallawaySantAnna(FreqEstimator):
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
         sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
-        notes += [n for n in (one_unit_cohort_note(sorted(sizes.index[sizes < 2].tolist())),
-                              self._covariate_note(covs)) if n]
+        warnings += sentences(one_unit_cohort_note(sorted(sizes.index[sizes < 2].tolist())))
+        notes += sentences(self._covariate_note(covs))
         self.clusters_ = unit_values(frame, panel.unit, self.cluster or panel.cluster_col,
                                      wide.units)
         self._n_obs = len(frame)
@@ -267,15 +265,24 @@ class CallawaySantAnna(FreqEstimator):
                           covariates=covs, covariates_used=covs, covariates_dropped={},
                           base_period="varying", anticipation=0,
                           n_units=len(wide.units), notes=tuple(notes),
+                          warnings=tuple(warnings),
                           one_unit_cohorts=sorted(int(g) for g in sizes.index[sizes < 2]))
-        out = [self._result(aggregate(self.cells_, "ATT"))]
-        out.append(self._event_result())
+        results = self._aggregates(frame, panel, wide)
+        if self.bootstrap:
+            results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",
+                            total=4 + bool(self.by))
+        return list(results)
+
+    def _aggregates(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel
+                    ) -> Iterator[EffectResult]:
+        """The results of every estimand, one after another (each bootstrapped when asked)."""
+        yield self._result(aggregate(self.cells_, "ATT"))
+        yield self._event_result()
         for estimand in ("ATT_cohort", "ATT_calendar"):
-            out.append(self._result(aggregate(self.cells_, estimand),
-                                    overall=second_stage_overall(self.cells_, estimand)))
+            yield self._result(aggregate(self.cells_, estimand),
+                               overall=second_stage_overall(self.cells_, estimand))
         if self.by:
-            out.append(self._by_result(frame, panel, wide))
-        return out
+            yield self._by_result(frame, panel, wide)
 
     def _covariate_note(self, covs: list[str]) -> str | None:
         """Which covariates enter (all of them, at the base period); R's default uses none."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...estimands.aggregate import CellEffects
 from .cs_drdid import EST_METHODS
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")
@@ -47,14 +48,18 @@ def to_wide(frame: pd.DataFrame, *, unit: str, time: str, outcome: str, cohort: 
     return WidePanel(units=units, periods=periods.astype(np.int64), cohort=g, y=y, x=x)
 
 
-def cell_plan(periods: np.ndarray, cohorts: np.ndarray) -> pd.DataFrame:
-    """Every (g, t) with ``t`` from the second period on and its base-period index ("varying")."""
+def cell_plan(periods: np.ndarray, cohorts: np.ndarray, post_only: bool = False) -> pd.DataFrame:
+    """Every (g, t) with ``t`` from the second period on and its base-period index ("varying"):
+    the last period before ``g`` for ``t >= g``, the previous period before. ``post_only`` keeps
+    the cells with ``t >= g`` (the long differences ``Y_t - Y_{g-1}``)."""
     rows = []
     for g in cohorts:
         before = np.flatnonzero(periods < g)
         if before.size == 0:
             continue
         for k in range(1, len(periods)):
+            if post_only and periods[k] < g:
+                continue
             base = before[-1] if periods[k] >= g else k - 1
             rows.append((int(g), int(periods[k]), k, int(base)))
     return pd.DataFrame(rows, columns=["cohort", "time", "t_idx", "base_idx"])
@@ -68,14 +73,71 @@ def control_mask(cohort: np.ndarray, g: int, t: int, control_group: str) -> np.n
     return never | ((cohort > t) & (cohort != g))
 
 
-def _cell(wide: WidePanel, rows: np.ndarray, treated: np.ndarray, k: int, b: int, estimate,
-          row: dict, est_method: str) -> tuple[float, np.ndarray]:
-    """One 2x2 DID: ATT(g,t) and its influence function over ``rows``."""
-    g, t = row["cohort"], row["time"]
-    dy = wide.y[rows, k] - wide.y[rows, b]
+@dataclass(frozen=True)
+class CellSpec:
+    """One 2x2 comparison: cohort ``g`` against its clean controls between base period index
+    ``b`` and period index ``k``; ``treated`` and ``control`` are unit masks."""
+
+    cohort: int
+    time: int
+    t_idx: int
+    base_idx: int
+    treated: np.ndarray
+    control: np.ndarray
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Units of the comparison, in unit order."""
+        return np.flatnonzero(self.treated | self.control)
+
+    @property
+    def estimable(self) -> bool:
+        return bool(self.treated.any() and self.control.any())
+
+    def record(self, periods: np.ndarray) -> dict:
+        return dict(cohort=self.cohort, time=self.time, base_period=int(periods[self.base_idx]),
+                    n_treated=int(self.treated.sum()), n_control=int(self.control.sum()),
+                    att=np.nan, skipped=True)
+
+    def long_difference(self, wide: WidePanel) -> np.ndarray:
+        """``Y_t - Y_base`` of :attr:`rows`."""
+        return wide.y[self.rows, self.t_idx] - wide.y[self.rows, self.base_idx]
+
+
+def cell_specs(wide: WidePanel, control_group: str, unit_mask: np.ndarray | None = None,
+               post_only: bool = False, cohorts: np.ndarray | None = None) -> list[CellSpec]:
+    """The 2x2 comparisons of every (g, t) cell among the units of ``unit_mask`` (all units
+    without it): cohort ``g`` against never-treated or not-yet-treated (at ``t``) units;
+    ``cohorts`` restricts the cells to those treated cohorts."""
+    if control_group not in CONTROL_GROUPS:
+        raise ValueError(f"control_group: {control_group!r} is not one of {list(CONTROL_GROUPS)}")
+    n = len(wide.cohort)
+    mask = np.ones(n, dtype=bool) if unit_mask is None else np.asarray(unit_mask, dtype=bool)
+    present = np.unique(wide.cohort[mask & (wide.cohort > 0)])
+    cohorts = present if cohorts is None else np.intersect1d(present, cohorts)
+    plan = cell_plan(wide.periods, cohorts, post_only=post_only)
+    return [CellSpec(int(g), int(t), int(k), int(b), mask & (wide.cohort == g),
+                     mask & control_mask(wide.cohort, g, t, control_group))
+            for g, t, k, b in plan[["cohort", "time", "t_idx", "base_idx"]].to_numpy()]
+
+
+def gt_frame(records: list[dict]) -> pd.DataFrame:
+    """The ATT(g,t) table of :meth:`CellSpec.record` rows, with ``rel_time``."""
+    table = pd.DataFrame(records, columns=["cohort", "time", "base_period", "n_treated",
+                                           "n_control", "att", "skipped"])
+    table.insert(2, "rel_time", table["time"] - table["cohort"])
+    return table
+
+
+def _cell(wide: WidePanel, spec: CellSpec, estimate, row: dict,
+          est_method: str) -> tuple[float, np.ndarray]:
+    """One 2x2 DID: ATT(g,t) and its influence function over ``spec.rows``."""
+    rows = spec.rows
     try:
-        fit = estimate(dy, treated[rows].astype(float), wide.x[rows, b, :], np.ones(rows.size))
+        fit = estimate(spec.long_difference(wide), spec.treated[rows].astype(float),
+                       wide.x[rows, spec.base_idx, :], np.ones(rows.size))
     except np.linalg.LinAlgError as exc:
+        g, t = spec.cohort, spec.time
         raise ValueError(
             f"callaway_santanna: ATT(g, t) for cohort {g} in period {t} cannot be estimated "
             f"with est_method: {est_method}: {exc} (cohort {g}: {row['n_treated']} treated, "
@@ -98,30 +160,30 @@ def att_gt(wide: WidePanel, *, control_group: str = "never_treated", est_method:
     are skipped (listed with ``att`` NaN and ``skipped`` True). ``cohorts`` restricts the
     cells to those treated cohorts.
     """
-    if control_group not in CONTROL_GROUPS:
-        raise ValueError(f"control_group: {control_group!r} is not one of {list(CONTROL_GROUPS)}")
     if est_method not in EST_METHODS:
         raise ValueError(f"est_method: {est_method!r} is not one of {list(EST_METHODS)}")
     estimate = EST_METHODS[est_method]
+    specs = cell_specs(wide, control_group, unit_mask, cohorts=cohorts)
     n = len(wide.cohort)
-    mask = np.ones(n, dtype=bool) if unit_mask is None else np.asarray(unit_mask, dtype=bool)
-    present = np.unique(wide.cohort[mask & (wide.cohort > 0)])
-    cohorts = present if cohorts is None else np.intersect1d(present, cohorts)
-    plan = cell_plan(wide.periods, cohorts)
-    influence = np.zeros((n, len(plan)))
+    influence = np.zeros((n, len(specs)))
     out = []
-    for j, (g, t, k, b) in enumerate(plan[["cohort", "time", "t_idx", "base_idx"]].to_numpy()):
-        treated = mask & (wide.cohort == g)
-        control = mask & control_mask(wide.cohort, g, t, control_group)
-        rows = np.flatnonzero(treated | control)
-        row = dict(cohort=g, time=t, base_period=int(wide.periods[b]), n_treated=int(treated.sum()),
-                   n_control=int(control.sum()), att=np.nan, skipped=True)
-        if row["n_treated"] and row["n_control"]:
-            att, inf_cell = _cell(wide, rows, treated, k, b, estimate, row, est_method)
-            influence[rows, j] = inf_cell * (n / rows.size)
+    for j, spec in enumerate(specs):
+        row = spec.record(wide.periods)
+        if spec.estimable:
+            att, inf_cell = _cell(wide, spec, estimate, row, est_method)
+            influence[spec.rows, j] = inf_cell * (n / spec.rows.size)
             row.update(att=att, skipped=False)
         out.append(row)
-    table = pd.DataFrame(out, columns=["cohort", "time", "base_period", "n_treated", "n_control",
-                                       "att", "skipped"])
-    table.insert(2, "rel_time", table["time"] - table["cohort"])
-    return table, influence
+    return gt_frame(out), influence
+
+
+def cell_effects(table: pd.DataFrame, influence: np.ndarray, unit_cohort: np.ndarray,
+                 unit_level: np.ndarray | None = None) -> CellEffects:
+    """:class:`CellEffects` of the estimated (not skipped) cells of an ATT(g,t) table, weighted
+    by their treated units; ``table`` carries ``level`` when ``unit_level`` is given."""
+    ok = ~table["skipped"].to_numpy()
+    cells = table.loc[ok, ["cohort", "time"] + (["level"] if unit_level is not None else [])]
+    cells = cells.assign(weight=table.loc[ok, "n_treated"].to_numpy())
+    return CellEffects(cells=cells, estimates=table.loc[ok, "att"].to_numpy(),
+                       influence=influence[:, ok], unit_cohort=unit_cohort,
+                       unit_level=None if unit_level is None else unit_level.astype(str))

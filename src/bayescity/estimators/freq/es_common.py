@@ -16,9 +16,11 @@ import pandas as pd
 
 from ...data.panel import COHORT, Panel
 from ...data.validate import constant_within_unit
+from ...progress import track
 from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
 from .fixest import design_frame, safe_name
-from .inference import RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_coef
+from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_coef,
+                        wild_label)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ def wild_combinations(data: pd.DataFrame, outcome: str, design: np.ndarray, W: n
     2008; Roodman et al. 2019); row ``r`` uses the r-th child seed of ``random_state``.
     """
     out = []
-    for w, seed in zip(np.atleast_2d(W), child_seeds(random_state, len(np.atleast_2d(W)))):
+    rows = list(zip(np.atleast_2d(W), child_seeds(random_state, len(np.atleast_2d(W)))))
+    for w, seed in track(rows, wild_label(options)):
         Z = reparametrised(design, w)
         names = [f"_combination_{k}" for k in range(Z.shape[1])]
         out.append(wild_bootstrap_coef(design_frame(data, names, Z), outcome, names[0],

@@ -15,7 +15,7 @@ from ..base import ParamError
 from ..checks import check_bool, check_int, check_window
 from ..registry import register
 from .common import (INFERENCE_KINDS, FreqEstimator, always_treated_note, covariate_report,
-                     validate_wild)
+                     sentences, validate_wild)
 from .es_common import (Combined, Inference, aggregate_cells, cell_counts, cell_members,
                         covariates_of, drop_always_treated, effect_result, equality_tests,
                         wild_combinations, with_trend_controls)
@@ -219,16 +219,16 @@ class EventStudy(FreqEstimator):
     def _inference(self, panel: Panel, sample: pd.DataFrame, c: Coefs,
                    n_dropped: int) -> Inference:
         window = (int(self.window[0]), int(self.window[1]))
-        info, note = covariate_report(self._covariates(panel), c.fitted_names, sample,
-                                      unit=panel.unit, time=panel.time,
-                                      default=self.covariates is None)
+        info, note, warning = covariate_report(self._covariates(panel), c.fitted_names, sample,
+                                               unit=panel.unit, time=panel.time,
+                                               default=self.covariates is None)
         notes = [note, always_treated_note(n_dropped),
                  binning_note(sample[REL_TIME].to_numpy(dtype=float), window)
                  if self.binning else None]
         info.update({"vcov": c.vcov_type, "df": c.df_t, "window": window,
                      "binning": bool(self.binning), "reference": int(self.reference),
                      "dropped_always_treated_units": n_dropped, "inference": self.inference,
-                     "notes": tuple(n for n in notes if n)})
+                     "notes": sentences(*notes), "warnings": sentences(warning)})
         return Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
                          info)
 

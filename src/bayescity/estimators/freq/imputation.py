@@ -14,7 +14,7 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report
+from .common import FreqEstimator, always_treated_note, covariate_report, sentences
 from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
                         drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
@@ -137,7 +137,7 @@ MIN_UNTREATED_UNITS = 5
 
 
 def thin_controls(frame: pd.DataFrame, columns: Sequence[str], *, unit: str) -> tuple[str, ...]:
-    """Notes on 0/1 first-stage controls that few untreated units identify.
+    """Warnings on 0/1 first-stage controls that few untreated units identify.
 
     A category x year dummy (e.g. provincial capital x 2019) that only a handful of untreated
     units switch on is fitted almost exactly, and the clustered two-stage variance then
@@ -195,13 +195,14 @@ class Imputation(FreqEstimator):
                     cluster=self.cluster or panel.cluster_col)
         fit = cell_fit(imputed, kept, **spec)
         untreated = frame.loc[frame[TREAT] == 0]
-        info, note = covariate_report(self._covariates(panel), kept, untreated, unit=panel.unit,
-                                      time=panel.time, default=self.covariates is None)
-        notes = (note, always_treated_note(n_dropped), *thin_controls(frame, trends,
-                                                                       unit=panel.unit))
+        info, note, warning = covariate_report(self._covariates(panel), kept, untreated,
+                                               unit=panel.unit, time=panel.time,
+                                               default=self.covariates is None)
         info.update({"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
                      "dropped_always_treated_units": n_dropped,
-                     "notes": tuple(n for n in notes if n)})
+                     "notes": sentences(note, always_treated_note(n_dropped)),
+                     "warnings": sentences(warning, *thin_controls(frame, trends,
+                                                                   unit=panel.unit))})
         inf = Inference(fit.n_obs, fit.n_clusters, fit.n_clusters - 1, "t_CRV_did2s",
                         self.interval_prob, info)
         out = [self._aggregate(estimand, fit, inf) for estimand in

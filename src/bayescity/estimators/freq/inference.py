@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import sparse
 
 from ...constants import INTERVAL_PROB
+from ...progress import track
 
 WILD_WEIGHTS = ("rademacher", "webb", "mammen")
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
@@ -351,7 +352,12 @@ def wild_bootstrap_terms(data: pd.DataFrame, outcome: str, targets: Sequence[str
                                 regressors=list(dict.fromkeys([*targets, *regressors])),
                                 fixed_effects=fixed_effects,
                                 random_state=seed, **options)
-            for target, seed in zip(targets, seeds)]
+            for target, seed in track(list(zip(targets, seeds)), wild_label(options))]
+
+
+def wild_label(options: dict) -> str:
+    """The progress label of a wild bootstrap over several terms."""
+    return f"wild cluster bootstrap ({options.get('n_boot', 9999)} draws): terms"
 
 
 def wild_term_table(terms: Sequence[object], estimates: np.ndarray, std_errors: np.ndarray,

@@ -14,7 +14,7 @@ from ...results.effect import EffectResult, lead_restriction, wald_test
 from ..base import ParamError
 from ..checks import check_int, check_window
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report
+from .common import FreqEstimator, always_treated_note, covariate_report, sentences
 from .es_common import (Combined, Inference, aggregate_cells, cell_members, covariates_of,
                         drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
@@ -165,13 +165,13 @@ class SunAbraham(FreqEstimator):
         sample, design_cohort, control = sa_sample(frame, time=panel.time,
                                                    control=self.control_cohort)
         cells, c = saturated_regression(sample, design_cohort, **spec)
-        info, note = covariate_report(self._covariates(panel), c.fitted_names, sample,
-                                      unit=panel.unit, time=panel.time,
-                                      default=self.covariates is None)
-        notes = tuple(n for n in (note, always_treated_note(n_dropped)) if n)
+        info, note, warning = covariate_report(self._covariates(panel), c.fitted_names, sample,
+                                               unit=panel.unit, time=panel.time,
+                                               default=self.covariates is None)
         info.update({"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
                      "reference": int(self.reference), "dropped_always_treated_units": n_dropped,
-                     "notes": notes})
+                     "notes": sentences(note, always_treated_note(n_dropped)),
+                     "warnings": sentences(warning)})
         inf = Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
                         info)
         members = cell_members(sample, cells, unit=panel.unit, time=panel.time)

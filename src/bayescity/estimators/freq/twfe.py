@@ -11,7 +11,7 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
 from ..registry import register
-from .common import INFERENCE_KINDS, FreqEstimator, covariate_report, validate_wild
+from .common import INFERENCE_KINDS, FreqEstimator, covariate_report, sentences, validate_wild
 from .es_common import covariates_of, wild_info, with_trend_controls
 from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
 from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
@@ -163,10 +163,10 @@ class TWFE(FreqEstimator):
         return out
 
     def _covariate_info(self, panel: Panel, data: pd.DataFrame, c: Coefs) -> dict[str, Any]:
-        info, note = covariate_report(self._covariates(panel), c.fitted_names, data,
-                                      unit=panel.unit, time=panel.time,
-                                      default=self.covariates is None)
-        return {**info, "notes": (note,) if note else ()}
+        info, note, warning = covariate_report(self._covariates(panel), c.fitted_names, data,
+                                               unit=panel.unit, time=panel.time,
+                                               default=self.covariates is None)
+        return {**info, "notes": sentences(note), "warnings": sentences(warning)}
 
     def _fit_by(self, data: pd.DataFrame, unit: str, spec: dict,
                 seed: np.random.SeedSequence | None) -> EffectResult:

@@ -10,6 +10,7 @@ import pandas as pd
 from ...data.codings import Coding, apply_coding, parse_coding, unit_cohorts
 from ...data.errors import PanelError
 from ...data.panel import Panel
+from ...progress import track
 from ...results.effect import EffectResult
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
@@ -107,7 +108,7 @@ class Codings(Estimator):
         base = make_inner(self.estimator, self.estimator_params, by=self.by,
                           random_state=seed).fit(panel)
         rows = [coding_row("baseline", None, panel, base.effect("ATT"))]
-        for coding in expand_codings(self.codings, panel):
+        for coding in track(expand_codings(self.codings, panel), "alternative codings: refits"):
             coded = apply_coding(panel, coding)
             fit = make_inner(self.estimator, self.estimator_params, random_state=seed).fit(coded)
             rows.append(coding_row(coding.name(), coding, coded, fit.effect("ATT")))

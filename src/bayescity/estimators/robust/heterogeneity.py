@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import COHORT, Panel
+from ...progress import track
 from ...results.effect import EffectResult, TestResult, equality_restriction, wald_test
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
@@ -129,7 +130,7 @@ class Heterogeneity(Estimator):
         pooled = make_inner(self.estimator, self.estimator_params,
                             random_state=seeds[0]).fit(panel).effect("ATT")
         out = [relabel(pooled, self.method)]
-        for j, trait in enumerate(self._traits(panel)):
+        for j, trait in enumerate(track(self._traits(panel), "heterogeneity: traits")):
             work = resolve_by(panel, trait, self.by_bins)
             out += self._trait(work, trait, seeds[1 + 2 * j], seeds[2 + 2 * j])
         return out
@@ -140,8 +141,8 @@ class Heterogeneity(Estimator):
     def _trait(self, panel: Panel, trait: str, seed_fit, seed_boot) -> list[EffectResult]:
         inter = make_inner(self.estimator, self.estimator_params, by=trait,
                            random_state=seed_fit).fit(panel).effect(f"ATT_by_{trait}")
-        rows, notes = self._subsamples(panel, trait, inter.terms, seed_fit)
-        sub = self._subsample_result(panel, trait, rows, notes)
+        rows, warnings = self._subsamples(panel, trait, inter.terms, seed_fit)
+        sub = self._subsample_result(panel, trait, rows, warnings)
         tests = list(inter.tests)
         counts = clusters_per_level(panel, trait, self._cluster(panel))
         few = bool((counts < int(self.few_clusters)).any())
@@ -151,15 +152,16 @@ class Heterogeneity(Estimator):
                                             self._cluster(panel), weights=self.wild_weights,
                                             n_boot=int(self.n_boot), seed=seed_boot))
         elif few and self.wild_bootstrap == "auto":
-            notes.append(f"a level of {trait} has fewer than {self.few_clusters} clusters; the "
-                         f"wild bootstrap equality test needs estimator twfe")
+            warnings.append(f"a level of {trait} has fewer than {self.few_clusters} clusters, so "
+                            "the analytic equality test is unreliable; the wild bootstrap "
+                            "equality test needs estimator twfe")
         table = side_by_side(panel, trait, inter, rows, counts)
         info = {"heterogeneity": table, "clusters_per_level": counts.to_dict(),
-                "notes": notes_of(inter.info.get("notes", ()), notes)}
+                "warnings": notes_of(inter.info.get("warnings", ()), warnings)}
         return [relabel(inter, self.method, info=info, tests=tuple(tests)), sub]
 
     def _subsamples(self, panel: Panel, trait: str, terms: Sequence[str], seed):
-        rows, notes = [], []
+        rows, warnings = [], []
         for level in terms:
             part = level_panel(panel, trait, level)
             row = {"term": str(level), "estimate": np.nan, "std_error": np.nan, "lower": np.nan,
@@ -170,12 +172,12 @@ class Heterogeneity(Estimator):
                     ["estimate", "std_error", "lower", "upper", "p_value"]].to_dict())
                 row["interval_kind"] = fit.effect("ATT").interval_kind
             except (ValueError, np.linalg.LinAlgError) as exc:
-                notes.append(f"subsample {trait}={level}: not estimable ({exc})")
+                warnings.append(f"subsample {trait}={level}: not estimable ({exc})")
             rows.append(row)
-        return rows, notes
+        return rows, warnings
 
     def _subsample_result(self, panel: Panel, trait: str, rows: list[dict],
-                          notes: list[str]) -> EffectResult:
+                          warnings: list[str]) -> EffectResult:
         table = subsample_table(rows)
         se = table["std_error"].to_numpy(dtype=float)
         vcov = np.diag(se**2)
@@ -195,7 +197,7 @@ class Heterogeneity(Estimator):
                             n_clusters=int(panel.frame[self._cluster(panel)].nunique()),
                             tests=tests, vcov=vcov,
                             info={"estimator": self.estimator, "trait": trait,
-                                  "notes": tuple(notes)})
+                                  "warnings": tuple(warnings)})
 
 
 def side_by_side(panel: Panel, trait: str, inter: EffectResult, rows: Sequence[dict],

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
+from ...progress import track
 from ...results.effect import EffectResult, TestResult
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
@@ -25,6 +26,11 @@ CI_METHODS = {"relative_magnitude": ("C-LF", "Conditional"),
 #: Estimand of the sensitivity analysis: one term per restriction bound (``Mbar=0.5``, ``M=0.02``).
 SENSITIVITY_ESTIMAND = "ATT_sensitivity"
 REFERENCE = -1
+#: What the breakdown values that are not a bound of the grid mean.
+BREAKDOWN_MEANING = {0.0: " (the original interval already includes 0)",
+                     float("inf"): " (no bound in the grid brings 0 into the interval)"}
+#: moderndid's (and R HonestDiD's) default grid of M-bar under relative magnitudes.
+RM_DEFAULT_BOUNDS = tuple(np.linspace(0, 2, 10))
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,24 @@ def sensitivity(coefs: EventCoefficients, l_vec: np.ndarray, restriction: str,
 
     args = dict(betahat=coefs.betahat, sigma=coefs.sigma, num_pre_periods=coefs.num_pre,
                 num_post_periods=coefs.num_post, l_vec=l_vec, alpha=alpha, grid_points=grid_points)
-    grid = None if bounds is None else np.asarray(bounds, dtype=float)
+    if bounds is None and restriction == "relative_magnitude":
+        bounds = RM_DEFAULT_BOUNDS
+    # Each bound's interval is computed on its own, so one call per bound (progress per bound)
+    # gives moderndid's numbers; smoothness's default grid is data-driven and stays one call.
+    grids = [None] if bounds is None else [np.array([b], dtype=float) for b in bounds]
+    parts = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if restriction == "relative_magnitude":
-            out = create_sensitivity_results_rm(**args, m_bar_vec=grid, method=method or "C-LF")
-        else:
-            out = create_sensitivity_results_sm(**args, m_vec=grid, method=method)
+        for grid in track(grids, f"HonestDiD sensitivity ({restriction}): bounds"):
+            if restriction == "relative_magnitude":
+                out = create_sensitivity_results_rm(**args, m_bar_vec=grid,
+                                                    method=method or "C-LF")
+            else:
+                out = create_sensitivity_results_sm(**args, m_vec=grid, method=method)
+            parts.append(pd.DataFrame(out.to_dicts()))
         original = construct_original_cs(coefs.betahat, coefs.sigma, coefs.num_pre,
                                           coefs.num_post, l_vec=l_vec, alpha=alpha)
-    table = pd.DataFrame(out.to_dicts()).rename(columns={"Mbar": "bound", "m": "bound"})
+    table = pd.concat(parts, ignore_index=True).rename(columns={"Mbar": "bound", "m": "bound"})
     return table, (float(original.lb), float(original.ub))
 
 
@@ -201,7 +215,8 @@ class HonestDiD(Estimator):
         method = str(table["method"].iloc[0])
         note = (f"Rambachan-Roth {self.restriction} sensitivity of the {target} of "
                 f"{self.estimator} ({method} intervals, moderndid); original interval "
-                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}")
+                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}"
+                + BREAKDOWN_MEANING.get(value, ""))
         info = {"sensitivity": table, "original_ci": list(original), "target": target,
                 "l_vec": l_vec, "event_times": coefs.event_times.tolist(),
                 "restriction": self.restriction, "ci_method": method,

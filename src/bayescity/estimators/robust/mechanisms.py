@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import TREAT, Panel
+from ...progress import track
 from ...results.effect import EffectResult
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
@@ -120,7 +121,7 @@ class Mechanisms(Estimator):
         cluster = params.get("cluster") or panel.cluster_col
         main = make_inner(self.estimator, params, by=self.by, random_state=seed).fit(panel)
         rows, out = [], []
-        for m in mediators:
+        for m in track(mediators, "mechanisms: mediators"):
             fit = make_inner(self.estimator, params, random_state=seed).fit(panel.with_outcome(m))
             att = fit.effect("ATT")
             rows.append({"mediator": m, **att.row("overall")[

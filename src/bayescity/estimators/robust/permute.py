@@ -19,11 +19,12 @@ BATCH_SIZE = 100
 
 @dataclass(frozen=True)
 class Batch:
-    """One task: ``size`` permutations drawn from ``seed``."""
+    """One task: ``size`` permutations drawn from ``seed``, numbered from ``start``."""
 
     index: int
     seed: np.random.SeedSequence
     size: int
+    start: int = 0
 
 
 def plan_batches(n_permutations: int, seeds: list[np.random.SeedSequence],
@@ -33,7 +34,7 @@ def plan_batches(n_permutations: int, seeds: list[np.random.SeedSequence],
     if len(seeds) < n_batches:
         raise ValueError(f"{n_batches} batches need as many seeds, got {len(seeds)}")
     sizes = [batch_size] * (n_batches - 1) + [int(n_permutations) - batch_size * (n_batches - 1)]
-    return [Batch(i, seeds[i], s) for i, s in enumerate(sizes)]
+    return [Batch(i, seeds[i], s, batch_size * i) for i, s in enumerate(sizes)]
 
 
 def permuted_cohorts(cohorts: np.ndarray, strata: np.ndarray | None, size: int,

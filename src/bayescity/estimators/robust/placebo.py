@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
@@ -11,10 +10,11 @@ import pandas as pd
 
 from ...data.codings import drop_units, unit_cohorts, with_cohorts
 from ...data.panel import COHORT, Panel
-from ...parallel import SerialExecutor, current_executor, map_tasks
+from ...progress import report_progress
 from ...results.effect import EffectResult, TestResult
 from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
+from ..tasks import map_with_progress
 from ..freq.es_common import covariates_of, with_trend_controls
 from ..freq.inference import RandomState, child_seeds
 from .fwl import TWFEDesign, twfe_design, twfe_estimates, with_cohort_sums
@@ -25,6 +25,8 @@ from .permute import Batch, permuted_cohorts, plan_batches, randomization_pvalue
 KINDS = ("timing", "fake_timing", "outcome")
 #: Estimators that need a balanced panel and so cannot take the fake-timing sample.
 BALANCED_ONLY = ("callaway_santanna",)
+#: The estimand of kinds whose effect is not the policy's ATT on the outcome.
+PLACEBO_ESTIMANDS = {"fake_timing": "ATT_fake_timing", "outcome": "ATT_placebo_outcome"}
 
 
 #: A permuted quantity: (estimand, term), e.g. ("ATT", "overall") or ("ATT_by_region3", "East").
@@ -33,7 +35,8 @@ Column = tuple[str, str]
 
 @dataclass(frozen=True)
 class RefitSpec:
-    """A placebo refit: the panel, its real cohorts (per unit), strata and the estimator."""
+    """A placebo refit: the panel, its real cohorts (per unit), strata and the estimator;
+    ``label`` and ``total`` name the progress reports of the refits."""
 
     panel: Panel
     cohorts: np.ndarray
@@ -43,6 +46,8 @@ class RefitSpec:
     by: str | None
     columns: tuple[Column, ...]
     random_state: RandomState
+    label: str = "placebo permutations"
+    total: int | None = None
 
 
 def _draw(cohorts: np.ndarray, strata: np.ndarray | None, batch: Batch) -> np.ndarray:
@@ -60,7 +65,8 @@ def fwl_task(item: tuple[tuple[TWFEDesign, ...], np.ndarray, np.ndarray | None, 
 
 def refit_task(item: tuple[RefitSpec, Batch]) -> tuple[np.ndarray, int]:
     """Placebo estimates of one batch by refitting the estimator on each placebo assignment;
-    returns the estimates (NaN where a fit is impossible) and the number of failed fits."""
+    returns the estimates (NaN where a fit is impossible) and the number of failed fits. Each
+    refit is reported as progress (heard only where the batch runs in the caller's process)."""
     spec, batch = item
     out = np.full((batch.size, len(spec.columns)), np.nan)
     failed = 0
@@ -71,8 +77,9 @@ def refit_task(item: tuple[RefitSpec, Batch]) -> tuple[np.ndarray, int]:
             est.fit(with_cohorts(spec.panel, assignment))
         except (ValueError, np.linalg.LinAlgError):
             failed += 1
-            continue
-        out[b] = _estimates(est.results(), spec.columns)
+        else:
+            out[b] = _estimates(est.results(), spec.columns)
+        report_progress(spec.label, batch.start + b + 1, spec.total)
     return out, failed
 
 
@@ -83,19 +90,12 @@ def _estimates(results: Sequence[EffectResult], columns: Sequence[Column]) -> np
                     dtype=float)
 
 
-def run_batches(fn, items: list, total: int, desc: str) -> list:
-    """``map_tasks(fn, items)``, with a progress bar on an interactive terminal when serial."""
-    serial = isinstance(current_executor(), SerialExecutor)
-    if not serial or len(items) < 2 or not sys.stderr.isatty():
-        return list(map_tasks(fn, items))
-    from tqdm import tqdm
-
-    out = []
-    with tqdm(total=total, desc=desc, unit="perm", leave=False, file=sys.stderr) as bar:
-        for item in items:
-            out.extend(map_tasks(fn, [item]))
-            bar.update(item[-1].size)
-    return out
+def placebo_estimand(estimand: str, kind: str) -> str:
+    """The name of a placebo fit's ``ATT`` / ``ATT_by_<trait>``: ``ATT_fake_timing[_by_<trait>]``
+    and ``ATT_placebo_outcome[_by_<trait>]`` are not the policy's ATT, so they do not share its
+    rows (nor its disagreement flags) in a comparison table; ``timing`` keeps the names."""
+    prefix = PLACEBO_ESTIMANDS.get(kind)
+    return estimand if prefix is None else prefix + estimand.removeprefix("ATT")
 
 
 def fake_timing_panel(panel: Panel, shift: int) -> Panel:
@@ -134,11 +134,14 @@ class Placebo(Estimator):
     ``placebo_outcome``, a variable the policy should not move. ``kind="fake_timing"`` keeps the
     pre-adoption rows only and moves every cohort ``shift`` periods earlier; the estimator's own
     inference then tests for an effect where there can be none (anticipation or pre-trends).
+    Their results are named ``ATT_placebo_outcome`` and ``ATT_fake_timing`` (with ``by``, also
+    ``..._by_<trait>``), as they are not the policy's ATT (:func:`placebo_estimand`).
 
     For ``twfe`` the permutations run on the Frisch-Waugh-Lovell fast path (:mod:`.fwl`;
     ``fast_path: false`` refits it instead, with identical numbers); other estimators are
     refitted per permutation. Permutations run in batches of 100 through
-    :func:`bayescity.parallel.map_tasks`, batch i seeded by the i-th child of ``random_state``,
+    :func:`bayescity.parallel.map_tasks` (progress reported per batch, and per refit when run
+    in this process), batch i seeded by the i-th child of ``random_state``,
     so the same seed gives the same p-value on any executor. The reported row is the
     estimator's own (estimate, standard error, interval) with ``p_value`` replaced by the
     randomization p-value, as the notes say; ``estimator_params`` go to the estimator.
@@ -241,13 +244,15 @@ class Placebo(Estimator):
         if self._use_fwl():
             designs, order = self._fwl_designs(panel, params, cohorts, columns)
             t_obs = np.hstack([twfe_estimates(d, cohorts[None, :])[0] for d in designs])[order]
-            parts = run_batches(fwl_task, [(designs, cohorts, strata, b) for b in batches],
-                                self.n_permutations, "placebo (twfe, FWL)")
+            parts = map_with_progress(fwl_task, [(designs, cohorts, strata, b) for b in batches],
+                                      "placebo permutations (twfe, FWL)",
+                                      [b.size for b in batches])
             return np.vstack(parts)[:, order], 0, t_obs, "twfe_fwl"
+        label = f"placebo permutations ({self.estimator} refits)"
         spec = RefitSpec(panel, cohorts, strata, self.estimator, params, self.by, columns,
-                         self.random_state)
-        parts = run_batches(refit_task, [(spec, b) for b in batches], self.n_permutations,
-                            f"placebo ({self.estimator})")
+                         self.random_state, label, int(self.n_permutations))
+        parts = map_with_progress(refit_task, [(spec, b) for b in batches], label,
+                                  [b.size for b in batches])
         draws = np.vstack([p[0] for p in parts])
         return draws, int(sum(p[1] for p in parts)), None, "refit"
 
@@ -284,20 +289,26 @@ class Placebo(Estimator):
                 "n_permutations": int(self.n_permutations), "strata": self.strata,
                 "estimator": self.estimator, "permutation_path": path,
                 "failed_permutations": failed, "p_value_kind": "randomization",
-                "notes": notes_of(result.info.get("notes", ()), self._note(result, failed))}
+                "notes": notes_of(result.info.get("notes", ()), self._note(result)),
+                "warnings": notes_of(result.info.get("warnings", ()), self._warning(failed))}
         if t_obs is not None:
             info["fwl_observed"] = dict(zip(terms, map(float, t_obs)))
-        return relabel(result, self.method, info=info, table=result.table.assign(p_value=p),
+        return relabel(result, self.method, placebo_estimand(result.estimand, self.kind),
+                       info=info, table=result.table.assign(p_value=p),
                        tests=(*result.tests, *tests))
 
-    def _note(self, result: EffectResult, failed: int) -> list[str]:
-        out = [f"p_value is the randomization p-value over {self.n_permutations} permutations of "
-               f"adoption timing (cohort sizes kept{', within ' + self.strata if self.strata else ''}); "
-               f"estimate, std_error and interval are {self.estimator}'s own "
-               f"({result.interval_kind})"]
-        if failed:
-            out.append(f"{failed} placebo assignments could not be estimated and are left out")
-        return out
+    def _note(self, result: EffectResult) -> str:
+        outcome = f" with {self.placebo_outcome} as the outcome" if self.kind == "outcome" else ""
+        return (f"p_value is the randomization p-value over {self.n_permutations} permutations of "
+                f"adoption timing (cohort sizes kept{', within ' + self.strata if self.strata else ''})"
+                f"{outcome}; estimate, std_error and interval are {self.estimator}'s own "
+                f"({result.interval_kind})")
+
+    def _warning(self, failed: int) -> list[str]:
+        if not failed:
+            return []
+        return [f"{failed} of {self.n_permutations} placebo assignments could not be estimated "
+                "and are left out of the randomization p-value"]
 
     def _fake_timing(self, panel: Panel) -> list[EffectResult]:
         fake = fake_timing_panel(panel, int(self.shift))
@@ -305,7 +316,7 @@ class Placebo(Estimator):
                             random_state=self.random_state).fit(fake).results()
         note = (f"fake-timing placebo: every cohort moved {self.shift} periods earlier on the "
                 "pre-adoption rows; a true ATT of 0 is expected without anticipation")
-        return [relabel(r, self.method, info={
+        return [relabel(r, self.method, placebo_estimand(r.estimand, "fake_timing"), info={
             "placebo_kind": "fake_timing", "shift": int(self.shift), "estimator": self.estimator,
             "n_units": fake.n_units, "notes": notes_of(r.info.get("notes", ()), note)})
             for r in fitted if r.estimand == "ATT" or r.estimand.startswith("ATT_by_")]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...progress import track
+
 PROPENSITY_MODELS = ("logit", "gradient_boosting", "random_forest")
 MATCHING = ("nearest", "kernel")
 
@@ -37,8 +39,9 @@ def propensity_scores(X: np.ndarray, treated: np.ndarray, model: str = "logit",
     """P(treated | X) per unit: an unpenalised logit (maximum likelihood, as R's ``glm``), or
     a learner (gradient boosting, random forest) whose scores are cross-fitted over 5 folds so
     that no unit is scored by a model that saw it."""
+    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(treated, dtype=int)
@@ -60,7 +63,10 @@ def propensity_scores(X: np.ndarray, treated: np.ndarray, model: str = "logit",
     else:
         raise ValueError(f"propensity: {model!r} is not one of {list(PROPENSITY_MODELS)}")
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
-    scores = cross_val_predict(learner, X, y, cv=folds, method="predict_proba")[:, 1]
+    scores = np.empty(len(y))
+    # sklearn's cross_val_predict, fold by fold so that each fit is reported as progress
+    for train, test in track(list(folds.split(X, y)), f"propensity {model}: cross-fitting folds"):
+        scores[test] = clone(learner).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
     return np.clip(scores, 1e-6, 1 - 1e-6)
 
 

@@ -14,7 +14,7 @@ from ..base import Estimator, ParamError, resolve_by
 from ..registry import register
 from ..freq.fixest import VCOV_TYPES, Coefs, fit_coefs
 from ..freq.inference import RandomState, child_seeds
-from ..freq.twfe import level_dummies
+from ..freq.twfe import level_dummies, treated_units_by
 from .inner import check_columns
 from .psm import (MATCHING, PROPENSITY_MODELS, Matching, balance_table, kernel_matching,
                   nearest_neighbour, propensity_scores)
@@ -160,12 +160,14 @@ class PSMDID(Estimator):
                     covariates=list(panel.covariates if self.covariates is None else self.covariates),
                     cluster=self.cluster or panel.cluster_col, vcov=self.vcov)
         info = self._info(match, balance, span, treated)
-        out = [self._result("ATT", *matched_did(data, **spec, by=None), info)]
+        out = [self._result("ATT", *matched_did(data, **spec, by=None), info,
+                            n_treated=treated_units_by(data, panel.unit))]
         if self.by:
             c, terms = matched_did(data, **spec, by=self.by)
             test = level_equality_test(self.by, c.estimates, c.vcov, df_denom=c.df_t)
             out.append(self._result(f"ATT_by_{self.by}", c, terms, info,
-                                    () if test is None else (test,)))
+                                    () if test is None else (test,),
+                                    treated_units_by(data, panel.unit, self.by)))
         return out
 
     def _info(self, match: Matching, balance: pd.DataFrame, span, treated) -> dict[str, Any]:
@@ -174,19 +176,23 @@ class PSMDID(Estimator):
         notes = [f"PSM-DID on {n_matched} of {n_treated} treated units and {n_controls} matched "
                  f"controls ({self.matching}, propensity by {self.propensity} on means over "
                  f"{span[0]}-{span[1]})"]
-        if n_matched < n_treated:
-            notes.append(f"{n_treated - n_matched} treated units found no control within the "
-                         "caliper/bandwidth and are left out: the estimate is the ATT of the "
-                         "matched treated units")
+        warnings = [] if n_matched == n_treated else [
+            f"{n_treated - n_matched} of {n_treated} treated units found no control within the "
+            "caliper/bandwidth and are left out: the estimate is the ATT of the matched treated "
+            "units"]
         return {"balance": balance, "n_treated": n_treated, "n_matched_treated": n_matched,
                 "n_matched_controls": n_controls, "propensity": self.propensity,
                 "matching": self.matching, "caliper_width": match.caliper_width,
-                "baseline_periods": list(span), "notes": tuple(notes)}
+                "baseline_periods": list(span), "notes": tuple(notes),
+                "warnings": tuple(warnings)}
 
     def _result(self, estimand: str, c: Coefs, terms: list[str], info: dict,
-                tests=()) -> EffectResult:
+                tests=(), n_treated: np.ndarray | None = None) -> EffectResult:
+        """One result; ``n_treated`` counts the matched treated units behind each term."""
         table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
                            df=c.df_t)
+        if n_treated is not None:
+            table["n_treated"] = n_treated
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
                             interval_kind=f"t_{c.vcov_type}", n_clusters=c.n_clusters,
