@@ -100,9 +100,9 @@ def test_info_holds_plain_data_and_the_diagnostics(fitted):
 def test_short_chains_are_never_reported_as_fine(panel):
     est = bc.make_estimator("hierarchical_did", chains=2, draws=30, tune=10,
                             random_state=1).fit(panel)
-    notes = est.effect("ATT").info["notes"]
+    warnings = est.effect("ATT").warnings
     assert any(n.startswith("sampler diagnostics:") and "ESS" in n and "for ATT" in n
-               for n in notes)
+               for n in warnings)
     table = est.effect("ATT").info["diagnostics"]
     assert table.loc[table["parameter"] == "ATT", "breach"].str.contains("ESS").all()
 
@@ -161,8 +161,8 @@ def test_heavy_tails_are_flagged_by_the_posterior_predictive_check():
     panel = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="g")
     est = bc.make_estimator("hierarchical_did", posterior_predictive=True, random_state=4,
                             **FAST).fit(panel)
-    notes = est.effect("ATT").info["notes"]
-    assert any("posterior predictive check" in n and "student_t" in n for n in notes)
+    warnings = est.effect("ATT").warnings
+    assert any("posterior predictive check" in n and "student_t" in n for n in warnings)
 
 
 def test_covariates_absorbed_by_the_unit_effects_are_reported():

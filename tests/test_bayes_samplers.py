@@ -46,7 +46,7 @@ def fit_summary(kind: str, params: dict) -> dict:
     """Fit ``hierarchical_did`` on a panel and return plain data about it (runs in the worker)."""
     est = bc.make_estimator("hierarchical_did", **params).fit(panel_of(kind))
     att = est.effect("ATT")
-    out = {"sampler": dict(att.info["sampler"]), "notes": list(att.info["notes"]),
+    out = {"sampler": dict(att.info["sampler"]), "warnings": list(att.warnings),
            "att": att.row("overall").to_dict(), "groups": list(est.idata_.groups()),
            "diverging": int(est.idata_.sample_stats["diverging"].sum())}
     if "nu" in est.idata_.posterior:
@@ -84,14 +84,14 @@ def test_nuts_backends_agree_with_gibbs(sampler, worker, gibbs):
 
 def test_a_funnel_produces_reported_divergences(worker):
     """Centred deviations whose scales the data push towards zero (a constant effect): Neal's
-    funnel. The divergences are counted and named in the notes, not hidden."""
+    funnel. The divergences are counted and named in the warnings, not hidden."""
     fit = worker.submit(fit_summary, "funnel",
                         {"by": "region", "sampler": "numpyro", "parameterization": "centered",
                          "target_accept": 0.6, "chains": 2, "draws": 300, "tune": 200,
                          "random_state": 3}).result()
     assert fit["sampler"]["divergences"] > 0
     assert fit["diverging"] == fit["sampler"]["divergences"]
-    assert any("divergent transitions" in n for n in fit["notes"])
+    assert any("divergent transitions" in n for n in fit["warnings"])
 
 
 def test_student_t_likelihood_resists_outliers(worker):

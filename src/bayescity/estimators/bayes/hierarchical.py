@@ -12,7 +12,7 @@ from ...diagnostics import breach_notes
 from ...estimands import Aggregation, to_effect_result
 from ...results.effect import EffectResult
 from ..base import Estimator, ParamError, resolve_by
-from ..freq.common import covariate_report
+from ..freq.common import covariate_report, sentences
 from ..freq.es_common import covariates_of, with_trend_controls
 from ..registry import register
 from . import checks
@@ -177,16 +177,17 @@ class HierarchicalDID(Estimator):
         fit = fit_design(design, priors, self._settings(), seeds[0])
         extras = self._checks(fit, priors, seeds, used, by, covariates)
         requested = list(panel.covariates if self.covariates is None else self.covariates)
-        report, note = covariate_report(requested, design.covariates_kept, used.frame,
-                                        unit=panel.unit, time=panel.time,
-                                        default=self.covariates is None)
-        extras.update(report, notes=((note,) if note else ()) + extras["notes"])
+        report, note, warning = covariate_report(requested, design.covariates_kept, used.frame,
+                                                 unit=panel.unit, time=panel.time,
+                                                 default=self.covariates is None)
+        extras.update(report, notes=sentences(note, *design.notes),
+                      warnings=sentences(warning) + extras["warnings"])
         self.design_, self.idata_ = design, fit.idata
         return [self._result(agg, fit, extras) for agg in fit.aggregations]
 
     def _checks(self, fit: Fit, priors, seeds, panel: Panel, by, covariates) -> dict[str, Any]:
         """Requested model checks: tables by estimand, notes, and InferenceData groups."""
-        out: dict[str, Any] = {"notes": ()}
+        out: dict[str, Any] = {"warnings": ()}
         rng = np.random.default_rng(seeds[1])
         if self.prior_predictive:
             draws, aggs, reps = checks.prior_predictive(fit.design, priors, 1000, rng,
@@ -196,17 +197,17 @@ class HierarchicalDID(Estimator):
         if self.posterior_predictive:
             table, reps = checks.posterior_predictive(fit.design, fit.draws, rng, self.likelihood)
             out["ppc"] = table
-            out["notes"] += checks.ppc_notes(table)
+            out["warnings"] += checks.ppc_notes(table)
             _add_group(fit, "posterior_predictive", reps)
         if self.prior_sensitivity:
             out["prior_sensitivity"] = checks.prior_sensitivity(
                 fit.aggregations, lambda f: fit_design(fit.design, priors.scaled(f),
                                                        self._settings(False), seeds[0]).aggregations)
-            out["notes"] += checks.sensitivity_notes(out["prior_sensitivity"])
+            out["warnings"] += checks.sensitivity_notes(out["prior_sensitivity"])
         if self.loo:
             out["loo"], notes = checks.loo_compare(self._variant_fits(fit, priors, seeds, panel,
                                                                       by, covariates))
-            out["notes"] += notes
+            out["warnings"] += notes
         return out
 
     def _variant_fits(self, fit: Fit, priors, seeds, panel, by, covariates) -> dict[str, Any]:
@@ -222,12 +223,14 @@ class HierarchicalDID(Estimator):
 
     def _result(self, agg: Aggregation, fit: Fit, extras: dict[str, Any]) -> EffectResult:
         diag = fit.diagnostics
-        notes = breach_notes(diag.table, [agg.estimand])
+        warnings, notes = breach_notes(diag.table, [agg.estimand]), ()
         if agg.estimand == "ATT":
             model_rows = diag.table[~diag.table["reported"]]
-            notes = (fit.design.notes + diag.sampler_notes + breach_notes(model_rows) + notes
-                     + extras["notes"])
-        info = {"notes": notes, "diagnostics": diag.table, "sampler": self._sampler_info(fit),
+            warnings = (diag.sampler_notes + breach_notes(model_rows) + warnings
+                        + extras["warnings"])
+            notes = extras["notes"]
+        info = {"notes": notes, "warnings": warnings, "diagnostics": diag.table,
+                "sampler": self._sampler_info(fit),
                 "priors": {**parse_priors(self.priors).as_dict(), "outcome_sd": fit.design.scale},
                 "variant": fit.design.variant,
                 "covariates_used": extras["covariates_used"],
