@@ -11,6 +11,7 @@ from .registry import (UnknownMethodError, available_methods, check_params, get_
 from . import freq  # noqa: E402,F401  (registers the frequentist estimators)
 from . import ml  # noqa: E402,F401  (registers the machine-learning estimators)
 from . import robust  # noqa: E402,F401  (registers the robustness analyses)
+from . import bayes  # noqa: E402,F401  (registers the Bayesian estimators)
 
 __all__ = ["Estimator", "NotFittedError", "ParamError", "UnknownEstimandError",
            "UnknownMethodError", "available_methods", "check_params", "get_estimator",

@@ -1,0 +1,5 @@
+"""Bayesian estimators (registered on import): the hierarchical DID."""
+
+from .hierarchical import HierarchicalDID
+
+__all__ = ["HierarchicalDID"]

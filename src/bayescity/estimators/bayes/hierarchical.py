@@ -1,0 +1,287 @@
+"""``method: hierarchical_did`` -- the hierarchical Bayesian difference-in-differences."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ...constants import INTERVAL_PROB
+from ...data.panel import TREAT, Panel
+from ...diagnostics import breach_notes
+from ...estimands import Aggregation, to_effect_result
+from ...results.effect import EffectResult
+from ..base import Estimator, ParamError, resolve_by
+from ..freq.common import covariate_report, sentences
+from ..freq.es_common import covariates_of, with_trend_controls
+from ..registry import register
+from . import checks
+from .design import VARIANTS, treatment_design
+from .model import PARAMETERIZATIONS
+from .posterior import probability_tests
+from .priors import PriorError, parse_priors
+from .sampling import LIKELIHOODS, SAMPLERS, Fit, Settings, fit_design
+
+
+@register("hierarchical_did")
+class HierarchicalDID(Estimator):
+    """Hierarchical Bayesian DID with partially pooled effects by trait level.
+
+    ``outcome = unit + period + covariates + treatment effect + noise``; treatment effects sit
+    on treated city-years only, one parameter per treated cell (cohort x year x ``by`` levels),
+    so never-treated and not-yet-treated rows identify the counterfactual (a Bayesian
+    imputation estimator, Borusyak, Jaravel & Spiess 2024). Cells are partially pooled towards an
+    event-time random walk plus cohort and trait-level deviations (``variant: hierarchical``);
+    ``unpooled`` gives every component a fixed weak prior (nothing is borrowed across levels),
+    ``static`` keeps one effect per level on the post dummy (biased when effects build up under
+    staggered timing). ``city_effects`` adds a
+    deviation per treated city and reports ``CATE``. Priors are weakly informative in units of
+    the outcome's sd (:mod:`.priors`). ``sampler: gibbs`` (default, Gaussian likelihood) is a
+    blocked conjugate sampler on the absorbed likelihood; ``numpyro``, ``nutpie`` and ``pymc``
+    run NUTS on the same PyMC model and are required for ``likelihood: student_t``. ``draws``
+    per chain default to 2,000 for ``gibbs`` (cheap, and enough for the scales' R-hat) and
+    1,000 for NUTS; ``tune`` to 500 and 1,000.
+
+    Reports ``ATT``, ``ATT_event``, ``ATT_cohort``, ``ATT_calendar``, ``ATT_by_<trait>`` per
+    ``by`` trait and ``CATE`` with posterior means, posterior sds, equal-tailed intervals and
+    ``P(effect > 0)``; posterior probabilities ``P(ATT > 0)`` and ``P(A > B)`` for level pairs
+    come as tests of kind ``posterior_probability``. The InferenceData is kept as ``idata_``.
+    """
+
+    paradigm = "bayesian"
+    param_choices = {"variant": VARIANTS, "sampler": SAMPLERS, "likelihood": LIKELIHOODS,
+                     "parameterization": PARAMETERIZATIONS}
+    smoke_params = {"chains": 2, "draws": 150, "tune": 100}
+
+    def __init__(self, by: str | Sequence[str] | None = None, by_bins: str | int | None = None,
+                 variant: str = "hierarchical", city_effects: bool = False,
+                 likelihood: str = "normal", covariates: Sequence[str] | None = None,
+                 trend_covariates: Sequence[str] | None = None,
+                 priors: Mapping[str, Any] | None = None, sampler: str = "gibbs",
+                 chains: int = 4, draws: int | None = None, tune: int | None = None,
+                 target_accept: float = 0.9, parameterization: str | None = None,
+                 prior_predictive: bool = False, posterior_predictive: bool = False,
+                 prior_sensitivity: bool = False, loo: bool = False,
+                 interval_prob: float = INTERVAL_PROB, random_state: int | None = None):
+        self.by = by
+        self.by_bins = by_bins
+        self.variant = variant
+        self.city_effects = city_effects
+        self.likelihood = likelihood
+        self.covariates = covariates
+        self.trend_covariates = trend_covariates
+        self.priors = priors
+        self.sampler = sampler
+        self.chains = chains
+        self.draws = draws
+        self.tune = tune
+        self.target_accept = target_accept
+        self.parameterization = parameterization
+        self.prior_predictive = prior_predictive
+        self.posterior_predictive = posterior_predictive
+        self.prior_sensitivity = prior_sensitivity
+        self.loo = loo
+        self.interval_prob = interval_prob
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _validate(self) -> None:
+        for name, low in (("chains", 1), ("draws", 4), ("tune", 0)):
+            value = getattr(self, name)
+            if value is None and name != "chains":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ParamError(f"{name}: expected an integer >= {low}, got {value!r}")
+        if not 0 < float(self.target_accept) < 1:
+            raise ParamError(f"target_accept: expected a number in (0, 1), got {self.target_accept!r}")
+        if not 0 < float(self.interval_prob) < 1:
+            raise ParamError(f"interval_prob: expected a number in (0, 1), got {self.interval_prob!r}")
+        if self.sampler == "gibbs" and self.likelihood != "normal":
+            raise ParamError("sampler: gibbs samples the normal likelihood only; use numpyro, "
+                             "nutpie or pymc with likelihood: student_t")
+        if self.sampler == "gibbs" and self.parameterization is not None:
+            raise ParamError("parameterization: applies to the NUTS samplers (numpyro, nutpie, "
+                             "pymc); gibbs draws the effect block exactly")
+        if self.likelihood != "normal" and self.parameterization == "marginal":
+            raise ParamError("parameterization: marginal integrates the effects out of a normal "
+                             "likelihood; use noncentered or centered with student_t")
+        if self.loo and self.likelihood != "normal":
+            raise ParamError("loo: the variant comparison is available for likelihood: normal")
+        try:
+            parse_priors(self.priors)
+        except PriorError as exc:
+            raise ParamError(str(exc)) from None
+        self._by_list()
+
+    def _by_list(self) -> tuple[str, ...]:
+        by = [self.by] if isinstance(self.by, str) else list(self.by or [])
+        if not all(isinstance(t, str) for t in by) or len(set(by)) < len(by):
+            raise ParamError(f"by: expected a trait name or a list of distinct trait names, "
+                             f"got {self.by!r}")
+        return tuple(by)
+
+    def check_panel(self, panel: Panel) -> None:
+        self._prepare(panel)
+        if not (panel.frame[TREAT] == 0).any() or not (panel.frame[TREAT] == 1).any():
+            raise ParamError("the panel needs treated and untreated city-years")
+
+    def _prepare(self, panel: Panel) -> tuple[Panel, tuple[str, ...], list[str]]:
+        """The panel with binned ``by`` traits and trend controls, the traits and covariates."""
+        by = self._by_list()
+        if not by:
+            resolve_by(panel, None, self.by_bins)
+        numeric = [t for t in by if t in panel.traits and panel.trait_kind(t) == "numeric"]
+        if len(by) > 1 and self.by_bins is not None and not numeric:
+            raise ParamError(f"by_bins: none of the traits {list(by)} is numeric")
+        for trait in by:
+            bins = self.by_bins if len(by) == 1 or trait in numeric else None
+            panel = resolve_by(panel, trait, bins)
+        for name in ("covariates", "trend_covariates"):
+            missing = [c for c in getattr(self, name) or [] if c not in panel.frame.columns]
+            if missing:
+                raise ParamError(f"{name}: columns {missing} are not in the data")
+        try:
+            panel, trends = with_trend_controls(panel, self.trend_covariates)
+        except ValueError as exc:
+            raise ParamError(f"trend_covariates: {exc}") from None
+        return panel, by, covariates_of(panel, self.covariates, trends)
+
+    # ------------------------------------------------------------------ fit
+    def _settings(self, log_likelihood: bool = True) -> Settings:
+        gibbs = self.sampler == "gibbs"
+        draws = self.draws if self.draws is not None else (2000 if gibbs else 1000)
+        tune = self.tune if self.tune is not None else (500 if gibbs else 1000)
+        return Settings(sampler=self.sampler, chains=int(self.chains), draws=int(draws),
+                        tune=int(tune), likelihood=self.likelihood,
+                        target_accept=float(self.target_accept),
+                        parameterization=self._parameterization(), log_likelihood=log_likelihood)
+
+    def _parameterization(self) -> str:
+        if self.parameterization is not None:
+            return self.parameterization
+        return "marginal" if self.likelihood == "normal" else "noncentered"
+
+    def _fit(self, panel: Panel) -> list[EffectResult]:
+        from threadpoolctl import threadpool_limits
+
+        # The matrices are small: OpenBLAS threads only contend with the sampler's own threads.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit_panel(panel)
+
+    def _fit_panel(self, panel: Panel) -> list[EffectResult]:
+        used, by, covariates = self._prepare(panel)
+        priors = parse_priors(self.priors)
+        seeds = np.random.SeedSequence(self.random_state).spawn(3)
+        design = treatment_design(used, by=by, variant=self.variant,
+                                  city_effects=bool(self.city_effects), covariates=covariates)
+        fit = fit_design(design, priors, self._settings(), seeds[0])
+        extras = self._checks(fit, priors, seeds, used, by, covariates)
+        requested = list(panel.covariates if self.covariates is None else self.covariates)
+        report, note, warning = covariate_report(requested, design.covariates_kept, used.frame,
+                                                 unit=panel.unit, time=panel.time,
+                                                 default=self.covariates is None)
+        extras.update(report, notes=sentences(note, *design.notes),
+                      warnings=sentences(warning) + extras["warnings"])
+        self.design_, self.idata_ = design, fit.idata
+        return [self._result(agg, fit, extras) for agg in fit.aggregations]
+
+    def _checks(self, fit: Fit, priors, seeds, panel: Panel, by, covariates) -> dict[str, Any]:
+        """Requested model checks: tables by estimand, notes, and InferenceData groups."""
+        out: dict[str, Any] = {"warnings": ()}
+        rng = np.random.default_rng(seeds[1])
+        if self.prior_predictive:
+            draws, aggs, reps = checks.prior_predictive(fit.design, priors, 1000, rng,
+                                                        self.likelihood)
+            out["prior_predictive"] = checks.summary_table(aggs)
+            _add_prior_groups(fit, draws, aggs, reps)
+        if self.posterior_predictive:
+            table, reps = checks.posterior_predictive(fit.design, fit.draws, rng, self.likelihood)
+            out["ppc"] = table
+            out["warnings"] += checks.ppc_notes(table)
+            _add_group(fit, "posterior_predictive", reps)
+        if self.prior_sensitivity:
+            out["prior_sensitivity"] = checks.prior_sensitivity(
+                fit.aggregations, lambda f: fit_design(fit.design, priors.scaled(f),
+                                                       self._settings(False), seeds[0]).aggregations)
+            out["warnings"] += checks.sensitivity_notes(out["prior_sensitivity"])
+        if self.loo:
+            out["loo"], notes = checks.loo_compare(self._variant_fits(fit, priors, seeds, panel,
+                                                                      by, covariates))
+            out["warnings"] += notes
+        return out
+
+    def _variant_fits(self, fit: Fit, priors, seeds, panel, by, covariates) -> dict[str, Any]:
+        """InferenceData of every variant (this fit's own included) for PSIS-LOO."""
+        out = {self.variant: fit.idata}
+        for variant in VARIANTS:
+            if variant not in out:
+                design = treatment_design(panel, by=by, variant=variant,
+                                          city_effects=bool(self.city_effects),
+                                          covariates=covariates)
+                out[variant] = fit_design(design, priors, self._settings(), seeds[2]).idata
+        return out
+
+    def _result(self, agg: Aggregation, fit: Fit, extras: dict[str, Any]) -> EffectResult:
+        diag = fit.diagnostics
+        warnings, notes = breach_notes(diag.table, [agg.estimand]), ()
+        if agg.estimand == "ATT":
+            model_rows = diag.table[~diag.table["reported"]]
+            warnings = (diag.sampler_notes + breach_notes(model_rows) + warnings
+                        + extras["warnings"])
+            notes = extras["notes"]
+        info = {"notes": notes, "warnings": warnings, "diagnostics": diag.table,
+                "sampler": self._sampler_info(fit),
+                "priors": {**parse_priors(self.priors).as_dict(), "outcome_sd": fit.design.scale},
+                "variant": fit.design.variant,
+                "covariates_used": extras["covariates_used"],
+                "covariates_dropped": extras["covariates_dropped"]}
+        for key in ("prior_predictive", "ppc", "prior_sensitivity", "loo"):
+            if key in extras:
+                table = extras[key]
+                info[key] = (table[table["estimand"] == agg.estimand].reset_index(drop=True)
+                             if "estimand" in table.columns else table)
+        return to_effect_result(agg, method=self.method, paradigm="bayesian",
+                                n_obs=fit.design.n_obs, interval_prob=float(self.interval_prob),
+                                interval_kind="equal_tailed", tests=probability_tests(agg),
+                                info=info)
+
+    def _sampler_info(self, fit: Fit) -> dict[str, Any]:
+        d = fit.draws
+        info = {"sampler": d.sampler, "chains": d.n_chains, "draws": d.n_draws,
+                "tune": self._settings().tune, "likelihood": self.likelihood,
+                "divergences": fit.diagnostics.divergences,
+                "ebfmi": list(fit.diagnostics.ebfmi), "sampling_time": d.sampling_time}
+        if d.sampler == "gibbs":
+            info["acceptance_rate"] = float(d.sample_stats["mh_accept"].mean())
+        else:
+            info.update(target_accept=float(self.target_accept),
+                        parameterization=self._parameterization())
+        return info
+
+
+def _add_group(fit: Fit, group: str, reps: np.ndarray) -> None:
+    """Replicated absorbed outcomes (one chain) and the observed ones as InferenceData groups."""
+    import arviz as az
+
+    name = "y_absorbed"
+    obs = fit.design.stats.y_absorbed * fit.design.scale
+    fit.idata.add_groups({group: az.dict_to_dataset({name: reps[None]}, dims={name: ["obs"]})})
+    if "observed_data" not in fit.idata.groups():
+        fit.idata.add_groups(observed_data=az.dict_to_dataset(
+            {name: obs}, dims={name: ["obs"]}, default_dims=[]))
+
+
+def _add_prior_groups(fit: Fit, draws, aggs, reps) -> None:
+    """The prior group (parameters and estimands) and the prior predictive replicates."""
+    import arviz as az
+
+    from .idata import estimand_arrays, parameter_arrays
+
+    params = parameter_arrays(fit.design, draws)
+    est, dims, coords = estimand_arrays(fit.design, aggs, 1, draws.n_draws)
+    comp_dims = {c.name: [c.dim] for c in fit.design.components if c.dim is not None}
+    comp_coords = {c.dim: list(c.labels) for c in fit.design.components if c.dim is not None}
+    fit.idata.add_groups(prior=az.dict_to_dataset({**params, **est},
+                                                  coords={**comp_coords, **coords},
+                                                  dims={**comp_dims, **dims}))
+    _add_group(fit, "prior_predictive", reps)
