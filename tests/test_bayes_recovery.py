@@ -106,10 +106,15 @@ def test_static_variant_reproduces_the_twfe_bias():
     truth = df.loc[(df["g"] > 0) & (df["time"] >= df["g"]), "tau"].mean()
     panel = bc.load_panel(df, unit="unit", time="time", outcome="y", cohort="g")
     twfe = bc.make_estimator("twfe").fit(panel).effect("ATT").estimate()
-    static = bc.make_estimator("hierarchical_did", variant="static", random_state=1).fit(panel)
+    # independent errors: the static variant is then TWFE's regression with weak priors
+    static = bc.make_estimator("hierarchical_did", variant="static", errors="iid",
+                               random_state=1).fit(panel)
     dynamic = bc.make_estimator("hierarchical_did", random_state=1).fit(panel)
     s, h = static.effect("ATT").row("overall"), dynamic.effect("ATT").row("overall")
     assert truth - twfe > 1.0  # the design does bias TWFE
     assert abs(s["estimate"] - twfe) < 0.05 * (truth - twfe)
     assert not s["lower"] <= truth <= s["upper"]
     assert h["lower"] <= truth <= h["upper"]
+    # AR(1) errors (the default) reweight the comparisons but do not remove the bias
+    static_ar1 = bc.make_estimator("hierarchical_did", variant="static", random_state=1).fit(panel)
+    assert static_ar1.effect("ATT").estimate() < truth - 1.0

@@ -39,6 +39,7 @@ from ..freq.common import always_treated_note
 from ..freq.es_common import drop_always_treated
 from .absorb import Absorber, CrossProducts, cross_products, make_absorber
 from .components import Component, cell_blocks, city_block, place
+from .serial import SerialCorrelation, lag_rows, serial_model
 
 VARIANTS = ("hierarchical", "unpooled", "static")
 
@@ -73,6 +74,8 @@ class TreatmentDesign:
     unit_name: str
     covariates: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    rho: float = 0.0
+    n_used: int = 0
 
     @property
     def covariates_kept(self) -> list[str]:
@@ -85,6 +88,7 @@ class TreatmentDesign:
 
     @property
     def n_obs(self) -> int:
+        """Rows of the likelihood (quasi-differenced rows with AR(1) errors)."""
         return self.absorber.n_obs
 
     def component(self, name: str) -> Component:
@@ -105,6 +109,17 @@ def usable_frame(panel: Panel) -> tuple[pd.DataFrame, tuple[str, ...]]:
     if not (frame[TREAT] == 1).any():
         raise ValueError("no treated observation with an identified counterfactual")
     return frame, tuple(notes)
+
+
+def error_model(panel: Panel, covariates: Sequence[str], errors: str) -> SerialCorrelation:
+    """The error model ``errors`` of the rows :func:`treatment_design` uses (``rho`` estimated
+    from their untreated rows for ``ar1``, :mod:`.serial`)."""
+    frame, _ = usable_frame(panel)
+    return serial_model(errors, frame[panel.outcome].to_numpy(float),
+                        frame[list(covariates)].to_numpy(float).reshape(len(frame), -1),
+                        pd.factorize(frame[panel.unit], sort=True)[0],
+                        pd.factorize(frame[panel.time], sort=True)[0],
+                        frame[TREAT].to_numpy() == 0)
 
 
 def cell_table(frame: pd.DataFrame, time: str, by: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -147,11 +162,15 @@ def averaging_map(codes: np.ndarray, n_groups: int, basis_rows: sparse.csr_matri
 
 def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hierarchical",
                      city_effects: bool = False, covariates: Sequence[str] = (),
-                     scale: float | None = None) -> TreatmentDesign:
+                     scale: float | None = None, rho: float = 0.0) -> TreatmentDesign:
     """The absorbed treatment design of ``panel`` (see the module docstring).
 
     ``scale`` fixes the outcome's unit (default: its standard deviation over the rows used);
-    ``by`` names categorical traits whose levels enter additively.
+    ``by`` names categorical traits whose levels enter additively. A non-zero ``rho`` fits AR(1)
+    errors with that coefficient: the likelihood is that of the quasi-differenced rows
+    (:mod:`.serial`), and ``basis``, ``rows``, ``absorber`` and ``stats`` describe those rows
+    (``basis`` then holds ``B_it - rho B_i,t-1``); cells, maps and weights stay those of the
+    treated city-years.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant: {variant!r} is not one of {list(VARIANTS)}")
@@ -169,18 +188,45 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
     n_cities = 0 if city_codes is None else int(city_codes.max()) + 1
     basis = basis_matrix(len(frame), treated_rows, cell_codes, len(cells), city_codes, n_cities)
     rows = _row_arrays(frame, panel, covariates, basis, len(cells))
-    absorber = make_absorber(rows["unit"], rows["time"], rows["x"])
-    stats = cross_products(absorber, (y - y.mean()) / scale, basis)
+    y_std = (y - y.mean()) / scale
+    cell_map = averaging_map(cell_codes, len(cells), basis[treated_rows], K)
     unit_codes, units = pd.factorize(treated_units, sort=True)
+    unit_map = averaging_map(unit_codes, len(units), basis[treated_rows], K)
+    if rho:
+        rows, basis, y_std = quasi_difference(rows, basis, y_std, float(rho))
+    absorber = make_absorber(rows["unit"], rows["time"], rows["x"])
+    stats = cross_products(absorber, y_std, basis)
     return TreatmentDesign(
         variant=variant, by=by, components=comps, cells=cells,
         cell_units=_units_by_cell(treated_units, cell_codes, len(cells)), K=K,
-        cell_map=averaging_map(cell_codes, len(cells), basis[treated_rows], K),
-        units=pd.Index(units, name=panel.unit),
-        unit_map=averaging_map(unit_codes, len(units), basis[treated_rows], K),
+        cell_map=cell_map, units=pd.Index(units, name=panel.unit), unit_map=unit_map,
         stats=_project(stats, K), absorber=absorber, basis=basis, rows=rows,
         location=float(y.mean()), scale=scale, unit_name=panel.unit,
-        covariates=tuple(covariates), notes=notes)
+        covariates=tuple(covariates), notes=notes, rho=float(rho), n_used=len(frame))
+
+
+def quasi_difference(rows: dict, basis: sparse.csr_matrix, y_std: np.ndarray,
+                     rho: float) -> tuple[dict, sparse.csr_matrix, np.ndarray]:
+    """Rows ``v_it - rho v_i,t-1`` of the outcome, covariates and basis, for every row whose
+    unit has a row in the period before (Cochrane-Orcutt); unit and period codes of the rows
+    kept are renumbered, ``lag_cell``/``lag_city`` give the previous row's basis columns and
+    ``y`` holds the quasi-differenced outcome in its own units."""
+    lag = lag_rows(rows["unit"], rows["time"])
+    keep = np.flatnonzero(lag >= 0)
+    if keep.size == 0:
+        raise ValueError("errors: ar1 needs consecutive periods of the same city")
+    prev = lag[keep]
+    out = {k: v for k, v in rows.items()}
+    unit_codes, unit_index = pd.factorize(rows["unit"][keep], sort=True)
+    out["unit"] = unit_codes.astype(np.int64)
+    out["time"] = pd.factorize(rows["time"][keep], sort=True)[0].astype(np.int64)
+    out["unit_labels"] = rows["unit_labels"][unit_index]
+    out["x"] = rows["x"][keep] - rho * rows["x"][prev]
+    out["y"] = rows["y"][keep] - rho * rows["y"][prev]
+    out["cell"], out["city"] = rows["cell"][keep], rows["city"][keep]
+    out["lag_cell"], out["lag_city"] = rows["cell"][prev], rows["city"][prev]
+    out["rho"] = rho
+    return out, (basis[keep] - rho * basis[prev]).tocsr(), y_std[keep] - rho * y_std[prev]
 
 
 def _components(frame: pd.DataFrame, unit: str, treated_rows: np.ndarray, cells: pd.DataFrame,

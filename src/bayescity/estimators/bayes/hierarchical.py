@@ -16,11 +16,12 @@ from ..freq.common import covariate_report, sentences
 from ..freq.es_common import covariates_of, with_trend_controls
 from ..registry import register
 from . import checks
-from .design import VARIANTS, treatment_design
+from .design import VARIANTS, error_model, treatment_design
 from .model import PARAMETERIZATIONS
 from .posterior import probability_tests
 from .priors import PriorError, parse_priors
 from .sampling import LIKELIHOODS, SAMPLERS, Fit, Settings, fit_design
+from .serial import ERRORS
 
 
 @register("hierarchical_did")
@@ -35,7 +36,9 @@ class HierarchicalDID(Estimator):
     ``unpooled`` gives every component a fixed weak prior (nothing is borrowed across levels),
     ``static`` keeps one effect per level on the post dummy (biased when effects build up under
     staggered timing). ``city_effects`` adds a
-    deviation per treated city and reports ``CATE``. Priors are weakly informative in units of
+    deviation per treated city and reports ``CATE``. ``errors: ar1`` (default) fits AR(1) errors
+    within each city by quasi-differencing with ``rho`` estimated from the untreated rows
+    (:mod:`.serial`); ``errors: iid`` assumes independent years. Priors are weakly informative in units of
     the outcome's sd (:mod:`.priors`). ``sampler: gibbs`` (default, Gaussian likelihood) is a
     blocked conjugate sampler on the absorbed likelihood; ``numpyro``, ``nutpie`` and ``pymc``
     run NUTS on the same PyMC model and are required for ``likelihood: student_t``. ``draws``
@@ -50,12 +53,13 @@ class HierarchicalDID(Estimator):
 
     paradigm = "bayesian"
     param_choices = {"variant": VARIANTS, "sampler": SAMPLERS, "likelihood": LIKELIHOODS,
-                     "parameterization": PARAMETERIZATIONS}
+                     "parameterization": PARAMETERIZATIONS, "errors": ERRORS}
     smoke_params = {"chains": 2, "draws": 150, "tune": 100}
 
     def __init__(self, by: str | Sequence[str] | None = None, by_bins: str | int | None = None,
                  variant: str = "hierarchical", city_effects: bool = False,
-                 likelihood: str = "normal", covariates: Sequence[str] | None = None,
+                 likelihood: str = "normal", errors: str = "ar1",
+                 covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None,
                  priors: Mapping[str, Any] | None = None, sampler: str = "gibbs",
                  chains: int = 4, draws: int | None = None, tune: int | None = None,
@@ -68,6 +72,7 @@ class HierarchicalDID(Estimator):
         self.variant = variant
         self.city_effects = city_effects
         self.likelihood = likelihood
+        self.errors = errors
         self.covariates = covariates
         self.trend_covariates = trend_covariates
         self.priors = priors
@@ -172,15 +177,17 @@ class HierarchicalDID(Estimator):
         used, by, covariates = self._prepare(panel)
         priors = parse_priors(self.priors)
         seeds = np.random.SeedSequence(self.random_state).spawn(3)
+        self.serial_ = error_model(used, covariates, self.errors)
         design = treatment_design(used, by=by, variant=self.variant,
-                                  city_effects=bool(self.city_effects), covariates=covariates)
+                                  city_effects=bool(self.city_effects), covariates=covariates,
+                                  rho=self.serial_.rho)
         fit = fit_design(design, priors, self._settings(), seeds[0])
         extras = self._checks(fit, priors, seeds, used, by, covariates)
         requested = list(panel.covariates if self.covariates is None else self.covariates)
         report, note, warning = covariate_report(requested, design.covariates_kept, used.frame,
                                                  unit=panel.unit, time=panel.time,
                                                  default=self.covariates is None)
-        extras.update(report, notes=sentences(note, *design.notes),
+        extras.update(report, notes=sentences(note, *design.notes, self.serial_.note or None),
                       warnings=sentences(warning) + extras["warnings"])
         self.design_, self.idata_ = design, fit.idata
         return [self._result(agg, fit, extras) for agg in fit.aggregations]
@@ -217,7 +224,7 @@ class HierarchicalDID(Estimator):
             if variant not in out:
                 design = treatment_design(panel, by=by, variant=variant,
                                           city_effects=bool(self.city_effects),
-                                          covariates=covariates)
+                                          covariates=covariates, rho=self.serial_.rho)
                 out[variant] = fit_design(design, priors, self._settings(), seeds[2]).idata
         return out
 
@@ -232,7 +239,7 @@ class HierarchicalDID(Estimator):
         info = {"notes": notes, "warnings": warnings, "diagnostics": diag.table,
                 "sampler": self._sampler_info(fit),
                 "priors": {**parse_priors(self.priors).as_dict(), "outcome_sd": fit.design.scale},
-                "variant": fit.design.variant,
+                "variant": fit.design.variant, "errors": self.serial_.as_dict(),
                 "covariates_used": extras["covariates_used"],
                 "covariates_dropped": extras["covariates_dropped"]}
         for key in ("prior_predictive", "ppc", "prior_sensitivity", "loo"):
@@ -241,7 +248,7 @@ class HierarchicalDID(Estimator):
                 info[key] = (table[table["estimand"] == agg.estimand].reset_index(drop=True)
                              if "estimand" in table.columns else table)
         return to_effect_result(agg, method=self.method, paradigm="bayesian",
-                                n_obs=fit.design.n_obs, interval_prob=float(self.interval_prob),
+                                n_obs=fit.design.n_used, interval_prob=float(self.interval_prob),
                                 interval_kind="equal_tailed", tests=probability_tests(agg),
                                 info=info)
 

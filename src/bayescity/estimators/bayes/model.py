@@ -143,15 +143,24 @@ def standardised_covariates(x: np.ndarray) -> np.ndarray:
 
 
 def row_effects(design: TreatmentDesign, theta) -> Any:
-    """Treatment effect of every row (zero on untreated rows) as a PyTensor expression."""
+    """Treatment effect of every row (zero on untreated rows) as a PyTensor expression; with
+    AR(1) errors, of every quasi-differenced row."""
     import pytensor.tensor as pt
 
     n_basis = design.K.shape[0]
     padded = pt.concatenate([pt.dot(pt.as_tensor_variable(design.K), theta), pt.zeros(1)])
-    cell = np.where(design.rows["cell"] >= 0, design.rows["cell"], n_basis)
-    out = padded[cell]
-    if (design.rows["city"] >= 0).any():
-        out = out + padded[np.where(design.rows["city"] >= 0, design.rows["city"], n_basis)]
+
+    def on_rows(cell_key: str, city_key: str):
+        cells = design.rows[cell_key]
+        out = padded[np.where(cells >= 0, cells, n_basis)]
+        cities = design.rows[city_key]
+        if (cities >= 0).any():
+            out = out + padded[np.where(cities >= 0, cities, n_basis)]
+        return out
+
+    out = on_rows("cell", "city")
+    if design.rho:  # quasi-differenced rows (AR(1) errors): minus rho times the year before's
+        out = out - design.rho * on_rows("lag_cell", "lag_city")
     return out
 
 

@@ -109,7 +109,7 @@ def fit_design(design: TreatmentDesign, priors: Priors, settings: Settings,
     loglik = unit_loglik(design, draws, settings.likelihood) if settings.log_likelihood else None
     attrs = {"variant": design.variant, "likelihood": settings.likelihood,
              "outcome_scale": design.scale, "tuning_steps": settings.tune,
-             "by": ",".join(design.by)}
+             "by": ",".join(design.by), "ar1_rho": design.rho}
     idata = to_inference_data(design, draws, aggs, loglik=loglik, attrs=attrs)
     diagnostics = diagnose(idata, reported=[a.estimand for a in aggs],
                            exclude=structural_zeros(design))
