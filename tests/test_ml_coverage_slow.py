@@ -12,7 +12,10 @@ not-yet-treated controls. Scored against the truth of each panel:
 * the calibration test's differential coefficient: its power on these panels and its size on
   N_NULL panels ``simulate_city_panel(40_000 + i, selection=False, heterogeneous=False,
   dynamic=False, cohort_effects=False)``, for ``dml`` and (N_FOREST panels each, 500 trees)
-  ``causal_forest``.
+  ``causal_forest``; the same for the joint BLP test;
+* the drivers table: the share of heterogeneous panels whose two leading traits (combined rank)
+  are both true drivers (region3, north_south, ln_gdp_pc_2003), for ``dml`` (N_PANELS) and
+  ``causal_forest`` (N_FOREST).
 
 Every number is written to ``reports/ml_coverage/``.
 """
@@ -27,7 +30,7 @@ import pandas as pd
 import pytest
 
 import bayescity as bc
-from test_ml_recovery import HOMOGENEOUS, NOISE_TRAITS, simulated, true_blp
+from test_ml_recovery import HOMOGENEOUS, NOISE_TRAITS, TRUE_DRIVERS, simulated, true_blp
 
 N_PANELS = 120
 N_NULL = 120
@@ -47,6 +50,11 @@ def _joint_p(est) -> float:
     return est.effect("BLP").tests[0].p_value
 
 
+def _top_two_true(est) -> bool:
+    drivers = est.effect("CATE").info["drivers"]
+    return set(drivers["trait"][:2]) <= TRUE_DRIVERS
+
+
 def _coverage_rows(seed: int) -> list[dict]:
     panel, sim = simulated(seed)
     est = bc.make_estimator("dml", random_state=seed, **LINEAR).fit(panel)
@@ -60,13 +68,16 @@ def _coverage_rows(seed: int) -> list[dict]:
     rows.append(dict(seed=seed, estimand="calibration_dml", term="differential",
                      p_value=_calibration_p(est)))
     rows.append(dict(seed=seed, estimand="blp_joint", term="slopes", p_value=_joint_p(est)))
+    rows.append(dict(seed=seed, estimand="drivers_dml", term="top_two_true",
+                     estimate=float(_top_two_true(est))))
     return rows
 
 
 def _calibration_rows(method: str, params: dict, seed: int, **sim_kwargs) -> dict:
     panel, _ = simulated(seed, **sim_kwargs)
     est = bc.make_estimator(method, random_state=seed, **params).fit(panel)
-    return dict(seed=seed, method=method, p_value=_calibration_p(est), joint_p=_joint_p(est))
+    return dict(seed=seed, method=method, p_value=_calibration_p(est), joint_p=_joint_p(est),
+                top_two_true=_top_two_true(est))
 
 
 def _summary(draws: pd.DataFrame) -> pd.DataFrame:
@@ -114,27 +125,33 @@ def test_dml_intervals_and_calibration_on_simulated_panels():
              reject_at_5pct=float((forest.loc[forest.method == "causal_forest_null", "p_value"]
                                    < ALPHA).mean())),
     ])
+    het_forest = forest[forest.method == "causal_forest"]
+    ranking = pd.DataFrame([
+        dict(method="dml", panels=N_PANELS,
+             top_two_true=float(draws.loc[draws.estimand == "drivers_dml", "estimate"].mean())),
+        dict(method="causal_forest", panels=N_FOREST,
+             top_two_true=float(het_forest["top_two_true"].mean()))])
     draws.to_csv(REPORT / "draws.csv", index=False)
+    ranking.to_csv(REPORT / "drivers.csv", index=False)
     summary.to_csv(REPORT / "coverage.csv", index=False)
     calib.to_csv(REPORT / "calibration.csv", index=False)
     (REPORT / "README.txt").write_text(
         f"{__doc__}\nwall time {time.perf_counter() - start:.0f} s\n\n"
-        f"{summary.to_string(index=False)}\n\n{calib.to_string(index=False)}\n")
+        f"{summary.to_string(index=False)}\n\n{calib.to_string(index=False)}\n\n"
+        f"{ranking.to_string(index=False)}\n")
     att = summary.query("estimand == 'ATT'").iloc[0]
     blp = summary.query("estimand == 'BLP'")
     noise = blp[blp["term"].str.split("=").str[0].isin(NOISE_TRAITS)]
-    # callaway_santanna (dr, in-sample nuisances) covers 0.933 on the same panels; the
-    # cross-fitted score's variance leaves out the fold-to-fold noise of the nuisances.
-    assert 0.90 <= att["coverage"] <= 0.99, summary
-    assert (blp["coverage"] >= 0.85).all(), summary
+    # bounds: nominal rates +- about two Monte Carlo standard errors of N panels
+    assert 0.91 <= att["coverage"] <= 0.99, summary
+    assert (blp["coverage"] >= 0.90).all(), summary
     assert noise["reject_at_5pct"].between(0.0, 0.10).all(), summary
     size = calib.set_index(["method", "effects"])["reject_at_5pct"]
-    # a joint test of seven slopes from 75 treated cities over-rejects (13% on the first 60
-    # homogeneous panels with the F reference; 18% with chi-square): reported, bounded loosely
-    assert size["BLP joint slopes", "homogeneous"] <= 0.20, calib
-    assert size["causal_forest", "homogeneous"] <= 0.10, calib
-    # the linear model's held-out predictions share nuisance fits with the scores they are
-    # tested against: its calibration test over-rejects (reported, bounded loosely)
-    assert size["dml", "homogeneous"] <= 0.20, calib
+    assert size["BLP joint slopes", "homogeneous"] <= 0.10, calib
+    assert size["dml", "homogeneous"] <= 0.10, calib
+    assert size["causal_forest", "homogeneous"] <= 0.12, calib
     assert size["BLP joint slopes", "heterogeneous"] >= 0.5, calib
-    assert size["dml", "heterogeneous"] >= 0.3, calib
+    assert size["dml", "heterogeneous"] >= 0.25, calib
+    top_two = ranking.set_index("method")["top_two_true"]
+    assert top_two["dml"] >= 0.6, ranking
+    assert top_two["causal_forest"] >= 0.5, ranking

@@ -137,9 +137,10 @@ def make_cate_model(kind: str, seed: int, n_trees: int = 2000, min_samples_leaf:
 
 
 def heldout_predictions(factory, rows: ScoreRows, x: np.ndarray, folds: np.ndarray,
-                        n_folds: int) -> tuple[np.ndarray, list]:
+                        n_folds: int) -> tuple[np.ndarray, list[tuple[np.ndarray, object]]]:
     """Predictions for every unit by a model fitted on the other folds' units, and the fold
-    models (cross-fitting of the CATE model, grouped as the nuisances)."""
+    models with the mask of the units each one predicts (cross-fitting of the CATE model,
+    grouped as the nuisances)."""
     pred = np.full(len(x), np.nan)
     models = []
     for f in range(n_folds):
@@ -149,7 +150,7 @@ def heldout_predictions(factory, rows: ScoreRows, x: np.ndarray, folds: np.ndarr
             continue
         model = factory(f).fit(train, x)
         pred[held] = model.predict(x[held])
-        models.append(model)
+        models.append((held, model))
     return pred, models
 
 

@@ -8,6 +8,7 @@ over the effect modifiers: linearly (``dml``) or with an honest forest (``causal
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -149,11 +150,19 @@ class _StaggeredML(Estimator):
                     warnings=tuple(sample.warnings))
 
     def _result(self, agg: Aggregation, sample: MLSample, notes: list[str],
-                extra: dict | None = None, tests=()) -> EffectResult:
+                extra: dict | None = None, tests=(), df: float | None = None) -> EffectResult:
+        """An EffectResult of ``agg``. Without ``df`` (the ATT aggregations) the clustered
+        influence is scaled by ``G / (G - 1)`` and read with t(G - 1), as fixest and grf do."""
+        if df is None:
+            g = sample.n_clusters
+            df = max(g - 1, 1)
+            if agg.influence is not None and g > 1:
+                agg = replace(agg, influence=agg.influence * np.sqrt(g / (g - 1)))
         return to_effect_result(agg, method=self.method, paradigm=self.paradigm,
                                 n_obs=self._n_obs, interval_prob=self.interval_prob,
                                 n_clusters=sample.n_clusters, clusters=sample.cluster_labels,
-                                info={**self._info(sample, notes), **(extra or {})}, tests=tests)
+                                info={**self._info(sample, notes), **(extra or {})}, tests=tests,
+                                df=df)
 
     def _cell_results(self, sample: MLSample, seed: int, notes: list[str]):
         specs = cell_specs(sample.wide, self.control_group, post_only=True)
@@ -211,28 +220,27 @@ class _StaggeredML(Estimator):
             notes.append(f"CATE intervals (forest_blb) treat cities as independent; BLP, ATT "
                          f"and the calibration test are clustered by {self._cluster_col}")
         blp = _score_aggregation("BLP", het.modifiers.columns, het.blp.coef[1:],
-                                 het.blp.influence[:, 1:])
+                                 het.blp.robust_influence(sample.cluster_labels)[:, 1:])
         ref = {"reference_levels": dict(het.modifiers.reference),
                "intercept": float(het.blp.coef[0])}
         slopes = np.eye(len(het.blp.coef))[1:]
-        n_treated = pd.unique(sample.clusters[het.explained]).size
+        df = max(pd.unique(sample.clusters[het.explained]).size - 1, 1)
         joint = wald_test("heterogeneity: all BLP slopes = 0", het.blp.coef,
-                          het.blp.vcov(sample.cluster_labels), slopes,
-                          df_denom=max(n_treated - 1, 1),
-                          note="cluster-robust Wald test of the best linear projection, F with "
-                               "treated clusters - 1 denominator df")
-        return [self._cate_result(sample, scores, het, notes),
-                self._result(blp, sample, notes, extra=ref, tests=(joint,))]
+                          het.blp.vcov(sample.cluster_labels), slopes, df_denom=df,
+                          note="cluster-robust (CR3) Wald test of the best linear projection, "
+                               "F with treated clusters - 1 denominator df")
+        return [self._cate_result(sample, scores, het, notes, df),
+                self._result(blp, sample, notes, extra=ref, tests=(joint,), df=df)]
 
     def _cate_result(self, sample: MLSample, scores: ScoreRows, het: Heterogeneity,
-                     notes: list[str]) -> EffectResult:
+                     notes: list[str], df: float) -> EffectResult:
         terms = [str(u) for u in sample.wide.units[het.explained]]
         info = dict(drivers=het.drivers, cate_tree=het.tree,
                     unit_scores=self._unit_table(sample, scores, het),
                     modifier_columns=list(het.modifiers.columns))
         if het.cate_influence is not None:
             agg = _score_aggregation("CATE", terms, het.cate, het.cate_influence)
-            return self._result(agg, sample, notes, extra=info, tests=het.tests)
+            return self._result(agg, sample, notes, extra=info, tests=het.tests, df=df)
         crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
         se = het.cate_se
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -11,7 +11,7 @@ import pandas as pd
 from ...results.effect import TestResult
 from .cate import Modifiers, cate_tree_text, heldout_predictions, make_cate_model
 from .drivers import drivers_table, mean_abs_shap, rank_stability
-from .scores import Projection, ScoreRows, calibration_tests, project
+from .scores import Projection, ScoreRows, calibration_tests, project, treated_clusters
 
 
 @dataclass(frozen=True)
@@ -85,20 +85,24 @@ def fit_heterogeneity(rows: ScoreRows, mods: Modifiers, folds: np.ndarray,
         blp = project(rows, z)
     except np.linalg.LinAlgError as exc:
         raise ValueError(f"effect_modifiers: {exc}; columns {mods.columns}") from None
-    blp_se = np.sqrt(np.clip(np.diag(blp.vcov(clusters)), 0, None))
+    fold_fits = None
     if settings.kind == "forest" and clusters is None:
         heldout = model.out_of_bag(rows, x)
-    tests = calibration_tests(rows, heldout, clusters, settings.kind)
+    elif settings.kind == "linear":
+        fold_fits = [(held, z, m.projection_) for held, m in fold_models]
+    tests = calibration_tests(rows, heldout, clusters, settings.kind, fold_fits)
     xe = x[explained]
     reference = mean_abs_shap(model, xe, mods)
-    refits = fold_models + [settings.model(1 + settings.n_folds + r).fit(rows, x)
-                            for r in range(settings.n_seeds)]
+    refits = [m for _, m in fold_models] + [settings.model(1 + settings.n_folds + r).fit(rows, x)
+                                            for r in range(settings.n_seeds)]
     stability = rank_stability(reference, [mean_abs_shap(m, xe, mods) for m in refits])
-    drivers = drivers_table(mods, reference, model.importance(), blp.coef[1:], blp_se[1:],
+    drivers = drivers_table(mods, reference, model.importance(), blp.coef[1:],
+                            blp.vcov(clusters)[1:, 1:], max(treated_clusters(rows, clusters) - 1, 1),
                             stability)
     tree = cate_tree_text(model, xe, mods.columns, settings.tree_depth, settings.seeds[0])
     if settings.kind == "linear":
-        cate, cate_se, cate_inf = z[explained] @ blp.coef, None, blp.influence @ z[explained].T
+        cate, cate_se = z[explained] @ blp.coef, None
+        cate_inf = blp.robust_influence(clusters) @ z[explained].T
     else:
         cate, cate_se, cate_inf = model.predict(xe), model.stderr(xe), None
     return Heterogeneity(modifiers=mods, model=model, explained=explained, cate=cate,
