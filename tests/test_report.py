@@ -126,6 +126,7 @@ def test_full_report_shows_every_section_figure_and_breach(full_report):
     # ESS of a model parameter is listed, not gated: the estimator did not flag it
     assert not re.search(rf"#T_diagnostics_bayes_row2_col{rhat + 1}[^{{]*\{{[^}}]*#b00020", html)
     assert "region == South" in html and "ATT_on_rd_share" in html
+    assert "(randomization p = 0.004)" in html  # the placebo's test of kind randomization
     assert not re.search(r"""(src|href)=["']https?:""", html)  # nothing fetched from a network
     assert (run / "comparison.csv").exists() and len(pd.read_csv(run / "comparison.csv")) == len(
         comparison)

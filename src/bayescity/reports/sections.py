@@ -328,8 +328,7 @@ def placebo_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
         for r in results:
             if np.ndim(r.info.get("placebo_distribution")) != 1:
                 continue
-            p = next((t.p_value for t in r.tests if "random" in t.name.lower()
-                      or "placebo" in t.name.lower()), None)
+            p = next((t.p_value for t in r.tests if t.kind == "randomization"), None)
             estimate = float(r.table["estimate"].iloc[0])
             label = est_id if r.estimand == "ATT" else f"{est_id} ({r.estimand})"
             blocks.append(Block("figure", figs(F.placebo_plot,
