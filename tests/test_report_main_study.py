@@ -110,3 +110,23 @@ def test_rerun_reuses_figures_and_distrusts_altered_ones(study):
     forest.write_bytes(b"\x00garbage")
     fifth = _run(tmp)  # unreadable: drawn again, never a crash
     assert _figures((fifth.run_dir / "report.html").read_text())["fig-forest"] != marker
+
+
+def test_rerun_imports_no_plotting_or_sampling_library(study):
+    """A rerun with stored fits and figures reads plain files only: the heavy libraries that
+    fitting and drawing need stay unimported (this is where the rerun's speed comes from)."""
+    import subprocess
+    import sys
+
+    tmp, _, _ = study
+    code = ("import sys; from bayescity.experiments.runner import run_experiment; "
+            f"o = run_experiment({str(CONFIG)!r}, reports_root={str(tmp / 'rep')!r}, "
+            f"models_root={str(tmp / 'm')!r}, smoke=True, only={ONLY!r}); "
+            "print(sorted(o.cached)); "
+            "print([m for m in ('arviz', 'matplotlib', 'pymc', 'jax', 'numpyro', 'econml', "
+            "'sklearn', 'shap') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cached, imported = proc.stdout.strip().splitlines()[-2:]
+    assert cached == str(sorted(ONLY)) and imported == "[]"

@@ -4,8 +4,9 @@ Each section is plain data (titles, tables rendered from DataFrames, figures, te
 Jinja2 template lays out. What appears follows the results alone: estimands (``ATT_event``,
 ``CATE``, ``ATT_on_<mediator>``, ``ATT_by_<trait>``, ``ATT_subsample_<trait>``, ``BLP``),
 paradigms and the well-known ``info`` keys (``diagnostics``, ``sampler``, ``posterior_path``,
-``ppc``, ``prior_predictive``, ``prior_sensitivity``, ``loo``, ``drivers``, ``cate_tree``, ``placebo_distribution``, ``mechanisms``, ``heterogeneity``,
-``balance``, ``codings``, ``warnings``, ``notes``), and the derived columns' distribution when
+``ppc``, ``prior_predictive``, ``prior_sensitivity``, ``loo``, ``drivers``, ``cate_tree``,
+``placebo_distribution``, ``mechanisms``, ``heterogeneity``, ``balance``, ``codings``,
+``warnings``, ``notes``), and the derived columns' distribution when
 the run built its outcome (``inputs.tfp``).
 """
 
