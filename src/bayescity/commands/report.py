@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import typer
 
@@ -11,7 +12,8 @@ from .common import err, fail, out
 
 def report(run_dir: str = typer.Argument(..., help="a run folder: reports/<name>/<run_id>"),
            models_dir: str = typer.Option("models", "--models",
-                                          help="model store whose rendered figures to reuse")
+                                          help="model store whose rendered figures to reuse "
+                                               "(when the folder exists)")
            ) -> None:
     """Re-render comparison.csv, tables/ and report.html of a run from its stored results and
     posteriors, without refitting (figures drawn before from the same inputs are reused)."""
@@ -21,7 +23,8 @@ def report(run_dir: str = typer.Argument(..., help="a run folder: reports/<name>
     start = time.perf_counter()
     try:
         inputs = load_run(run_dir)
-        write_report(run_dir, inputs, cache=FigureStore(models_dir))
+        cache = FigureStore(models_dir) if Path(models_dir).is_dir() else None
+        write_report(run_dir, inputs, cache=cache)
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes
         fail(exc)
     err.print(f"rendered in {time.perf_counter() - start:.1f}s", highlight=False)
