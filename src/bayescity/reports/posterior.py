@@ -185,6 +185,8 @@ def sampler_facts(facts: dict[str, Any], sampler: Any) -> pd.DataFrame:
     """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``info["sampler"]``."""
     facts = dict(facts)
     if isinstance(sampler, dict):
+        if "sampling_time" in sampler:  # the estimator's own figure, once
+            facts.pop("sampling time (s)", None)
         facts.update({str(k): v for k, v in sampler.items() if np.ndim(v) == 0})
     return pd.DataFrame({"value": [str(v) for v in facts.values()]},
                         index=pd.Index(list(facts), name="sampler"))
