@@ -113,9 +113,15 @@ def test_models_list_show_and_prune(tmp_path):
     res = _run(["models", "prune", "--experiment", "toy", "--dry-run", "--models",
                 str(tmp_path / "m")])
     assert "would remove 2" in res.output and len(list((tmp_path / "m" / "toy").iterdir())) == 2
+    figures = list((tmp_path / "m" / ".figures").glob("*.json"))
+    res = _run(["models", "prune", "--older-than", "1d", "--models", str(tmp_path / "m")])
+    assert res.exit_code == 0 and "removed 0" in res.output
+    assert list((tmp_path / "m" / ".figures").glob("*.json")) == figures and figures
     res = _run(["models", "prune", "--older-than", "0s", "--models", str(tmp_path / "m")])
     assert res.exit_code == 0 and "removed 2" in res.output
+    assert f"{len(figures)} rendered figure(s)" in res.output
     assert list((tmp_path / "m" / "toy").iterdir()) == []
+    assert list((tmp_path / "m" / ".figures").glob("*.json")) == []
 
 
 def test_sweep_command_writes_one_table(study, tmp_path):

@@ -52,6 +52,9 @@ def test_bayesian_section_reads_the_estimators_own_tables(study):
         top = html[html.index('id="warnings"'):]
         assert "bayes_region: sampler diagnostics" in top
     assert "gibbs" in section  # info["sampler"]
+    priors = outcome.results["bayes_region"][0].info["priors"]
+    assert 'id="T_model_bayes_region"' in section
+    assert "prior: trait</th>" in section and f">{priors['trait']}<" in section
     for check in ("ppc", "prior_sensitivity", "loo"):
         assert f'id="T_{check}_bayes_region"' in section, check
     assert "mean_x0.5" in section and "elpd_loo" in section

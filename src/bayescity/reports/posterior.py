@@ -233,3 +233,42 @@ def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str]
         table = diagnostics_table(idata, None, reported)
     return PosteriorDigest(posterior_figures(idata, est_id, var_names), skipped,
                            idata_facts(idata), sampler_sentences(idata), table)
+
+
+def _info_values(results: list[Any], key: str) -> list[Any]:
+    return [r.info[key] for r in results if key in r.info]
+
+
+def model_facts(results: list[Any]) -> pd.DataFrame:
+    """The fit's ``info["variant"]`` and ``info["priors"]`` (prior settings by key)."""
+    facts: dict[str, Any] = {}
+    for variant in _info_values(results, "variant")[:1]:
+        facts["variant"] = variant
+    for priors in _info_values(results, "priors")[:1]:
+        if isinstance(priors, dict):
+            facts.update({f"prior: {k}": v for k, v in priors.items() if np.ndim(v) == 0})
+    return pd.DataFrame({"value": [str(v) for v in facts.values()]},
+                        index=pd.Index(list(facts), name="model"))
+
+
+#: Model checks a Bayesian fit keeps in ``info``, shown under its posterior.
+MODEL_CHECKS = {"ppc": "Posterior predictive check",
+                "prior_predictive": "Prior predictive check",
+                "prior_sensitivity": "Prior sensitivity: posterior means with every prior "
+                                     "scale halved and doubled",
+                "loo": "Variants compared by PSIS-LOO"}
+
+
+def model_checks(results: list[Any]) -> list[tuple[str, str, pd.DataFrame]]:
+    """``(key, title, table)`` of each model check in ``info`` (:data:`MODEL_CHECKS`); tables
+    kept per estimand are stacked."""
+    out = []
+    for key, title in MODEL_CHECKS.items():
+        tables = [t for t in _info_values(results, key)
+                  if isinstance(t, pd.DataFrame) and not t.empty]
+        if not tables:
+            continue
+        table = tables[0] if "estimand" not in tables[0].columns else pd.concat(
+            tables, ignore_index=True).drop_duplicates()
+        out.append((key, title, table.reset_index(drop=True)))
+    return out

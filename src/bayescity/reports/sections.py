@@ -246,6 +246,10 @@ def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult
         styler = facts.style.apply(lambda col: [_RED if b else "" for b in bad], axis=0)
         blocks.append(table_block(facts, f"sampler-{est_id}", "Sampler", index=True,
                                   styler=styler))
+    model = P.model_facts(results)
+    if not model.empty:
+        blocks.append(table_block(model, f"model-{est_id}", "Model and priors", index=True,
+                                  facts=True))
     blocks += [Block("figure", f) for f in digest.figures]
     if digest.skipped:
         blocks.append(Block("text", "Not plotted (too many values): " + ", ".join(digest.skipped)))
@@ -282,27 +286,10 @@ def _posterior_digest(record, est_id: str, given: Any, reported: list[str], figs
     return digest, ""
 
 
-#: Model checks a Bayesian fit keeps in ``info``, shown under its posterior.
-MODEL_CHECKS = {"ppc": "Posterior predictive check",
-                "prior_predictive": "Prior predictive check",
-                "prior_sensitivity": "Prior sensitivity: posterior means with every prior "
-                                     "scale halved and doubled",
-                "loo": "Variants compared by PSIS-LOO"}
-
-
 def model_check_blocks(est_id: str, results: list[EffectResult]) -> list[Block]:
-    """The model-check tables of ``info`` (one per key, the estimands' rows stacked)."""
-    blocks = []
-    for key, title in MODEL_CHECKS.items():
-        tables = [t for t in _info_values(results, key)
-                  if isinstance(t, pd.DataFrame) and not t.empty]
-        if not tables:
-            continue
-        table = tables[0] if "estimand" not in tables[0].columns else pd.concat(
-            tables, ignore_index=True).drop_duplicates()
-        blocks.append(table_block(table.reset_index(drop=True), f"{key}-{est_id}",
-                                  f"{title} ({est_id})"))
-    return blocks
+    """The model-check tables a Bayesian fit keeps in ``info`` (:func:`.posterior.model_checks`)."""
+    return [table_block(table, f"{key}-{est_id}", f"{title} ({est_id})")
+            for key, title, table in P.model_checks(results)]
 
 
 def ml_sections(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) -> list[Section]:
