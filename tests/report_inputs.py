@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescity.diagnostics import breach_notes
 from bayescity.estimands import posterior_table
 from bayescity.reports import FitRecord, ReportInputs
 from bayescity.results import EffectResult, TestResult
@@ -17,7 +18,13 @@ from conftest import make_staggered
 
 DRIVER_COLUMNS = ["trait", "forest_importance", "mean_abs_shap", "blp_estimate", "blp_t",
                   "rank_stability"]
-BREACH = "sampler diagnostics: R-hat 1.04 > 1.01 for tau_level[South]"
+#: The diagnostics table as the hierarchical DID keeps it (bayescity.diagnostics.diagnose).
+DIAGNOSTICS = pd.DataFrame({"parameter": ["tau_level[North]", "tau_level[South]", "sigma"],
+                            "variable": ["tau_level", "tau_level", "sigma"],
+                            "rhat": [1.001, 1.04, 1.002], "ess_bulk": [900.0, 350.0, 120.0],
+                            "ess_tail": [850.0, 410.0, 300.0], "reported": [True, True, False],
+                            "breach": ["", "R-hat 1.040 > 1.01; bulk ESS 350 < 400", ""]})
+BREACH = breach_notes(DIAGNOSTICS)[0]
 
 
 def _freq(estimand: str, terms, est, se, n_obs: int = 720) -> EffectResult:
@@ -51,11 +58,9 @@ def idata(rng: np.random.Generator):
 
 
 def bayesian(rng: np.random.Generator, posterior_path: str) -> list[EffectResult]:
-    diag = pd.DataFrame({"r_hat": [1.001, 1.04], "ess_bulk": [900.0, 350.0],
-                         "ess_tail": [850.0, 410.0], "breach": [False, True]},
-                        index=pd.Index(["tau_level[North]", "tau_level[South]"], name="parameter"))
-    info = {"diagnostics": diag, "sampler": {"name": "gibbs", "chains": 2, "draws": 200},
-            "notes": [BREACH], "posterior_path": posterior_path}
+    info = {"diagnostics": DIAGNOSTICS,
+            "sampler": {"sampler": "gibbs", "chains": 2, "draws": 200, "divergences": 0},
+            "warnings": list(breach_notes(DIAGNOSTICS)), "posterior_path": posterior_path}
     out = []
     for estimand, terms, mean in (("ATT", ["overall"], [1.05]),
                                   ("ATT_by_region", ["North", "South"], [0.7, 1.3]),

@@ -78,17 +78,24 @@ def test_only_with_an_unknown_id_is_exit_2_and_writes_nothing(study):
 
 
 def test_report_rerenders_from_the_run_folder_without_refitting(study, tmp_path):
-    _, _, run_dir = study
+    tmp, _, run_dir = study
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     before = pd.read_csv(copy / "comparison.csv")
     for name in ("report.html", "comparison.csv", "tables/main_results.tex"):
         (copy / name).unlink()
-    res = _run(["report", str(copy)])  # the model store is not needed
+    res = _run(["report", str(copy), "--models", str(tmp_path / "none")])  # no store needed
     assert res.exit_code == 0, res.output
+    assert not (tmp_path / "none").exists()
     pd.testing.assert_frame_equal(pd.read_csv(copy / "comparison.csv"), before)
     assert (copy / "tables" / "main_results.tex").exists()
-    assert 'id="comparison-table"' in (copy / "report.html").read_text(encoding="utf-8")
+    drawn = (copy / "report.html").read_text(encoding="utf-8")
+    assert 'id="comparison-table"' in drawn
+    figures = sorted((tmp / "m" / ".figures").glob("*.json"))
+    res = _run(["report", str(copy), "--models", str(tmp / "m")])  # the run's figures reused
+    assert res.exit_code == 0, res.output
+    assert figures and sorted((tmp / "m" / ".figures").glob("*.json")) == figures
+    assert (copy / "report.html").read_text(encoding="utf-8") == drawn
     res = _run(["report", str(tmp_path)])
     assert res.exit_code == 2 and "not a complete run folder" in res.output
 
@@ -106,9 +113,15 @@ def test_models_list_show_and_prune(tmp_path):
     res = _run(["models", "prune", "--experiment", "toy", "--dry-run", "--models",
                 str(tmp_path / "m")])
     assert "would remove 2" in res.output and len(list((tmp_path / "m" / "toy").iterdir())) == 2
+    figures = list((tmp_path / "m" / ".figures").glob("*.json"))
+    res = _run(["models", "prune", "--older-than", "1d", "--models", str(tmp_path / "m")])
+    assert res.exit_code == 0 and "removed 0" in res.output
+    assert list((tmp_path / "m" / ".figures").glob("*.json")) == figures and figures
     res = _run(["models", "prune", "--older-than", "0s", "--models", str(tmp_path / "m")])
     assert res.exit_code == 0 and "removed 2" in res.output
+    assert f"{len(figures)} rendered figure(s)" in res.output
     assert list((tmp_path / "m" / "toy").iterdir()) == []
+    assert list((tmp_path / "m" / ".figures").glob("*.json")) == []
 
 
 def test_sweep_command_writes_one_table(study, tmp_path):

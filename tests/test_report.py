@@ -11,7 +11,8 @@ import pytest
 
 import report_inputs as RI
 from bayescity.reports import comparison_table, load_run, save_inputs, write_report
-from bayescity.reports.posterior import breach_mask, breach_sentences, sampler_sentences
+from bayescity.reports.posterior import (DIAGNOSTICS_COLUMNS, breach_mask, breach_sentences,
+                                         sampler_sentences)
 from bayescity.reports.publication import publication_frame, to_latex, to_markdown
 from bayescity.results import EffectResult, compare
 
@@ -68,23 +69,33 @@ def test_publication_table_stars_intervals_and_posterior_probability():
     assert {ln.count("|") for ln in lines} == {len(frame.columns) + 2}
 
 
-def test_breaches_found_by_column_name_and_sample_stats():
-    table = pd.DataFrame({"R-hat": [1.0, 1.03], "ess_bulk": [800.0, 120.0], "ess_tail": [900.0, 700.0]},
-                         index=["mu", "tau[West]"])
-    mask = breach_mask(table)
-    assert mask.loc["tau[West]", "R-hat"] and mask.loc["tau[West]", "ess_bulk"]
-    assert not mask.loc["mu"].any() and not mask.loc["tau[West]", "ess_tail"]
-    sentences = breach_sentences(table)
-    assert any("R-hat 1.030 > 1.01 for tau[West]" in s for s in sentences)
-    assert any("bulk ESS 120 < 400 for tau[West]" in s for s in sentences)
+def test_breach_cells_follow_the_diagnostics_tables_own_gates():
+    """The report marks what bayescity.diagnostics flagged, on the table it produces."""
     import arviz as az
 
+    from bayescity.diagnostics import diagnose
+
     rng = np.random.default_rng(0)
-    div = np.zeros((2, 50), bool)
+    draws = rng.normal(size=(2, 300, 2))
+    draws[1, :, 1] += 1.0  # the chains disagree on South
+    div = np.zeros((2, 300), bool)
     div[0, :3] = True
-    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 50))},
-                         sample_stats={"diverging": div})
-    assert sampler_sentences(idata) == ["sampler diagnostics: 3 divergent transitions"]
+    idata = az.from_dict(posterior={"tau": draws, "sigma": np.abs(rng.normal(1, .1, (2, 300)))},
+                         sample_stats={"diverging": div}, coords={"region": ["North", "South"]},
+                         dims={"tau": ["region"]})
+    table = diagnose(idata, reported=["tau"]).table
+    assert list(table.columns) == list(DIAGNOSTICS_COLUMNS)
+    mask = breach_mask(table)
+    south = table.index[table["parameter"] == "tau[South]"][0]
+    assert mask.loc[south, "rhat"] and mask.loc[south, "breach"]
+    assert not mask.loc[table["parameter"] == "tau[North]"].any(axis=None)
+    assert not mask["parameter"].any() and not mask["variable"].any()
+    sentences = breach_sentences(table)
+    assert any(s.startswith("sampler diagnostics: R-hat") and "tau[South]" in s
+               for s in sentences)
+    assert sampler_sentences(idata) == [
+        "sampler diagnostics: 3 divergent transitions in 600 draws; the posterior may be biased "
+        "(reparameterise or raise target_accept)"]
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +120,13 @@ def test_full_report_shows_every_section_figure_and_breach(full_report):
     start = html.index('id="warnings"')
     assert "bayes: " + RI.BREACH in unescape(html[start:html.index("</section>", start)])
     # the breached cell is styled red, the clean one is not
-    assert re.search(r"#T_diagnostics_bayes_row1_col0[^{]*\{[^}]*#b00020", html)
-    assert not re.search(r"#T_diagnostics_bayes_row0_col0[^{]*\{[^}]*#b00020", html)
+    rhat = list(RI.DIAGNOSTICS.columns).index("rhat")
+    assert re.search(rf"#T_diagnostics_bayes_row1_col{rhat}[^{{]*\{{[^}}]*#b00020", html)
+    assert not re.search(rf"#T_diagnostics_bayes_row0_col{rhat}[^{{]*\{{[^}}]*#b00020", html)
+    # ESS of a model parameter is listed, not gated: the estimator did not flag it
+    assert not re.search(rf"#T_diagnostics_bayes_row2_col{rhat + 1}[^{{]*\{{[^}}]*#b00020", html)
     assert "region == South" in html and "ATT_on_rd_share" in html
+    assert "(randomization p = 0.004)" in html  # the placebo's test of kind randomization
     assert not re.search(r"""(src|href)=["']https?:""", html)  # nothing fetched from a network
     assert (run / "comparison.csv").exists() and len(pd.read_csv(run / "comparison.csv")) == len(
         comparison)

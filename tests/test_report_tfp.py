@@ -51,7 +51,8 @@ def test_report_draws_and_tabulates_each_derived_column(derived_run):
 
 def test_report_rerendered_without_refitting_shows_it_again(derived_run):
     (derived_run / "report.html").unlink()
-    res = CliRunner().invoke(app, ["report", str(derived_run)], catch_exceptions=False)
+    res = CliRunner().invoke(app, ["report", str(derived_run), "--models",
+                                   str(derived_run / "no-store")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     html = (derived_run / "report.html").read_text(encoding="utf-8")
     assert '<figure id="fig-tfp-tfp_m">' in _section(html, "tfp")

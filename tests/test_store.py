@@ -208,3 +208,28 @@ def test_prune_by_experiment_age_and_validity(tmp_path):
     assert store.prune(invalid=True) == [a.path] and not a.path.exists()
     assert store.prune(experiment="other", dry_run=True) == [b.path] and b.path.exists()
     assert store.prune(older_than=0) == [b.path] and store.entries() == []
+
+
+def test_fits_stored_in_an_older_results_format_are_refitted(tmp_path, monkeypatch):
+    from bayescity.experiments.runner import run_experiment
+    from bayescity.results import plain
+    from test_sweep import write_config
+
+    store = ModelStore(tmp_path / "store")
+    key, saved = _save(store)
+    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + 1)
+    new_key = art.fit_key(META["method"], META["params"], META["data_hash"])
+    assert new_key != key
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert store.load("exp", "twfe", new_key) is None  # a plain miss
+    with pytest.raises(R.plain.BundleError, match="foreign"):
+        store.verify(saved.path)  # the old entry is not taken for a current one
+    assert store.prune(invalid=True, dry_run=True) == [saved.path]
+
+    cfg = write_config(tmp_path)
+    args = dict(reports_root=tmp_path / "rep", models_root=tmp_path / "m")
+    first = run_experiment(cfg, **args)
+    assert first.cached == [] and run_experiment(cfg, **args).cached == ["wild", "region"]
+    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + 1)
+    assert run_experiment(cfg, **args).cached == []  # stored in the older format: refitted

@@ -54,10 +54,10 @@ def test_values_split_at_top_level_commas_and_parse_as_yaml():
 def test_grid_keys_address_estimators_by_id_and_nested_params():
     raw = {"seed": 1, "data": {"outcome": "y"},
            "estimators": [{"id": "bayes", "method": "m", "params": {"priors": {"a": 1}}}]}
-    set_path(raw, "estimators.bayes.params.priors.tau_scale", 0.5)
+    set_path(raw, "estimators.bayes.params.priors.trait", 0.5)
     set_path(raw, "estimators.bayes.smoke.draws", 50)
     set_path(raw, "data.outcome", "tfp")
-    assert raw["estimators"][0]["params"]["priors"] == {"a": 1, "tau_scale": 0.5}
+    assert raw["estimators"][0]["params"]["priors"] == {"a": 1, "trait": 0.5}
     assert raw["estimators"][0]["smoke"] == {"draws": 50} and raw["data"]["outcome"] == "tfp"
     with pytest.raises(GridError, match="no estimator with id 'bayse'.*'bayes'"):
         set_path(raw, "estimators.bayse.params.x", 1)

@@ -98,6 +98,7 @@ def prune(models_dir: str = ROOT,
     """Remove stored fits by age, by experiment and/or because they fail validation."""
     from ..experiments.artefacts import remove_stale
     from ..experiments.config import ConfigError
+    from ..experiments.figure_store import FigureStore
     from ..experiments.store import ModelStore
 
     if older_than is None and experiment is None and not invalid:
@@ -108,9 +109,11 @@ def prune(models_dir: str = ROOT,
                                             invalid=invalid, dry_run=dry_run)
     except Exception as exc:  # noqa: BLE001
         fail(exc)
+    figures = [] if age is None else FigureStore(models_dir).prune(age, dry_run)
     stale = [] if dry_run else remove_stale(models_dir)
     verb = "would remove" if dry_run else "removed"
     for path in gone:
         out.print(f"{verb} {path}", highlight=False, soft_wrap=True)
     out.print(f"{verb} {len(gone)} stored fit(s)" + (f" and {len(stale)} stale temporary "
-              "folder(s)" if stale else ""), highlight=False)
+              "folder(s)" if stale else "") + (f"; {len(figures)} rendered figure(s)"
+                                               if figures else ""), highlight=False)

@@ -60,10 +60,15 @@ def bayescity_version() -> str:
 
 
 def fit_key(method: str, params: dict[str, Any], dhash: str, version: str | None = None) -> str:
-    """The store key of one fit: a hash of method, resolved parameters, data and the bayescity
-    version (the running one unless ``version`` is given, as when a stored key is checked)."""
+    """The store key of one fit: a hash of method, resolved parameters, data, the bayescity
+    version (the running one unless ``version`` is given, as when a stored key is checked) and
+    the results format (:data:`bayescity.results.plain.RESULTS_FORMAT`, always the running
+    one: a fit stored in another format never matches)."""
+    from ..results import plain
+
     blob = json.dumps({"method": method, "params": params, "data": dhash,
-                       "version": version or bayescity_version()}, sort_keys=True, default=str)
+                       "version": version or bayescity_version(),
+                       "results_format": plain.RESULTS_FORMAT}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -19,7 +19,7 @@ from ..data.io import write_csv
 from ..data.panel import Panel
 from ..results.compare import compare
 from ..results.effect import EffectResult
-from ..reports import FitRecord, ReportInputs, panel_summary, save_inputs, unit_table, write_report
+from ..reports import FigureCache, FitRecord, ReportInputs, panel_summary, save_inputs, unit_table, write_report
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -67,8 +67,9 @@ def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
 
 
 def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "Fits",
-                lock: dict[str, Any]) -> Published:
-    """Write the whole run folder into ``folder`` (the staging folder of the run)."""
+                lock: dict[str, Any], figures: FigureCache | None = None) -> Published:
+    """Write the whole run folder into ``folder`` (the staging folder of the run); figures
+    drawn before from the same inputs come from ``figures``."""
     table = compare(fits.results)
     write_csv(table, folder / "results.csv")
     write_csv(tests_table(fits.results), folder / "tests.csv")
@@ -87,5 +88,5 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "F
             write_csv(extra, folder / name)
     inputs = report_inputs(config, panel, fits, lock, tfp)
     save_inputs(folder, inputs)
-    comparison = write_report(folder, inputs, table)
+    comparison = write_report(folder, inputs, table, figures)
     return Published(table, comparison)

@@ -219,6 +219,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     Nothing is written to the reports root unless the whole run succeeds; hidden folders left
     by killed runs are removed first. ``executor`` runs the estimators' parallel loops.
     """
+    from .figure_store import FigureStore
     from .publish import publish_run
 
     config, panel, seeds = prepare(load_config(config_path), only)
@@ -236,7 +237,8 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         observer.stage("writing the report")
         start = time.perf_counter()
         lock = _lock(config, fits, run_id, smoke, only)
-        published = publish_run(run.staging, config, panel, fits, lock)
+        published = publish_run(run.staging, config, panel, fits, lock,
+                                FigureStore(models_root))
         timings["publish"] = time.perf_counter() - start
     return RunOutcome(config, fits.results, run.final, published.table, seeds, fits.cached,
                       published.comparison, timings, panel.warnings)

@@ -6,7 +6,7 @@ addressed by its id, and keys below ``params`` (or ``smoke``) may name nested di
     seed=1,2,3
     data.outcome=tfp_growth,tfp_level
     estimators.cs_dr.params.control_group=never_treated,not_yet_treated
-    estimators.bayes.params.priors.tau_scale=0.5,1,2
+    estimators.bayes.params.priors.trait=0.1,1,10
 
 Values are YAML scalars (``1``, ``0.5``, ``true``, ``null``, text) or YAML lists in brackets
 (``data.covariates=[x1,x2],[x1]``). A config may hold its default grid under ``sweep: grid:``;

@@ -16,12 +16,13 @@ import pandas as pd
 
 from ..data.io import CSV_ENCODING
 from ..results.compare import compare
+from .cache import FigureCache
 from .comparison import comparison_table, headline_rows, long_view
 from .inputs import (FitRecord, ReportInputs, RunFolderError, load_run, panel_summary,
                      save_inputs, unit_table)
 from .publication import publication_frame, to_latex, to_markdown
 
-__all__ = ["FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "headline_rows",
+__all__ = ["FigureCache", "FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "headline_rows",
            "load_run", "long_view", "panel_summary", "save_inputs", "unit_table",
            "write_report"]
 
@@ -36,11 +37,13 @@ def _write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
 
 
 def write_report(folder: str | Path, inputs: ReportInputs,
-                 long: pd.DataFrame | None = None) -> pd.DataFrame:
+                 long: pd.DataFrame | None = None,
+                 cache: FigureCache | None = None) -> pd.DataFrame:
     """Write comparison.csv, the publication tables and report.html; return the comparison.
 
     ``long`` is the run's results table (:func:`bayescity.compare` of ``inputs.results``) when
-    the caller has it already."""
+    the caller has it already; ``cache`` keeps rendered figures between runs
+    (:mod:`.cache`)."""
     from .html import render_html
 
     folder = Path(folder)
@@ -51,5 +54,5 @@ def write_report(folder: str | Path, inputs: ReportInputs,
     frame = publication_frame(long)
     _write_text(folder / "tables" / "main_results.tex", to_latex(frame, TITLE))
     _write_text(folder / "tables" / "main_results.md", to_markdown(frame, TITLE))
-    _write_text(folder / "report.html", render_html(inputs, comparison, long))
+    _write_text(folder / "report.html", render_html(inputs, comparison, long, cache))
     return comparison

@@ -6,18 +6,21 @@ from importlib import metadata
 
 import pandas as pd
 
+from .cache import FigureCache, FigureMaker
 from .inputs import ReportInputs
 from .sections import build_sections, warning_count
 
 
-def render_html(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame) -> str:
-    """The report as HTML text: images embedded, no script, no network access."""
+def render_html(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame,
+                cache: FigureCache | None = None) -> str:
+    """The report as HTML text: images embedded, no script, no network access; figures drawn
+    before from the same inputs come from ``cache``."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("bayescity.reports", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined)
-    sections, warnings = build_sections(inputs, comparison, long)
+    sections, warnings = build_sections(inputs, comparison, long, FigureMaker(cache))
     return env.get_template("report.html.j2").render(
         name=inputs.name, run_id=inputs.run_id, smoke=bool(inputs.lock.get("smoke")),
         n_estimators=len(inputs.results), version=metadata.version("bayescity"),

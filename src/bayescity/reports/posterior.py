@@ -2,60 +2,88 @@
 
 The netCDF file named by the fit (``info["posterior_path"]``, kept in ``models/``) is opened
 only after its SHA-256 matches the one recorded when it was written. The diagnostics table is
-the estimator's own (``info["diagnostics"]``) when it has one, else ArviZ's summary; cells that
-breach the gates (R-hat > 1.01, bulk or tail ESS < 400) are highlighted and, with divergences
-and E-BFMI < 0.3, named in sentences for the warning at the top of the report.
+the estimator's own (``info["diagnostics"]``: ``parameter, variable, rhat, ess_bulk, ess_tail,
+reported, breach``, from :func:`bayescity.diagnostics.diagnose`) when it has one, else the same
+table computed here by :func:`~bayescity.diagnostics.diagnose`; the cells its ``breach`` column
+names are highlighted. Everything drawn from the InferenceData is collected in a
+:class:`PosteriorDigest`, which a figure cache keeps by the file's checksum, so a rerun with an
+unchanged posterior neither opens the file nor draws again.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..diagnostics import breach_notes
 from ..results.plain import sha256_file
+from .cache import figure_from, figure_payload
 from .figures import Figure, render
 
-R_HAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
 #: At most this many scalar panels per figure.
 MAX_PANELS = 12
 INTERVAL = 0.95
+#: Columns of the diagnostics table, and the breach phrases that name each.
+DIAGNOSTICS_COLUMNS = ("parameter", "variable", "rhat", "ess_bulk", "ess_tail", "reported",
+                       "breach")
+BREACH_CELLS = {"R-hat": "rhat", "bulk ESS": "ess_bulk", "tail ESS": "ess_tail"}
+
+
+def posterior_problem(path: str | None, sha256: str | None) -> str:
+    """Why the posterior at ``path`` cannot be used ("" when it can): missing or changed."""
+    if not path:
+        return "no posterior was stored for this fit"
+    file = Path(path)
+    if not file.is_file():
+        return f"posterior file {file} is missing (pruned from the model store?)"
+    if sha256 and sha256_file(file) != sha256:
+        return f"posterior file {file} has changed since the run (checksum differs)"
+    return ""
 
 
 def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
     """The InferenceData at ``path`` loaded into memory, or None and the reason it is not."""
-    if not path:
-        return None, "no posterior was stored for this fit"
-    file = Path(path)
-    if not file.is_file():
-        return None, f"posterior file {file} is missing (pruned from the model store?)"
-    if sha256 and sha256_file(file) != sha256:
-        return None, f"posterior file {file} has changed since the run (checksum differs)"
+    problem = posterior_problem(path, sha256)
+    if problem:
+        return None, problem
     import arviz as az
 
     try:
-        idata = az.from_netcdf(str(file))
+        idata = az.from_netcdf(str(path))
         for group in idata.groups():
             getattr(idata, group).load()
     except (OSError, ValueError, KeyError) as exc:
-        return None, f"posterior file {file} cannot be read ({exc})"
+        return None, f"posterior file {path} cannot be read ({exc})"
     return idata, ""
 
 
+def _plot_order(name: str) -> int:
+    """Estimands first (the overall effect, then by trait level), then model parameters."""
+    if name == "ATT":
+        return 0
+    if name.startswith("ATT_by_"):
+        return 1
+    return 2
+
+
 def plotted_vars(idata: Any, limit: int = MAX_PANELS) -> tuple[list[str], list[str]]:
-    """Posterior variables small enough to plot (in order, at most ``limit`` scalar panels)
-    and those left out."""
+    """Posterior variables small enough to plot (the overall and by-trait effects first, then
+    model parameters in order; at most ``limit`` scalar panels) and those left out."""
     chosen, skipped, panels = [], [], 0
-    for name, var in idata.posterior.data_vars.items():
-        size = int(np.prod([n for d, n in var.sizes.items() if d not in ("chain", "draw")]))
-        if panels + size <= limit:
-            chosen.append(str(name))
-            panels += size
+    sizes = {str(name): int(np.prod([n for d, n in var.sizes.items()
+                                     if d not in ("chain", "draw")]))
+             for name, var in idata.posterior.data_vars.items()}
+    for name in sorted(sizes, key=_plot_order):
+        if panels + sizes[name] <= limit:
+            chosen.append(name)
+            panels += sizes[name]
         else:
-            skipped.append(f"{name} ({size} values)")
+            skipped.append(f"{name} ({sizes[name]} values)")
     return chosen, skipped
 
 
@@ -93,94 +121,154 @@ def posterior_figures(idata: Any, est_id: str, var_names: list[str]) -> list[Fig
     return [f for f in figs if f is not None]
 
 
-def diagnostics_table(idata: Any, given: Any, var_names: list[str]) -> pd.DataFrame:
-    """The estimator's diagnostics table, or ArviZ's R-hat/ESS summary of ``var_names``."""
+def diagnostics_table(idata: Any, given: Any, reported: list[str]) -> pd.DataFrame:
+    """The estimator's diagnostics table, or the same table computed from ``idata`` (ESS gated
+    for the ``reported`` variables)."""
     if isinstance(given, pd.DataFrame) and not given.empty:
         return given
-    if idata is None or not var_names:
+    if idata is None:
         return pd.DataFrame()
-    import arviz as az
+    from ..diagnostics import diagnose
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return az.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
-
-
-def _norm(col: Any) -> str:
-    return str(col).lower().replace("-", "_").replace(" ", "_").replace("rhat", "r_hat")
+    return diagnose(idata, reported=reported).table
 
 
 def breach_mask(table: pd.DataFrame) -> pd.DataFrame:
-    """True where a cell breaches its gate (by column name: r_hat, ess_bulk, ess_tail), and
-    across a row that the table itself flags (a boolean ``breach...`` column)."""
+    """True on the cells of each gate a row breaches (as its ``breach`` column names them:
+    ``R-hat``, ``bulk ESS``, ``tail ESS``) and on that ``breach`` cell."""
     mask = pd.DataFrame(False, index=table.index, columns=table.columns)
-    for col in table.columns:
-        name = _norm(col)
-        values = pd.to_numeric(table[col], errors="coerce") if table[col].dtype != bool else None
-        if name == "r_hat":
-            mask[col] = values > R_HAT_MAX
-        elif name in ("ess_bulk", "ess_tail"):
-            mask[col] = values < ESS_MIN
-    for col in table.columns:
-        if _norm(col).startswith("breach") and table[col].dtype == bool:
-            mask.loc[table[col], :] = mask.loc[table[col], :] | True
+    if "breach" not in table.columns:
+        return mask
+    breach = table["breach"].fillna("").astype(str)
+    for phrase, col in BREACH_CELLS.items():
+        if col in table.columns:
+            mask[col] = breach.str.contains(phrase, regex=False)
+    mask["breach"] = breach != ""
     return mask
 
 
-def _param_names(table: pd.DataFrame) -> pd.Index:
-    for col in table.columns:
-        if _norm(col) in ("parameter", "param", "name", "var_name"):
-            return pd.Index(table[col].astype(str))
-    return pd.Index(table.index.astype(str))
-
-
 def breach_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per gate breach in the table, naming the parameter."""
-    out, names = [], _param_names(table)
-    for col in table.columns:
-        name = _norm(col)
-        values = pd.to_numeric(table[col], errors="coerce") if table[col].dtype != bool else None
-        if name == "r_hat":
-            out += [f"sampler diagnostics: R-hat {v:.3f} > {R_HAT_MAX} for {p}"
-                    for p, v in zip(names, values) if v > R_HAT_MAX]
-        elif name in ("ess_bulk", "ess_tail"):
-            kind = name.split("_")[1]
-            out += [f"sampler diagnostics: {kind} ESS {v:.0f} < {ESS_MIN} for {p}"
-                    for p, v in zip(names, values) if v < ESS_MIN]
-    return out
+    """The sentences naming every breach of the table (:func:`bayescity.diagnostics.breach_notes`)."""
+    if not {"parameter", "variable", "breach"} <= set(table.columns):
+        return []
+    return list(breach_notes(table))
 
 
 def sampler_sentences(idata: Any) -> list[str]:
-    """Divergences and low E-BFMI, read from ``sample_stats``."""
-    if idata is None or "sample_stats" not in idata.groups():
+    """Divergences and low E-BFMI, read from ``sample_stats`` against the gates of
+    :mod:`bayescity.diagnostics`."""
+    if idata is None or "posterior" not in idata.groups():
         return []
-    stats, out = idata.sample_stats, []
-    if "diverging" in stats:
-        n = int(stats["diverging"].sum())
-        if n:
-            out.append(f"sampler diagnostics: {n} divergent transitions")
-    if "energy" in stats:
-        import arviz as az
+    from ..diagnostics.convergence import GATES, divergence_count, ebfmi_values, sampler_notes
 
-        low = [f"{b:.2f}" for b in np.atleast_1d(az.bfmi(idata)) if b < BFMI_MIN]
-        if low:
-            out.append(f"sampler diagnostics: E-BFMI {', '.join(low)} < {BFMI_MIN} "
-                       "(chains explore the energy poorly)")
-    return out
+    post = idata.posterior
+    n_draws = int(post.sizes.get("chain", 1) * post.sizes.get("draw", 0))
+    return list(sampler_notes(divergence_count(idata), ebfmi_values(idata), n_draws, GATES))
 
 
-def sampler_facts(idata: Any, sampler: Any) -> pd.DataFrame:
-    """Chains, draws, divergences, sampling time and the estimator's ``info["sampler"]``."""
-    facts: dict[str, Any] = {}
-    if idata is not None:
-        post = idata.posterior
-        facts.update(chains=post.sizes.get("chain"), draws=post.sizes.get("draw"))
-        if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-            facts["divergences"] = int(idata.sample_stats["diverging"].sum())
-        attrs = {**getattr(idata, "attrs", {}), **post.attrs}
-        if "sampling_time" in attrs:
-            facts["sampling time (s)"] = round(float(attrs["sampling_time"]), 2)
+def idata_facts(idata: Any) -> dict[str, Any]:
+    """Chains, draws, divergences and sampling time, read from the InferenceData."""
+    if idata is None:
+        return {}
+    post = idata.posterior
+    facts: dict[str, Any] = {"chains": int(post.sizes.get("chain", 0)),
+                             "draws": int(post.sizes.get("draw", 0))}
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        facts["divergences"] = int(idata.sample_stats["diverging"].sum())
+    attrs = {**getattr(idata, "attrs", {}), **post.attrs}
+    if "sampling_time" in attrs:
+        facts["sampling time (s)"] = round(float(attrs["sampling_time"]), 2)
+    return facts
+
+
+def sampler_facts(facts: dict[str, Any], sampler: Any) -> pd.DataFrame:
+    """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``info["sampler"]``."""
+    facts = dict(facts)
     if isinstance(sampler, dict):
+        if "sampling_time" in sampler:  # the estimator's own figure, once
+            facts.pop("sampling time (s)", None)
         facts.update({str(k): v for k, v in sampler.items() if np.ndim(v) == 0})
     return pd.DataFrame({"value": [str(v) for v in facts.values()]},
                         index=pd.Index(list(facts), name="sampler"))
+
+
+@dataclass
+class PosteriorDigest:
+    """What the report draws from one InferenceData: figures, the variables left out, sampler
+    facts and sentences, and the diagnostics table when the estimator kept none."""
+
+    figures: list[Figure] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    sentences: list[str] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        table = None if self.table is None else self.table.to_json(orient="split")
+        return {"figures": [figure_payload(f)["figure"] for f in self.figures],
+                "skipped": list(self.skipped), "facts": dict(self.facts),
+                "sentences": list(self.sentences), "table": table}
+
+    @classmethod
+    def from_payload(cls, doc: Any) -> "PosteriorDigest":
+        """The digest of a payload; raise ValueError when it is not one."""
+        if not isinstance(doc, dict) or set(doc) != {"figures", "skipped", "facts",
+                                                     "sentences", "table"}:
+            raise ValueError("not a posterior digest")
+        table = doc["table"]
+        if table is not None:
+            from io import StringIO
+
+            table = pd.read_json(StringIO(table), orient="split")
+        return cls([figure_from(f) for f in doc["figures"]], [str(s) for s in doc["skipped"]],
+                   dict(doc["facts"]), [str(s) for s in doc["sentences"]], table)
+
+
+def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str]
+                     ) -> PosteriorDigest:
+    """Draw the figures of ``idata`` and read its facts (the table only when not ``given``)."""
+    var_names, skipped = plotted_vars(idata)
+    table = None
+    if not (isinstance(given, pd.DataFrame) and not given.empty):
+        table = diagnostics_table(idata, None, reported)
+    return PosteriorDigest(posterior_figures(idata, est_id, var_names), skipped,
+                           idata_facts(idata), sampler_sentences(idata), table)
+
+
+def _info_values(results: list[Any], key: str) -> list[Any]:
+    return [r.info[key] for r in results if key in r.info]
+
+
+def model_facts(results: list[Any]) -> pd.DataFrame:
+    """The fit's ``info["variant"]`` and ``info["priors"]`` (prior settings by key)."""
+    facts: dict[str, Any] = {}
+    for variant in _info_values(results, "variant")[:1]:
+        facts["variant"] = variant
+    for priors in _info_values(results, "priors")[:1]:
+        if isinstance(priors, dict):
+            facts.update({f"prior: {k}": v for k, v in priors.items() if np.ndim(v) == 0})
+    return pd.DataFrame({"value": [str(v) for v in facts.values()]},
+                        index=pd.Index(list(facts), name="model"))
+
+
+#: Model checks a Bayesian fit keeps in ``info``, shown under its posterior.
+MODEL_CHECKS = {"ppc": "Posterior predictive check",
+                "prior_predictive": "Prior predictive check",
+                "prior_sensitivity": "Prior sensitivity: posterior means with every prior "
+                                     "scale halved and doubled",
+                "loo": "Variants compared by PSIS-LOO"}
+
+
+def model_checks(results: list[Any]) -> list[tuple[str, str, pd.DataFrame]]:
+    """``(key, title, table)`` of each model check in ``info`` (:data:`MODEL_CHECKS`); tables
+    kept per estimand are stacked."""
+    out = []
+    for key, title in MODEL_CHECKS.items():
+        tables = [t for t in _info_values(results, key)
+                  if isinstance(t, pd.DataFrame) and not t.empty]
+        if not tables:
+            continue
+        table = tables[0] if "estimand" not in tables[0].columns else pd.concat(
+            tables, ignore_index=True).drop_duplicates()
+        out.append((key, title, table.reset_index(drop=True)))
+    return out

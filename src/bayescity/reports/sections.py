@@ -4,8 +4,9 @@ Each section is plain data (titles, tables rendered from DataFrames, figures, te
 Jinja2 template lays out. What appears follows the results alone: estimands (``ATT_event``,
 ``CATE``, ``ATT_on_<mediator>``, ``ATT_by_<trait>``, ``ATT_subsample_<trait>``, ``BLP``),
 paradigms and the well-known ``info`` keys (``diagnostics``, ``sampler``, ``posterior_path``,
-``drivers``, ``cate_tree``, ``placebo_distribution``, ``mechanisms``, ``heterogeneity``,
-``balance``, ``codings``, ``warnings``, ``notes``), and the derived columns' distribution when
+``ppc``, ``prior_predictive``, ``prior_sensitivity``, ``loo``, ``drivers``, ``cate_tree``,
+``placebo_distribution``, ``mechanisms``, ``heterogeneity``, ``balance``, ``codings``,
+``warnings``, ``notes``), and the derived columns' distribution when
 the run built its outcome (``inputs.tfp``).
 """
 
@@ -22,12 +23,15 @@ from ..results.effect import EffectResult
 from . import figures as F
 from . import posterior as P
 from . import tfp as T
+from .cache import FigureMaker, content_key
 from .comparison import column_name, estimator_columns
 from .inputs import ReportInputs
 
 _RED = "color: #b00020; font-weight: bold; background-color: #fde0e0"
 LONG_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "std_error", "lower",
                 "upper", "interval_kind", "p_value", "prob_positive"]
+#: The results columns the figures across methods are drawn from.
+PLOT_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "lower", "upper"]
 #: Columns holding counts, shown without decimals.
 COUNT_COLUMNS = ("df", "df_denom", "n", "n_obs", "n_treated", "n_clusters", "n_units")
 #: Tables kept in ``info`` that the report shows, each in the section of the same id.
@@ -91,7 +95,7 @@ def table_block(df: pd.DataFrame, table_id: str, title: str = "", *, index: bool
 
 
 
-def summary_section(inputs: ReportInputs) -> Section:
+def summary_section(inputs: ReportInputs, figs: FigureMaker) -> Section:
     p = inputs.panel
     facts = pd.DataFrame({"value": [
         p.get("source"), p.get("n_obs"), p.get("n_units"),
@@ -103,8 +107,8 @@ def summary_section(inputs: ReportInputs) -> Section:
                "covariates", "never treated", "cohorts (first period: units)"]).astype(str)
     blocks = [table_block(facts, "panel-summary", index=True, facts=True)]
     blocks += [Block("list", [f"note: {n}" for n in p.get("notes") or []])] if p.get("notes") else []
-    blocks.append(Block("figure", F.adoption_timeline(inputs.units, int(p["first_period"]),
-                                                      int(p["last_period"]))))
+    blocks.append(Block("figure", figs(F.adoption_timeline, inputs.units, int(p["first_period"]),
+                                       int(p["last_period"]))))
     return Section("data", "Data", blocks)
 
 
@@ -143,14 +147,14 @@ def _cell(estimate: float, lower: float, upper: float, estimand: str) -> str:
     return f"{estimate:.3f} (no interval)"
 
 
-def tfp_section(inputs: ReportInputs) -> list[Section]:
+def tfp_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
     """Each derived column's distribution by period, overall and per trait level."""
     summary = inputs.tfp
     if summary is None or summary.empty:
         return []
     blocks = []
     for column in dict.fromkeys(summary["column"]):
-        blocks.append(Block("figure", T.tfp_figure(summary, column)))
+        blocks.append(Block("figure", figs(T.tfp_figure, summary, column)))
         blocks.append(table_block(T.tfp_table(summary, column), f"tfp-{column}",
                                   f"{column}: quartiles over all units and median by level"))
     return [Section("tfp", "Derived columns by period and region", blocks,
@@ -192,64 +196,111 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]
     return sections
 
 
-def figure_section(long: pd.DataFrame) -> Section:
-    figs = [f for f in (F.forest_plot(long), F.event_study_plot(long)) if f is not None]
-    return Section("effects", "Effects across methods", [Block("figure", f) for f in figs])
+def _plotted(long: pd.DataFrame) -> pd.DataFrame:
+    return long[[c for c in PLOT_COLUMNS if c in long.columns]].reset_index(drop=True)
+
+
+def figure_section(long: pd.DataFrame, figs: FigureMaker) -> Section:
+    drawn = [figs(F.forest_plot, _plotted(long)), figs(F.event_study_plot, _plotted(long))]
+    return Section("effects", "Effects across methods",
+                   [Block("figure", f) for f in drawn if f is not None])
 
 
 def _info_values(results: Iterable[EffectResult], key: str) -> list[Any]:
     return [r.info[key] for r in results if key in r.info]
 
 
-def bayes_sections(inputs: ReportInputs) -> tuple[list[Section], list[str]]:
+def bayes_sections(inputs: ReportInputs, figs: FigureMaker) -> tuple[list[Section], list[str]]:
     """One section per Bayesian fit, and the warning sentences for the top of the report."""
     sections, warnings = [], []
     for est_id, results in inputs.results.items():
         if not any(r.paradigm == "bayesian" for r in results):
             continue
-        section, found = _bayes_section(inputs, est_id, results)
+        section, found = _bayes_section(inputs, est_id, results, figs)
         sections.append(section)
         warnings += [f"{est_id}: {w}" for w in dict.fromkeys(found)]
     return sections, warnings
 
 
-def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult]
-                   ) -> tuple[Section, list[str]]:
+def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult],
+                   figs: FigureMaker) -> tuple[Section, list[str]]:
     record = inputs.fit(est_id)
-    idata, problem = P.open_posterior(record.posterior, record.posterior_sha256)
-    var_names, skipped = P.plotted_vars(idata) if idata is not None else ([], [])
     given = next(iter(_info_values(results, "diagnostics")), None)
-    table = P.diagnostics_table(idata, given, var_names)
-    notes = [w for r in results for w in r.warnings if w.startswith("sampler diagnostics")]
-    found = notes or [*P.breach_sentences(table), *P.sampler_sentences(idata)]
+    digest, problem = _posterior_digest(record, est_id, given, [r.estimand for r in results],
+                                        figs)
+    table = given if isinstance(given, pd.DataFrame) and not given.empty else digest.table
+    if table is not None and not table.empty and given is table:
+        # the estimator's own gates: its warnings name every breach
+        found = [w for r in results for w in r.warnings if w.startswith("sampler diagnostics")]
+    else:
+        found = [*digest.sentences, *(P.breach_sentences(table) if table is not None else [])]
     blocks = [Block("list", [problem])] if problem else []
-    if not table.empty:
+    if table is not None and not table.empty:
         mask = P.breach_mask(table)
         styler = table.style.apply(lambda _: mask.replace({True: _RED, False: ""}), axis=None)
         blocks.append(table_block(table, f"diagnostics-{est_id}", "R-hat, ESS and breaches",
-                                  index=True, styler=styler))
-    facts = P.sampler_facts(idata, next(iter(_info_values(results, "sampler")), None))
+                                  styler=styler))
+    facts = P.sampler_facts(digest.facts, next(iter(_info_values(results, "sampler")), None))
     if not facts.empty:
         bad = [i == "divergences" and v != "0" for i, v in zip(facts.index, facts["value"])]
         styler = facts.style.apply(lambda col: [_RED if b else "" for b in bad], axis=0)
         blocks.append(table_block(facts, f"sampler-{est_id}", "Sampler", index=True,
                                   styler=styler))
-    if idata is not None:
-        blocks += [Block("figure", f) for f in P.posterior_figures(idata, est_id, var_names)]
-    if skipped:
-        blocks.append(Block("text", "Not plotted (too many values): " + ", ".join(skipped)))
+    model = P.model_facts(results)
+    if not model.empty:
+        blocks.append(table_block(model, f"model-{est_id}", "Model and priors", index=True,
+                                  facts=True))
+    blocks += [Block("figure", f) for f in digest.figures]
+    if digest.skipped:
+        blocks.append(Block("text", "Not plotted (too many values): " + ", ".join(digest.skipped)))
+    blocks += model_check_blocks(est_id, results)
     return Section(f"posterior-{est_id}", f"Posterior: {est_id}", blocks), found
 
 
-def ml_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]:
+def _posterior_digest(record, est_id: str, given: Any, reported: list[str], figs: FigureMaker
+                      ) -> tuple[P.PosteriorDigest, str]:
+    """The figures and facts of a fit's stored posterior, from the figure cache when its
+    checksum, the estimator id and the table given are those drawn before."""
+    problem = P.posterior_problem(record.posterior, record.posterior_sha256)
+    if problem:
+        return P.PosteriorDigest(), problem
+    key = None
+    if record.posterior_sha256:
+        key = content_key("posterior-digest", record.posterior_sha256, est_id, reported,
+                          given is None or (isinstance(given, pd.DataFrame) and given.empty))
+        payload = figs.lookup(key)
+        if payload is not None:
+            try:
+                digest = P.PosteriorDigest.from_payload(payload)
+                figs.hits += 1
+                return digest, ""
+            except (ValueError, KeyError, TypeError):
+                pass
+    idata, problem = P.open_posterior(record.posterior, record.posterior_sha256)
+    if idata is None:
+        return P.PosteriorDigest(), problem
+    figs.misses += 1
+    digest = P.digest_posterior(idata, est_id, given, reported)
+    if key is not None:
+        figs.store(key, digest.to_payload())
+    return digest, ""
+
+
+def model_check_blocks(est_id: str, results: list[EffectResult]) -> list[Block]:
+    """The model-check tables a Bayesian fit keeps in ``info`` (:func:`.posterior.model_checks`)."""
+    return [table_block(table, f"{key}-{est_id}", f"{title} ({est_id})")
+            for key, title, table in P.model_checks(results)]
+
+
+def ml_sections(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) -> list[Section]:
     """CATE distribution, then each fit's drivers chart, drivers table and CATE tree."""
     blocks = []
-    cate = F.cate_distribution(long)
+    cate = figs(F.cate_distribution, _plotted(long))
     if cate is not None:
         blocks.append(Block("figure", cate))
     for est_id, results in inputs.results.items():
         for drivers in _info_values(results, "drivers")[:1]:
-            chart = F.drivers_chart(drivers, est_id)
+            chart = figs(F.drivers_chart, drivers, est_id)
             blocks += [Block("figure", chart)] if chart is not None else []
             blocks.append(table_block(drivers, f"drivers-{est_id}", f"Drivers: {est_id}"))
         for tree in _info_values(results, "cate_tree")[:1]:
@@ -257,7 +308,7 @@ def ml_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]:
     return [Section("heterogeneity-ml", "Heterogeneous effects (ML)", blocks)] if blocks else []
 
 
-def placebo_section(inputs: ReportInputs) -> list[Section]:
+def placebo_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
     """The placebo distribution of each overall estimate (``ATT``, or the placebo outcome's);
     per-level distributions (``by``) stay in the stored results."""
     blocks = []
@@ -265,12 +316,12 @@ def placebo_section(inputs: ReportInputs) -> list[Section]:
         for r in results:
             if np.ndim(r.info.get("placebo_distribution")) != 1:
                 continue
-            p = next((t.p_value for t in r.tests if "random" in t.name.lower()
-                      or "placebo" in t.name.lower()), None)
+            p = next((t.p_value for t in r.tests if t.kind == "randomization"), None)
             estimate = float(r.table["estimate"].iloc[0])
             label = est_id if r.estimand == "ATT" else f"{est_id} ({r.estimand})"
-            blocks.append(Block("figure", F.placebo_plot(r.info["placebo_distribution"],
-                                                         estimate, label, p, est_id)))
+            blocks.append(Block("figure", figs(F.placebo_plot,
+                                               np.asarray(r.info["placebo_distribution"]),
+                                               estimate, label, p, est_id)))
     return [Section("placebo", "Placebo distributions", blocks)] if blocks else []
 
 
@@ -321,12 +372,15 @@ def provenance_section(inputs: ReportInputs) -> Section:
                    "The resolved config: config.lock.yaml.")
 
 
-def build_sections(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame
-                   ) -> tuple[list[Section], list[str]]:
-    """Every section in reading order, and the warnings for the top of the report."""
-    bayes, warnings = bayes_sections(inputs)
-    sections = [summary_section(inputs), *tfp_section(inputs), comparison_section(comparison),
-                figure_section(long), *bayes, *ml_sections(inputs, long),
-                *placebo_section(inputs), *analysis_sections(inputs, long),
+def build_sections(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.DataFrame,
+                   figs: FigureMaker | None = None) -> tuple[list[Section], list[str]]:
+    """Every section in reading order, and the warnings for the top of the report; figures
+    are drawn through ``figs`` (its cache, when it has one)."""
+    figs = figs or FigureMaker()
+    bayes, warnings = bayes_sections(inputs, figs)
+    sections = [summary_section(inputs, figs), *tfp_section(inputs, figs),
+                comparison_section(comparison), figure_section(long, figs), *bayes,
+                *ml_sections(inputs, long, figs), *placebo_section(inputs, figs),
+                *analysis_sections(inputs, long),
                 *tests_and_notes(inputs), provenance_section(inputs)]
     return [s for s in sections if s.blocks], warnings

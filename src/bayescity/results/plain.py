@@ -32,6 +32,11 @@ from .effect import EffectResult, TestResult
 
 FORMAT = "bayescity-results"
 VERSION = 1
+#: Version of what a stored fit means: the bundle layout above, the info keys and tables the
+#: estimators keep and the posterior file. It is part of every model-store key, so a fit stored
+#: in an older format is a miss and refitted, never read as if it were current. Bump it with
+#: any change that makes an older stored fit mean something else.
+RESULTS_FORMAT = 2
 INDEX = "results.json"
 TABLES = "tables.parquet"
 _ROW = "_result"

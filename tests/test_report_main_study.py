@@ -1,0 +1,135 @@
+"""The main study's report from real fits: the hierarchical DID's diagnostics, posterior plots
+and model checks, the ML fits' CATE distribution, drivers and tree -- read from the info keys
+those estimators produce -- and figures kept in the model store between runs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bayescity.experiments.figure_store import FOLDER, FigureStore
+from bayescity.experiments.runner import run_experiment
+from bayescity.results.plain import canonical_checksum
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "experiments" / "innovative_city.yaml"
+ONLY = ["twfe", "bayes_region", "dml", "causal_forest"]
+
+
+def _run(tmp: Path):
+    return run_experiment(CONFIG, reports_root=tmp / "rep", models_root=tmp / "m", smoke=True,
+                          only=ONLY)
+
+
+def _figures(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<figure id="([^"]+)">\s*<img[^>]*src="data:image/png;base64,'
+                           r'([^"]+)"', html))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("main")
+    outcome = _run(tmp)
+    return tmp, outcome, (outcome.run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_bayesian_section_reads_the_estimators_own_tables(study):
+    _, outcome, html = study
+    section = html[html.index('<section id="posterior-bayes_region">'):]
+    section = section[:section.index("</section>")]
+    diag = outcome.results["bayes_region"][0].info["diagnostics"]
+    assert 'id="T_diagnostics_bayes_region"' in section
+    for parameter in diag["parameter"].head(3):
+        assert f">{parameter}<" in section
+    # a breach the estimator's gates found is red in the table and named at the top
+    flagged = diag[diag["breach"] != ""]
+    if len(flagged):
+        assert "#b00020" in section
+        top = html[html.index('id="warnings"'):]
+        assert "bayes_region: sampler diagnostics" in top
+    assert "gibbs" in section  # info["sampler"]
+    priors = outcome.results["bayes_region"][0].info["priors"]
+    assert 'id="T_model_bayes_region"' in section
+    assert "prior: trait</th>" in section and f">{priors['trait']}<" in section
+    for check in ("ppc", "prior_sensitivity", "loo"):
+        assert f'id="T_{check}_bayes_region"' in section, check
+    assert "mean_x0.5" in section and "elpd_loo" in section
+
+
+def test_posterior_plots_show_the_estimands(study):
+    _, _, html = study
+    figs = _figures(html)
+    for fig in ("fig-rank-bayes_region", "fig-posterior-bayes_region", "fig-ppc-bayes_region"):
+        assert fig in figs, fig
+    skipped = re.search(r"Not plotted \(too many values\): ([^<]*)", html)
+    assert skipped is None or not re.search(r"\bATT(_by_region3)? \(", skipped.group(1))
+
+
+def test_ml_section_shows_cate_drivers_and_tree(study):
+    _, outcome, html = study
+    figs = _figures(html)
+    assert {"fig-cate", "fig-drivers-dml", "fig-drivers-causal_forest"} <= set(figs)
+    assert 'id="T_drivers_causal_forest"' in html and "mean_abs_shap" in html
+    tree = next(r.info["cate_tree"] for r in outcome.results["dml"] if "cate_tree" in r.info)
+    assert tree.splitlines()[0].strip() and tree.splitlines()[0].strip()[:40] in html
+    assert "calibration" in html  # grf's calibration test, in the tests table
+
+
+def test_rerun_reuses_figures_and_distrusts_altered_ones(study):
+    tmp, first, html = study
+    store = FigureStore(tmp / "m")
+    files = sorted((tmp / "m" / FOLDER).glob("*.json"))
+    assert files
+    again = _run(tmp)
+    assert sorted((tmp / "m" / FOLDER).glob("*.json")) == files  # nothing drawn anew
+    assert _figures((again.run_dir / "report.html").read_text(encoding="utf-8")) == _figures(html)
+
+    def entry(fig_id):
+        for f in files:
+            doc = json.loads(f.read_text())
+            if (doc["payload"].get("figure") or {}).get("id") == fig_id:
+                return f, doc
+        raise AssertionError(fig_id)
+
+    marker = base64.b64encode(b"\x89PNG\r\n\x1a\n marker").decode()
+    forest, doc = entry("fig-forest")
+    doc["payload"]["figure"]["png"] = marker
+    forest.write_text(json.dumps(doc))  # checksum no longer matches: a miss, drawn again
+    assert store.get(forest.stem) is None
+    third = _run(tmp)
+    assert _figures((third.run_dir / "report.html").read_text())["fig-forest"] != marker
+    assert store.get(forest.stem) is not None  # rewritten, valid again
+
+    doc = json.loads(forest.read_text())
+    doc["payload"]["figure"]["png"] = marker
+    doc["checksum"] = canonical_checksum(doc)
+    forest.write_text(json.dumps(doc))  # a valid entry is what the report shows
+    fourth = _run(tmp)
+    assert _figures((fourth.run_dir / "report.html").read_text())["fig-forest"] == marker
+    forest.write_bytes(b"\x00garbage")
+    fifth = _run(tmp)  # unreadable: drawn again, never a crash
+    assert _figures((fifth.run_dir / "report.html").read_text())["fig-forest"] != marker
+
+
+def test_rerun_imports_no_plotting_or_sampling_library(study):
+    """A rerun with stored fits and figures reads plain files only: the heavy libraries that
+    fitting and drawing need stay unimported (this is where the rerun's speed comes from)."""
+    import subprocess
+    import sys
+
+    tmp, _, _ = study
+    code = ("import sys; from bayescity.experiments.runner import run_experiment; "
+            f"o = run_experiment({str(CONFIG)!r}, reports_root={str(tmp / 'rep')!r}, "
+            f"models_root={str(tmp / 'm')!r}, smoke=True, only={ONLY!r}); "
+            "print(sorted(o.cached)); "
+            "print([m for m in ('arviz', 'matplotlib', 'pymc', 'jax', 'numpyro', 'econml', "
+            "'sklearn', 'shap') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cached, imported = proc.stdout.strip().splitlines()[-2:]
+    assert cached == str(sorted(ONLY)) and imported == "[]"
