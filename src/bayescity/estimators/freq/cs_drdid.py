@@ -41,12 +41,18 @@ def control_regression(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarr
     return fitted, ((w_ols * (dy - fitted))[:, None] * x) @ inv
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function; exp overflows to inf for very negative scores, giving p = 0."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
 def logit_coef(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
                max_iter: int = 100) -> np.ndarray:
     """Coefficients of a weighted logistic regression by Newton-Raphson."""
     beta = np.zeros(x.shape[1])
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        p = sigmoid(x @ beta)
         info = x.T @ ((w * p * (1 - p))[:, None] * x)
         step = _solve_inverse(info, "propensity score (perfect separation?)") @ (x.T @ (w * (d - p)))
         beta = beta + step
@@ -59,7 +65,7 @@ def logit(d: np.ndarray, x: np.ndarray, w: np.ndarray, tol: float = 1e-10,
           max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Weighted logistic regression by Newton-Raphson: fitted probabilities and (X'WX)^-1."""
     beta = logit_coef(d, x, w, tol, max_iter)
-    p = np.clip(1.0 / (1.0 + np.exp(-(x @ beta))), PS_CLIP, 1 - PS_CLIP)
+    p = np.clip(sigmoid(x @ beta), PS_CLIP, 1 - PS_CLIP)
     info = x.T @ ((w * p * (1 - p))[:, None] * x)
     return p, _solve_inverse(info, "propensity score")
 

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..freq.cs_drdid import PS_CLIP, logit_coef
+from ..freq.cs_drdid import PS_CLIP, logit_coef, sigmoid
 
 LEARNERS = ("gradient_boosting", "random_forest", "lasso", "linear")
 #: Internal cross-validation folds of the ``lasso`` learners (fewer when a class is rare).
@@ -115,7 +115,7 @@ def _logit_predict(xt: np.ndarray, d: np.ndarray, xe: np.ndarray) -> tuple[np.nd
     except np.linalg.LinAlgError:
         beta, note = _ridge_logit(design, d), ("linear propensity score not identified in a "
                                                "training fold (separation): ridge logit used")
-    p = 1.0 / (1.0 + np.exp(-(np.column_stack([np.ones(len(xe)), xe]) @ beta)))
+    p = sigmoid(np.column_stack([np.ones(len(xe)), xe]) @ beta)
     return np.clip(p, PS_CLIP, 1 - PS_CLIP), note
 
 
@@ -128,7 +128,7 @@ def _ridge_logit(x: np.ndarray, d: np.ndarray, penalty: float = 1.0, tol: float 
     ridge = np.diag(np.r_[0.0, np.full(z.shape[1] - 1, penalty)])
     beta = np.zeros(z.shape[1])
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(z @ beta)))
+        p = sigmoid(z @ beta)
         info = z.T @ ((p * (1 - p))[:, None] * z) + ridge
         step = np.linalg.solve(info, z.T @ (d - p) - ridge @ beta)
         beta = beta + step
