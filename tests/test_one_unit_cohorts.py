@@ -130,3 +130,29 @@ def test_treated_units_are_counted_exactly_on_unbalanced_panels():
     panel = bc.load_panel(df, unit="id", time="year", outcome="y", cohort="g")
     fit = bc.make_estimator("imputation").fit(panel)
     assert fit.effect("ATT_cohort").row("2006")["n_treated"] == 12
+
+
+@pytest.mark.parametrize("method", ["dml", "causal_forest"])
+def test_ml_estimators_count_one_unit_cohorts_as_callaway_santanna_does(method):
+    """The ML rows of a comparison rest on the same treated units as every other row: one-unit
+    cohorts count by default, with callaway_santanna's warning, and min_cohort_size: 2 leaves
+    them out with a note."""
+    df = one_unit_panel()
+    trait = np.random.default_rng(0).normal(size=df["id"].nunique())
+    df["x"] = trait[df["id"].to_numpy() - 1]
+    panel = bc.load_panel(df, unit="id", time="year", outcome="y", cohort="g", traits=["x"])
+    cs = bc.make_estimator("callaway_santanna", est_method="dr", covariates=[]).fit(panel)
+    extra = {"n_trees": 200, "n_seeds": 0} if method == "causal_forest" else {}
+    common = dict(outcome_model="linear", propensity_model="linear", covariates=[],
+                  random_state=0, **extra)
+    fit = bc.make_estimator(method, **common).fit(panel)
+    att, ref = fit.effect("ATT"), cs.effect("ATT")
+    assert att.row("overall")["n_treated"] == ref.row("overall")["n_treated"] == 14
+    assert abs(att.estimate() - ref.estimate()) < ref.row("overall")["std_error"]
+    cohort = fit.effect("ATT_cohort").table.set_index("term")
+    assert cohort.loc[["2003", "2009"], "n_treated"].tolist() == [1, 1]
+    assert any("2003, 2009 each rest on one unit" in w for w in att.info["warnings"])
+    assert {"6", "7", "8"} <= set(fit.effect("ATT_event").thin_terms())
+    dropped = bc.make_estimator(method, min_cohort_size=2, **common).fit(panel).effect("ATT")
+    assert dropped.row("overall")["n_treated"] == 12
+    assert any("left out (min_cohort_size)" in n for n in dropped.info["notes"])

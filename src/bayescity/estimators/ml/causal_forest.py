@@ -44,7 +44,7 @@ class CausalForest(_StaggeredML):
                  by_bins: str | int | None = None, outcome_model: str = "lasso",
                  propensity_model: str = "lasso", n_folds: int = 5, mc_iters: int = 1,
                  cluster: str | None = None,
-                 min_cohort_size: int = 2, n_trees: int = 2000, min_samples_leaf: int = 5,
+                 min_cohort_size: int = 1, n_trees: int = 2000, min_samples_leaf: int = 5,
                  max_samples: float = 0.45, n_seeds: int = 4, tree_depth: int = 2,
                  random_state=None, n_jobs: int = 1, interval_prob: float = INTERVAL_PROB):
         self._common(control_group, design, covariates, effect_modifiers, by, by_bins,

@@ -50,7 +50,7 @@ class DML(_StaggeredML):
                  by_bins: str | int | None = None, outcome_model: str = "lasso",
                  propensity_model: str = "lasso", n_folds: int = 5, mc_iters: int = 1,
                  cluster: str | None = None,
-                 min_cohort_size: int = 2, tree_depth: int = 2, random_state=None,
+                 min_cohort_size: int = 1, tree_depth: int = 2, random_state=None,
                  n_jobs: int = 1, interval_prob: float = INTERVAL_PROB):
         self._common(control_group, design, covariates, effect_modifiers, by, by_bins,
                      outcome_model, propensity_model, n_folds, mc_iters, cluster, min_cohort_size,

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ...data.panel import COHORT, Panel
 from ..base import resolve_by
-from ..freq.callaway_santanna import drop_small_cohorts, prepare_sample, unit_values
+from ..freq.callaway_santanna import (drop_small_cohorts, one_unit_cohort_note, prepare_sample,
+                                      unit_values)
 from ..freq.cs_gt import WidePanel, to_wide
 from .cate import Modifiers, encode_modifiers
 from .cells import CellSample
@@ -52,16 +53,21 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
                  min_cohort_size: int, n_folds: int, rng: np.random.Generator,
                  mc_iters: int = 1) -> MLSample:
     """The balanced sample of R ``did`` (first-period adopters and incomplete units dropped),
-    cohorts smaller than ``min_cohort_size`` left out, and folds grouped by ``cluster``."""
+    cohorts smaller than ``min_cohort_size`` left out (1: every cohort counts, as in R ``did``;
+    a one-unit cohort is kept with a warning), and folds grouped by ``cluster``."""
     by_panel = resolve_by(panel, by, by_bins)
     frame, notes, warnings = prepare_sample(panel, control_group)
     notes += [n for n in by_panel.notes if n not in panel.notes]
     frame, small = drop_small_cohorts(frame, panel.unit, int(min_cohort_size))
     if small:
-        warnings.append(f"cohorts {small} have fewer than {min_cohort_size} units and are left out "
-                     "(a one-unit cohort's cells have no treated-side variance)")
+        notes.append(f"cohorts {small} have fewer than {min_cohort_size} units and are left out "
+                     "(min_cohort_size); R did keeps every cohort")
     wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                    cohort=COHORT, covariates=list(covariates))
+    sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
+    single = one_unit_cohort_note(sorted(int(g) for g in sizes.index[sizes < 2]))
+    if single:
+        warnings.append(single)
     units = frame.drop_duplicates(panel.unit).set_index(panel.unit).loc[wide.units]
     kinds = {t: panel.trait_kind(t) for t in modifiers}
     mods = encode_modifiers(units.reset_index(), list(modifiers), kinds)
