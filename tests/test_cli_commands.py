@@ -168,3 +168,25 @@ def test_every_shipped_sweep_config_sweeps_in_smoke_mode(tmp_path):
         res = _run(["sweep", str(config), "--smoke", "--out", str(tmp_path / "rep"),
                     "--models", str(tmp_path / "m")])
         assert res.exit_code == 0, (config.name, res.output)
+
+
+def test_console_shows_our_warnings_but_not_other_libraries_deprecation_notices(capsys):
+    """A run printed shap's colormap deprecation notices as warnings a user should act on."""
+    import warnings
+
+    from bayescity.commands.common import warnings_to_console
+
+    with warnings_to_console():
+        warnings.warn_explicit("The set_over function will be deprecated",
+                               PendingDeprecationWarning, "_colors.py", 48,
+                               module="shap.plots.colors._colors")
+        warnings.warn_explicit("old option", FutureWarning, "x.py", 1, module="arviz")
+        warnings.warn_explicit("stored fit unreadable: refitted", UserWarning, "store.py", 1,
+                               module="bayescity.experiments.store")
+        warnings.warn_explicit("keyword renamed", FutureWarning, "config.py", 1,
+                               module="bayescity.experiments.config")
+        warnings.warn_explicit("overflow in exp", RuntimeWarning, "y.py", 1, module="numpy")
+    printed = capsys.readouterr().err
+    assert "set_over" not in printed and "old option" not in printed
+    for shown in ("stored fit unreadable", "keyword renamed", "overflow in exp"):
+        assert f"warning: {shown}" in printed

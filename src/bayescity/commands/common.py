@@ -65,12 +65,18 @@ def interruptible(what: str = "run") -> Iterator[None]:
 
 @contextmanager
 def warnings_to_console() -> Iterator[None]:
-    """Show warnings raised inside (e.g. an unusable stored fit) as one line on stderr."""
+    """Show warnings raised inside (e.g. an unusable stored fit) as one line on stderr.
+
+    Deprecation notices of other libraries (shap's, ArviZ's...) address their developers, not
+    the user of a run, and are not shown; bayescity's own warnings of every kind are."""
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
         err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("default", module=r"bayescity(\.|$)")
         warnings.showwarning = show
         yield
 
