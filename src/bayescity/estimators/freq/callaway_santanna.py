@@ -108,6 +108,13 @@ def gt_pretest(cells: CellEffects, vcov: np.ndarray):
     return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R, note=note)
 
 
+def one_unit_cohorts(unit_cohorts: np.ndarray) -> list[int]:
+    """The treated cohorts with a single unit, from each unit's cohort (0: never treated)."""
+    unit_cohorts = np.asarray(unit_cohorts)
+    g, n = np.unique(unit_cohorts[unit_cohorts > 0], return_counts=True)
+    return [int(c) for c in g[n < 2]]
+
+
 def one_unit_cohort_note(cohorts: Sequence[int]) -> str | None:
     """The warning of cohorts that rest on one unit (kept, as R ``did`` keeps them)."""
     if not cohorts:
@@ -126,6 +133,15 @@ def drop_small_cohorts(frame: pd.DataFrame, unit: str, min_size: int) -> tuple[p
     if not small:
         return frame, {}
     return frame.loc[~frame[COHORT].isin(list(small))], small
+
+
+def small_cohort_note(small: dict, min_size: int) -> str | None:
+    """The note of cohorts left out by ``min_cohort_size`` (``small`` from
+    :func:`drop_small_cohorts`)."""
+    if not small:
+        return None
+    return (f"cohorts {small} have fewer than {min_size} units and are left out "
+            "(min_cohort_size); R did keeps every cohort")
 
 
 @register("callaway_santanna")
@@ -246,14 +262,12 @@ class CallawaySantAnna(FreqEstimator):
         panel = self._panel(panel)
         frame, notes, warnings = prepare_sample(panel, self.control_group)
         frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
-        if small:
-            notes.append(f"cohorts {small} have fewer than {self.min_cohort_size} units and are "
-                         "left out (min_cohort_size); R did keeps every cohort")
+        notes += sentences(small_cohort_note(small, self.min_cohort_size))
         covs = self._covariates(panel)
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
-        sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
-        warnings += sentences(one_unit_cohort_note(sorted(sizes.index[sizes < 2].tolist())))
+        singles = one_unit_cohorts(wide.cohort)
+        warnings += sentences(one_unit_cohort_note(singles))
         notes += sentences(self._covariate_note(covs))
         self.clusters_ = unit_values(frame, panel.unit, self.cluster or panel.cluster_col,
                                      wide.units)
@@ -266,7 +280,7 @@ class CallawaySantAnna(FreqEstimator):
                           base_period="varying", anticipation=0,
                           n_units=len(wide.units), notes=tuple(notes),
                           warnings=tuple(warnings),
-                          one_unit_cohorts=sorted(int(g) for g in sizes.index[sizes < 2]))
+                          one_unit_cohorts=singles)
         results = self._aggregates(frame, panel, wide)
         if self.bootstrap:
             results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",

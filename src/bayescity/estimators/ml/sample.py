@@ -10,8 +10,9 @@ import pandas as pd
 
 from ...data.panel import COHORT, Panel
 from ..base import resolve_by
-from ..freq.callaway_santanna import (drop_small_cohorts, one_unit_cohort_note, prepare_sample,
-                                      unit_values)
+from ..freq.callaway_santanna import (drop_small_cohorts, one_unit_cohort_note, one_unit_cohorts,
+                                      prepare_sample, small_cohort_note, unit_values)
+from ..freq.common import sentences
 from ..freq.cs_gt import WidePanel, to_wide
 from .cate import Modifiers, encode_modifiers
 from .cells import CellSample
@@ -59,15 +60,10 @@ def build_sample(panel: Panel, *, method: str, control_group: str, covariates: l
     frame, notes, warnings = prepare_sample(panel, control_group)
     notes += [n for n in by_panel.notes if n not in panel.notes]
     frame, small = drop_small_cohorts(frame, panel.unit, int(min_cohort_size))
-    if small:
-        notes.append(f"cohorts {small} have fewer than {min_cohort_size} units and are left out "
-                     "(min_cohort_size); R did keeps every cohort")
+    notes += sentences(small_cohort_note(small, min_cohort_size))
     wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                    cohort=COHORT, covariates=list(covariates))
-    sizes = pd.Series(wide.cohort[wide.cohort > 0]).value_counts()
-    single = one_unit_cohort_note(sorted(int(g) for g in sizes.index[sizes < 2]))
-    if single:
-        warnings.append(single)
+    warnings += sentences(one_unit_cohort_note(one_unit_cohorts(wide.cohort)))
     units = frame.drop_duplicates(panel.unit).set_index(panel.unit).loc[wide.units]
     kinds = {t: panel.trait_kind(t) for t in modifiers}
     mods = encode_modifiers(units.reset_index(), list(modifiers), kinds)
