@@ -115,7 +115,8 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
     titles = {"mechanisms": "Mechanisms", "heterogeneity": "Heterogeneity",
               "balance": "Matching balance (PSM-DID)", "codings": "Alternative codings",
               "sensitivity": "Sensitivity to parallel-trends violations (HonestDiD)",
-              "cells": "Second-stage overall numbers"}
+              "cells": "Second-stage overall numbers",
+              "referee": "Decompositions, synthetic controls and other referee checks"}
     sections = []
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),

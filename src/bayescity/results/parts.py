@@ -226,7 +226,7 @@ class PartSpec:
 
 #: Report sections parts can be shown in.
 SECTIONS = ("settings", "posterior", "model_checks", "ml", "placebo", "mechanisms",
-            "heterogeneity", "balance", "codings", "sensitivity", "cells")
+            "heterogeneity", "balance", "codings", "sensitivity", "cells", "referee")
 
 #: Every part name an estimator may emit. Adding an entry changes :data:`RESULTS_FORMAT`.
 DECLARED: Mapping[str, PartSpec] = MappingProxyType({
