@@ -108,10 +108,11 @@ API_SECTIONS = [
 
 def api_markdown() -> str:
     """The API reference: each public name once, under the first section that exports it;
-    public modules with an ``__all__`` that no section names are listed at the end."""
+    public modules with an ``__all__`` that no section names follow when they export a name
+    documented nowhere before."""
     seen: set[int] = set()
     named = {m for m, _, _ in API_SECTIONS}
-    extra = [(m, f"``{m}``", "") for m in public_modules()
+    extra = [(m, f"`{m}`", "") for m in public_modules()
              if m not in named and hasattr(importlib.import_module(m), "__all__")]
     lines: list[str] = []
     for module_name, title, _ in [*API_SECTIONS, *extra]:
@@ -123,8 +124,9 @@ def api_markdown() -> str:
             if directive:
                 seen.add(id(obj))
                 body += directive
-        lines += [f"## {title}", "", f"```{{automodule}} {module_name}", ":no-members:", "```",
-                  "", *body]
+        if body or module_name in named:
+            lines += [f"## {title}", "", f"```{{automodule}} {module_name}", ":no-members:",
+                      "```", "", *body]
     return "\n".join(lines)
 
 
