@@ -84,11 +84,18 @@ def missing_docstrings() -> list[str]:
 
 
 def _directive(path: str, obj: object) -> list[str]:
+    """reST autodoc lines (autodoc writes reST, so the page wraps them in ``eval-rst``)."""
     if inspect.isclass(obj):
-        return [f"```{{autoclass}} {path}", ":members:", ":show-inheritance:", "```", ""]
+        return [f".. autoclass:: {path}", "   :members:", "   :show-inheritance:", ""]
     if inspect.isroutine(obj):
-        return [f"```{{autofunction}} {path}", "```", ""]
+        return [f".. autofunction:: {path}", ""]
     return []
+
+
+def documented_names() -> list[str]:
+    """The dotted paths the API reference documents, one per public object."""
+    return [line.split(":: ", 1)[1] for line in api_markdown().splitlines()
+            if line.startswith((".. autoclass::", ".. autofunction::"))]
 
 
 #: Sections of the API reference: module, title, one line of context.
@@ -125,8 +132,8 @@ def api_markdown() -> str:
                 seen.add(id(obj))
                 body += directive
         if body or module_name in named:
-            lines += [f"## {title}", "", f"```{{automodule}} {module_name}", ":no-members:",
-                      "```", "", *body]
+            lines += [f"## {title}", "", "```{eval-rst}", f".. automodule:: {module_name}",
+                      "   :no-members:", "", *body, "```", ""]
     return "\n".join(lines)
 
 
@@ -171,7 +178,18 @@ def write_generated(app=None) -> None:
             path.write_text(text, encoding="utf-8")
 
 
+def check_documented(app, env) -> None:
+    """Stop the build when a name of the API reference did not become a documented object
+    (an autodoc directive that rendered nothing)."""
+    from sphinx.errors import ExtensionError
+    objects = env.get_domain("py").objects
+    lost = [name for name in documented_names() if name not in objects]
+    if lost:
+        raise ExtensionError("the API reference documents nothing for: " + ", ".join(lost))
+
+
 def setup(app):
     """Sphinx entry point."""
     app.connect("builder-inited", write_generated)
+    app.connect("env-check-consistency", check_documented)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
