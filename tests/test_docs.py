@@ -125,6 +125,20 @@ def test_heading_anchors_follow_myst_and_github(heading, anchor):
     assert slug(heading) == anchor
 
 
+def test_every_cross_reference_of_the_pages_names_a_documented_object():
+    """``{func}`` and ``{class}`` roles name an object of the API reference, ``{mod}`` a module
+    it documents (Sphinx alone would render a missing target as plain code)."""
+    roles = re.compile(r"\{(func|class|meth|mod)\}`~?([\w.]+)`")
+    names = set(bcdocs.documented_names())
+    modules = {m for m in bcdocs.public_modules() if f".. automodule:: {m}\n" in
+               bcdocs.api_markdown()}
+    missing = [f"{page.relative_to(ROOT)}: {{{kind}}}`{target}`"
+               for page in markdown_files()[1:]
+               for kind, target in roles.findall(page.read_text(encoding="utf-8"))
+               if target not in (modules if kind == "mod" else names)]
+    assert missing == []
+
+
 def test_generated_reference_lists_every_method_and_parameter():
     text = bcdocs.parameters_markdown()
     for method in bc.available_methods():
