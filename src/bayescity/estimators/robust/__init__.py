@@ -1,5 +1,6 @@
 """Robustness analyses of a policy evaluation: placebo and randomization inference, PSM-DID,
-alternative treatment codings, HonestDiD sensitivity, mechanisms and heterogeneity.
+alternative treatment codings, HonestDiD sensitivity, mechanisms and heterogeneity, and the
+referees' designs: synthetic DID, synthetic control, pre-trend power and spatial spillovers.
 
 Each wraps a base estimator (``estimator:``, ``twfe`` by default) and reports
 :class:`~bayescity.results.EffectResult`\\ s in the canonical columns.
@@ -11,5 +12,7 @@ from .honest import HonestDiD
 from .mechanisms import Mechanisms
 from .placebo import Placebo
 from .psm_did import PSMDID
+from .synthetic_did import SyntheticDiD
 
-__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo"]
+__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo",
+           "SyntheticDiD"]
