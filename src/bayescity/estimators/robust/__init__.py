@@ -12,7 +12,8 @@ from .honest import HonestDiD
 from .mechanisms import Mechanisms
 from .placebo import Placebo
 from .psm_did import PSMDID
+from .synthetic_control import SyntheticControl
 from .synthetic_did import SyntheticDiD
 
 __all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo",
-           "SyntheticDiD"]
+           "SyntheticControl", "SyntheticDiD"]
