@@ -11,9 +11,10 @@ from .heterogeneity import Heterogeneity
 from .honest import HonestDiD
 from .mechanisms import Mechanisms
 from .placebo import Placebo
+from .pretrends_power import PretrendsPower
 from .psm_did import PSMDID
 from .synthetic_control import SyntheticControl
 from .synthetic_did import SyntheticDiD
 
-__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo",
+__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower",
            "SyntheticControl", "SyntheticDiD"]

@@ -19,7 +19,8 @@ from ..registry import UnknownMethodError, check_params, get_estimator
 from ..freq.inference import RandomState, child_seeds
 
 #: Methods that wrap another estimator and therefore cannot be wrapped themselves.
-WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings")
+WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings",
+            "pretrends_power")
 #: Parameters of the wrapped estimator that the wrapper sets itself.
 OWNED = ("by", "by_bins", "random_state")
 #: Parameters naming panel columns, checked against the data before any fit.
