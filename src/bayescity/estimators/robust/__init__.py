@@ -13,8 +13,9 @@ from .mechanisms import Mechanisms
 from .placebo import Placebo
 from .pretrends_power import PretrendsPower
 from .psm_did import PSMDID
+from .spillover import Spillover
 from .synthetic_control import SyntheticControl
 from .synthetic_did import SyntheticDiD
 
 __all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower",
-           "SyntheticControl", "SyntheticDiD"]
+           "Spillover", "SyntheticControl", "SyntheticDiD"]
