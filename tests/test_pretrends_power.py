@@ -72,3 +72,12 @@ def test_config_time_errors():
         bc.make_estimator("pretrends_power", estimator="twfe").validate()
     with pytest.raises(ParamError, match="alpha"):
         bc.make_estimator("pretrends_power", alpha=1.5).validate()
+
+
+def test_power_figure_draws_the_curve(fit):
+    from bayescity.reports.referee_figures_b import power_curve
+
+    slopes = fit.effect("pretrend_slope")
+    curve = slopes.info["power_curve"]
+    fig = power_curve(curve, slopes.table["estimate"], (0.5, 0.8))
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve["power"])

@@ -118,3 +118,11 @@ def test_config_time_errors(sim, tmp_path):
     bad.write_text("unit,neighbour\nc000,nowhere\n")
     with pytest.raises(ParamError, match=r"(?s)weights: .*w\.csv.*units not in the panel.*rows 1"):
         bc.make_estimator("spillover", weights=str(bad)).check_panel(panel)
+
+
+def test_ring_figure_draws_the_estimates(sim):
+    from bayescity.reports.referee_figures_b import spillover_by_ring
+
+    table = sim[2].effect("spillover").info["by_ring"]
+    fig = spillover_by_ring(table)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), table["estimate"])

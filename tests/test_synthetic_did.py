@@ -124,3 +124,16 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_did").check_panel(panel)
     with pytest.raises(ParamError, match="jackknife needs two treated units"):
         bc.make_estimator("synthetic_did", variance="jackknife").check_panel(panel)
+
+
+def test_trajectory_table_and_figure(prop99):
+    from bayescity.reports.referee_figures_b import synthetic_trajectories
+
+    fit = bc.make_estimator("synthetic_did", variance="placebo", n_reps=2,
+                            random_state=1).fit(prop99[0])
+    traj = fit.effect("ATT").info["trajectories"]
+    post = traj["time"] >= 1989
+    gap = (traj.loc[post, "treated"] - traj.loc[post, "synthetic_shifted"]).mean()
+    assert gap == pytest.approx(fit.effect("ATT").estimate(), abs=1e-9)
+    fig = synthetic_trajectories(traj)
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), traj["synthetic_shifted"])
