@@ -1,6 +1,6 @@
 """Robustness analyses of a policy evaluation: placebo and randomization inference, PSM-DID,
 alternative treatment codings, HonestDiD sensitivity, mechanisms and heterogeneity, and the
-referees' designs: synthetic DID, synthetic control, pre-trend power and spatial spillovers.
+referees' designs: synthetic DID, synthetic control and pre-trend power.
 
 Each wraps a base estimator (``estimator:``, ``twfe`` by default) and reports
 :class:`~bayescity.results.EffectResult`\\ s in the canonical columns.
@@ -13,9 +13,8 @@ from .mechanisms import Mechanisms
 from .placebo import Placebo
 from .pretrends_power import PretrendsPower
 from .psm_did import PSMDID
-from .spillover import Spillover
 from .synthetic_control import SyntheticControl
 from .synthetic_did import SyntheticDiD
 
 __all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower",
-           "Spillover", "SyntheticControl", "SyntheticDiD"]
+           "SyntheticControl", "SyntheticDiD"]

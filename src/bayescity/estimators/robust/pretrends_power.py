@@ -10,9 +10,9 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
-from ..checks import check_prob
-from ..freq.inference import RandomState
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.checks import check_prob
+from ..core.seeds import RandomState
 from ..registry import register
 from .honest import REFERENCE, event_coefficients
 from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel

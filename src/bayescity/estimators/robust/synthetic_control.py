@@ -11,11 +11,11 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...estimands import aggregate, cells_from_unit_effects
 from ...results.effect import EffectResult, TestResult
-from ..base import Estimator, ParamError, did_you_mean, resolve_by
-from ..checks import (check_bool, check_name, check_names, check_numeric_columns, check_prob,
+from ..core.base import Estimator, ParamError, did_you_mean, resolve_by
+from ..core.checks import (check_bool, check_name, check_names, check_numeric_columns, check_prob,
                       require_untreated_periods)
 from ..registry import register
-from ..tasks import map_with_progress
+from ..core.tasks import map_with_progress
 from .synth_weights import SynthFit, in_space_placebos, ratio_p_value, synth_fit
 from .synthetic_did import outcome_matrix
 

@@ -12,11 +12,11 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...estimands import CellEffects, aggregate
 from ...results.effect import EffectResult, wald_table
-from ..base import Estimator, ParamError, resolve_by
-from ..checks import check_int, check_name, check_prob, require_untreated_periods
-from ..freq.inference import RandomState, child_seeds
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.checks import check_int, check_name, check_prob, require_untreated_periods
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..tasks import map_with_progress
+from ..core.tasks import map_with_progress
 from .sdid_design import (VARIANCES, Design, cells, fit_blocks, replicate, replicate_vcov)
 from .sdid_solver import BlockFit
 

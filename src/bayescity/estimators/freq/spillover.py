@@ -14,12 +14,13 @@ from ...data.panel import COHORT, TREAT, Panel
 from ...data.spatial import (band_rings, coordinate_problems, exposure_rings, haversine_km,
                              read_neighbours, ring_labels)
 from ...results.effect import EffectResult
-from ..base import ParamError
-from ..checks import check_names, check_unit_constant
-from ..freq.common import FreqEstimator, covariate_report, sentences
-from ..freq.es_common import Combined, Inference, aggregate_cells, effect_result
-from ..freq.fixest import predict_untreated
-from ..freq.imputation import RESID, cell_codes, first_stage_design, gardner_vcov
+from ..core.base import ParamError
+from ..core.checks import check_names, check_unit_constant
+from ..core.covariates import covariate_report, sentences
+from ..core.fixest import predict_untreated
+from .common import FreqEstimator
+from .es_common import Combined, Inference, aggregate_cells, effect_result
+from .imputation import RESID, cell_codes, first_stage_design, gardner_vcov
 from ..registry import register
 
 RING = "_bc_ring"
