@@ -81,3 +81,8 @@ def test_power_figure_draws_the_curve(fit):
     curve = slopes.info["power_curve"]
     fig = power_curve(curve, slopes.table["estimate"], (0.5, 0.8))
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve["power"])
+
+
+def test_a_window_without_leads_is_refused_before_fitting():
+    with pytest.raises(ParamError, match="no lead before the reference period"):
+        bc.make_estimator("pretrends_power", estimator_params={"window": [-1, 5]}).validate()

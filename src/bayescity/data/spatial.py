@@ -126,10 +126,13 @@ def exposure_rings(cohort: np.ndarray, periods: np.ndarray, order: np.ndarray) -
     the smallest ring of any neighbour treated by then (``cohort`` > 0 and <= the period).
     Treated unit-periods get 0 (their exposure is part of the direct effect)."""
     treated_at = (cohort[None, :] > 0) & (cohort[None, :] <= periods[:, None])  # T x N
-    big = np.where(order > 0, order, np.iinfo(np.int64).max)
+    none = np.iinfo(np.int32).max
+    big = np.where(order > 0, order, none).astype(np.int32)
     out = np.zeros((cohort.size, periods.size), dtype=np.int64)
     for k in range(periods.size):
-        near = np.where(treated_at[k][None, :], big, np.iinfo(np.int64).max).min(axis=1)
-        out[:, k] = np.where(near == np.iinfo(np.int64).max, 0, near)
+        cols = np.flatnonzero(treated_at[k])
+        if cols.size:
+            near = big[:, cols].min(axis=1)
+            out[:, k] = np.where(near == none, 0, near)
     out[treated_at.T] = 0
     return out

@@ -33,8 +33,7 @@ def neighbour_orders(panel: Panel, units: pd.Index, coordinates: Sequence[str] |
     """``order[i, j]``: the ring unit ``j`` puts unit ``i`` in (0: not a neighbour), and the
     ring labels."""
     if coordinates is not None:
-        table = panel.unit_table().set_index(panel.unit).join(
-            panel.frame.groupby(panel.unit)[list(coordinates)].first()).loc[units]
+        table = panel.frame.groupby(panel.unit)[list(coordinates)].first().loc[units]
         dist = haversine_km(table[coordinates[0]].to_numpy(float),
                             table[coordinates[1]].to_numpy(float))
         order = band_rings(dist, bands)

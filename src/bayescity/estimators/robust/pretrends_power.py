@@ -90,6 +90,11 @@ class PretrendsPower(Estimator):
         check_inner(self.estimator, self.estimator_params, EVENT_ESTIMATORS)
         check_prob("alpha", self.alpha)
         check_prob("interval_prob", self.interval_prob)
+        window = (self.estimator_params or {}).get("window") or \
+            (self.estimator_params or {}).get("event_window")
+        if window is not None and window[0] >= REFERENCE:
+            raise ParamError(f"estimator_params: window {list(window)} has no lead before the "
+                             f"reference period {REFERENCE}; the pre-test needs at least one")
         powers = self.powers
         if isinstance(powers, str) or not isinstance(powers, Sequence) or not powers:
             raise ParamError(f"powers: {powers!r} must be a list of probabilities, e.g. [0.5, 0.8]")
