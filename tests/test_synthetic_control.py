@@ -99,3 +99,17 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_control", treated_units=["Califronia"]).check_panel(panel)
     with pytest.raises(ParamError, match=r"outcome_lags: \[1995\]"):
         bc.make_estimator("synthetic_control", outcome_lags=[1995]).check_panel(panel)
+
+
+@pytest.mark.slow
+def test_prop99_placebo_p_value_matches_diff_diff(prop99, default_fit):
+    """diff-diff's in-space placebos (each a nested V search: minutes) give the same rank."""
+    df, _ = prop99
+    data = df.assign(d=((df["g"] > 0) & (df["Year"] >= df["g"])).astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SyntheticControl(seed=0).fit(data, outcome="PacksPerCapita", treatment="d",
+                                           unit="State", time="Year")
+        ref.in_space_placebo()
+    assert default_fit.effect("ATT").row("overall")["p_value"] == pytest.approx(
+        ref.placebo_p_value)
