@@ -71,39 +71,70 @@ def _fw_loop(A, AT, b, x, eta, zeta2, min_decrease2, max_iter, gram, seen):
                 Ax[r] = keep * Ax[r] + step * ai[r]
                 axax += Ax[r] * Ax[r]
                 sse += (Ax[r] - b[r]) ** 2
-            xi = x[i]
-            # the update of x and A'Ax fused with the next gradient scan
-            nxt, best, g_x = 0, np.inf, 0.0
+            # the update of x and A'Ax fused with the next gradient scan; vertex i's own
+            # step is added after the loop, its gradient corrected by eta * step (which only
+            # raises it: the runner-up then wins if i led the scan)
+            nxt, best, second, alt, g_x = 0, np.inf, np.inf, 0, 0.0
             for j in range(n):
-                xj = keep * x[j] + (step if j == i else 0.0)
+                xj = keep * x[j]
                 x[j] = xj
                 Gx[j] = keep * Gx[j] + step * gi[j]
                 g = Gx[j] - c[j] + eta * xj
                 g_x += g * xj
                 if g < best:
+                    second, alt = best, nxt
                     best, nxt = g, j
+                elif g < second:
+                    second, alt = g, j
+            g_i = Gx[i] - c[i] + eta * (x[i] + step)
+            g_x += g_i * (x[i] + step) - (g_i - eta * step) * x[i]
+            x[i] += step
+            if nxt == i and g_i > second:
+                nxt, best = alt, second
+            elif nxt == i:
+                best = g_i
+            elif g_i < best:
+                nxt, best = i, g_i
             i = nxt
         prev2, prev1 = prev1, zeta2 * xx + sse / n_rows
     return x
 
 
-def frank_wolfe(Y: np.ndarray, zeta: float, x0: np.ndarray | None, min_decrease: float,
-                max_iter: int) -> np.ndarray:
-    """R synthdid's ``sc.weight.fw`` with an intercept: weights ``x`` on the simplex over the
-    first ``k`` columns of ``Y`` (rows x (k + 1)) minimising
-    ``zeta^2 |x|^2 + |Y_c[:, :k] x - Y_c[:, k]|^2 / rows``, ``Y_c`` centred by column."""
+@dataclass(frozen=True)
+class Problem:
+    """``min zeta^2 |x|^2 + |A x - b|^2 / rows`` over the simplex, with ``A'`` and the Gram
+    matrix ``A'A`` (whole, or filled as vertices are visited) shared by both solver rounds."""
+
+    A: np.ndarray
+    AT: np.ndarray
+    b: np.ndarray
+    gram: np.ndarray
+    seen: np.ndarray
+
+
+def problem(Y: np.ndarray) -> Problem:
+    """R synthdid's ``sc.weight.fw`` problem with an intercept: the first ``k`` columns of ``Y``
+    (rows x (k + 1)) against the last, every column centred."""
     Yc = Y - Y.mean(axis=0, keepdims=True)
     A = np.ascontiguousarray(Yc[:, :-1])
-    b = np.ascontiguousarray(Yc[:, -1])
-    k = A.shape[1]
-    x = np.full(k, 1.0 / k) if x0 is None else np.array(x0, dtype=float)
-    eta = A.shape[0] * zeta ** 2
     AT = np.ascontiguousarray(A.T)
+    k = A.shape[1]
     if k <= GRAM_MAX:
         gram, seen = AT @ A, np.ones(k, dtype=bool)
     else:
         gram, seen = np.empty((k, k)), np.zeros(k, dtype=bool)
-    return _fw_loop(A, AT, b, x, eta, zeta ** 2, min_decrease ** 2, int(max_iter), gram, seen)
+    return Problem(A, AT, np.ascontiguousarray(Yc[:, -1]), gram, seen)
+
+
+def frank_wolfe(prob: Problem, zeta: float, x0: np.ndarray | None, min_decrease: float,
+                max_iter: int) -> np.ndarray:
+    """Frank-Wolfe from ``x0`` (equal weights when None) until an iteration lowers the
+    objective by less than ``min_decrease**2`` or ``max_iter`` iterations."""
+    k = prob.A.shape[1]
+    x = np.full(k, 1.0 / k) if x0 is None else np.array(x0, dtype=float)
+    eta = prob.A.shape[0] * zeta ** 2
+    return _fw_loop(prob.A, prob.AT, prob.b, x, eta, zeta ** 2, min_decrease ** 2,
+                    int(max_iter), prob.gram, prob.seen)
 
 
 def sparsify(v: np.ndarray) -> np.ndarray:
@@ -115,8 +146,9 @@ def sparsify(v: np.ndarray) -> np.ndarray:
 def solve_weights(Y: np.ndarray, zeta: float, x0: np.ndarray | None,
                   min_decrease: float) -> np.ndarray:
     """Two rounds of :func:`frank_wolfe` around sparsification, as ``synthdid_estimate``."""
-    first = frank_wolfe(Y, zeta, x0, min_decrease, MAX_ITER_PRE_SPARSIFY)
-    return frank_wolfe(Y, zeta, sparsify(first), min_decrease, MAX_ITER)
+    prob = problem(Y)
+    first = frank_wolfe(prob, zeta, x0, min_decrease, MAX_ITER_PRE_SPARSIFY)
+    return frank_wolfe(prob, zeta, sparsify(first), min_decrease, MAX_ITER)
 
 
 def collapsed(Y: np.ndarray, n0: int, t0: int) -> np.ndarray:
