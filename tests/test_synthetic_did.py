@@ -46,7 +46,7 @@ def test_prop99_estimate_and_weights_match_r_synthdid(prop99):
 
 
 def test_prop99_placebo_variance_matches_r_synthdid(prop99):
-    panel, ref, matrices = prop99
+    panel, ref, _ = prop99
     design, _, fits = _block_design(panel)
     reps = replicate(design, fits, "placebo", 20, np.random.default_rng(7))
     ours = np.sqrt(replicate_vcov(np.array([[c[0].mean()] for c, _ in reps]), "placebo")[0, 0])

@@ -7,9 +7,10 @@ by Frank-Wolfe with an exact line search, a first round of 100 iterations, spars
 (weights at most a quarter of the largest set to zero) and a second round of up to 10,000
 iterations, stopping once an iteration lowers the objective by less than ``min_decrease**2``.
 :func:`frank_wolfe` follows that algorithm step for step, but keeps ``A x``, ``A'A x`` and the
-columns of ``A'A`` it has visited, so an iteration costs ``O(rows + columns)`` instead of
-``O(rows x columns)``: on a 3,000-unit panel the unit-weight problem is hundreds of times
-cheaper per step, and the variance replications (hundreds of refits) become affordable.
+Gram matrix ``A'A`` (whole up to :data:`GRAM_MAX` weights, else column by column as vertices are
+visited), so an iteration costs ``O(rows + columns)`` instead of ``O(rows x columns)``: on a
+3,000-unit panel the unit-weight problem is an order of magnitude cheaper per step, and the
+variance replications (hundreds of refits) become affordable.
 """
 
 from __future__ import annotations
