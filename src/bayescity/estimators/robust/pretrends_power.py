@@ -6,6 +6,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
@@ -132,9 +133,10 @@ class PretrendsPower(Estimator):
 
     def _slopes(self, out: dict, events: EffectResult) -> EffectResult:
         terms = [f"power={p:g}" for p in self.powers]
+        z = stats.norm.ppf(1 - self.alpha / 2)
         note = (f"slope gamma of a linear violation delta_e = gamma (e + 1) that the pre-test "
                 f"(no lead significant at {self.alpha:g}) detects with each probability "
-                f"(Roth 2022; {self.estimator})")
+                f"(Roth 2022; {self.estimator}); critical value {z:.6f} (R pretrends: 1.96)")
         return self._result(SLOPE_ESTIMAND, terms, np.array(out["slopes"]), events,
                             {"power_curve": out["power_curve"], "notes": notes_of(note)})
 
