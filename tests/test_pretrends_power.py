@@ -9,6 +9,7 @@ from diff_diff.pretrends import PreTrendsPower as DDPower
 
 import bayescity as bc
 from bayescity.estimators import ParamError
+from bayescity.reports.referee_figures_b import power_curve
 from bayescity.estimators.robust.pretrend_power import (mean_after_pretest, nis_box,
                                                         rejection_probability)
 from conftest import make_staggered
@@ -22,7 +23,7 @@ def fit():
 
 
 def _leads(fit):
-    plot = fit.effect("pretrend_bias").info["event_plot"]
+    plot = fit.effect("pretrend_bias").part_frame("pretrend_event_plot")
     events = fit.effect("ATT_event")
     keep = [str(e) != "-1" for e in events.terms]
     sigma = np.asarray(events.vcov)[np.ix_(keep, keep)]
@@ -44,7 +45,7 @@ def test_slopes_match_diff_diff(fit):
 def test_conditional_bias_matches_a_simulated_pretest(fit):
     t, sigma, pre = _leads(fit)
     bias = fit.effect("pretrend_bias")
-    slope = bias.info["slope"]
+    slope = bias.facts("pretrend_violation")["slope"]
     delta = slope * (t + 1.0)
     draws = np.random.default_rng(0).multivariate_normal(delta, sigma, size=400_000)
     passed = (np.abs(draws[:, pre]) <= nis_box(sigma[np.ix_(pre, pre)], 0.05)).all(axis=1)
@@ -54,13 +55,14 @@ def test_conditional_bias_matches_a_simulated_pretest(fit):
     assert np.all(np.abs(exact - simulated) < 4 * se)
     post = [str(int(e)) for e in t[~pre]]
     np.testing.assert_allclose([bias.estimate(e) for e in post], exact[~pre])
-    table = bias.info["bias"].set_index("event_time")
+    table = bias.part_frame("pretrend_biases").set_index("event_time")
     np.testing.assert_allclose(table.loc[post, "bias_unconditional"], delta[~pre])
     assert bias.estimate("average") == pytest.approx(exact[~pre].mean())
 
 
 def test_power_curve_rises_from_the_size(fit):
-    curve = fit.effect("pretrend_slope").info["power_curve"]
+    table = fit.effect("pretrend_slope").part_frame("pretrend_power_curve")
+    curve = table[~table["reported"]]
     assert curve["power"].iloc[0] == pytest.approx(1 - 0.95 ** 4, abs=0.08)
     assert curve["power"].is_monotonic_increasing and curve["power"].iloc[-1] > 0.9
 
@@ -75,12 +77,16 @@ def test_config_time_errors():
 
 
 def test_power_figure_draws_the_curve(fit):
-    from bayescity.reports.referee_figures_b import power_curve
-
     slopes = fit.effect("pretrend_slope")
-    curve = slopes.info["power_curve"]
-    fig = power_curve(curve, slopes.table["estimate"], (0.5, 0.8))
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), curve["power"])
+    table = slopes.part_frame("pretrend_power_curve")
+    marked = table[table["reported"]]
+    np.testing.assert_allclose(marked["slope"], slopes.table["estimate"])
+    np.testing.assert_allclose(marked["power"], [0.5, 0.8])
+    fig = power_curve(table)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
+                               table.loc[~table["reported"], "power"])
+    assert fit.slopes_ == tuple(slopes.table["estimate"])
+
 
 
 def test_a_window_without_leads_is_refused_before_fitting():

@@ -12,6 +12,9 @@ import bayescity as bc
 from bayescity.data.errors import PanelError
 from bayescity.data.spatial import band_rings, exposure_rings, haversine_km, read_neighbours
 from bayescity.estimators import ParamError
+from bayescity.experiments.config import ConfigError, load_config
+from bayescity.experiments.runner import prepare
+from bayescity.reports.referee_figures_b import spillover_by_ring
 
 DIRECT, SPILL, BANDS = 1.0, (0.5, 0.2), [0, 40, 80]
 
@@ -105,8 +108,11 @@ def test_bad_neighbours_file_gets_row_level_errors(tmp_path):
 def test_config_time_errors(sim, tmp_path):
     df = sim[0]
     panel = _panel(df)
+    with pytest.raises(ParamError, match="none given; give exactly one spatial structure"):
+        bc.make_estimator("spillover").check_panel(panel)
     with pytest.raises(ParamError, match="exactly one spatial structure"):
-        bc.make_estimator("spillover").validate()
+        bc.make_estimator("spillover", coordinates=["lat", "lon"], bands=BANDS,
+                          weights="w.csv").validate()
     with pytest.raises(ParamError, match="bands: .* increasing"):
         bc.make_estimator("spillover", coordinates=["lat", "lon"], bands=[50, 10]).validate()
     with pytest.raises(ParamError, match="coordinates: column 'lt' is not in the data"):
@@ -120,9 +126,37 @@ def test_config_time_errors(sim, tmp_path):
         bc.make_estimator("spillover", weights=str(bad)).check_panel(panel)
 
 
-def test_ring_figure_draws_the_estimates(sim):
-    from bayescity.reports.referee_figures_b import spillover_by_ring
+def test_config_reads_a_relative_neighbours_file_from_its_folder(sim, tmp_path):
+    df, order, _ = sim
+    folder = tmp_path / "study"
+    (folder / "spatial").mkdir(parents=True)
+    df.to_csv(folder / "panel.csv", index=False)
+    units = np.sort(df["unit"].unique())
+    i, j = np.nonzero(order)
+    pd.DataFrame({"unit": units[i], "neighbour": units[j], "ring": order[i, j]}).to_csv(
+        folder / "spatial" / "neighbours.csv", index=False)
+    (folder / "spatial" / "bad.csv").write_text("unit,neighbour\nc000,nowhere\n")
+    text = ("name: spill\ndata: {source: panel.csv, unit: unit, time: year, outcome: y, "
+            "cohort: g}\nestimators:\n"
+            "  - {id: spill, method: spillover, params: {weights: spatial/neighbours.csv}}\n"
+            "  - {id: plc, method: placebo, params: {estimator: spillover, "
+            "estimator_params: {weights: spatial/neighbours.csv}}}\n")
+    (folder / "study.yaml").write_text(text)
+    config, panel, _ = prepare(load_config(folder / "study.yaml"))
+    wanted = str((folder / "spatial" / "neighbours.csv").resolve())
+    assert config.estimators[0].params["weights"] == wanted
+    assert config.estimators[1].params["estimator_params"]["weights"] == wanted
+    (folder / "bad.yaml").write_text(text.replace("neighbours.csv", "bad.csv"))
+    with pytest.raises(ConfigError, match=r"(?s)'spill' \(spillover\): weights: .*bad\.csv.*"
+                                          r"units not in the panel.*rows 1"):
+        prepare(load_config(folder / "bad.yaml"))
 
-    table = sim[2].effect("spillover").info["by_ring"]
+
+def test_ring_figure_draws_the_estimates(sim):
+    table = sim[2].effect("spillover").part_frame("spillover_by_ring")
     fig = spillover_by_ring(table)
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), table["estimate"])
+    exposure = sim[2].exposure_
+    assert sim[2].rings_ == ("0-40km", "40-80km")
+    exposed = exposure[exposure["ring"] > 0].groupby("ring")["unit"].nunique()
+    np.testing.assert_array_equal(exposed.to_numpy(), table["exposed_units"])

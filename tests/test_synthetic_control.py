@@ -13,6 +13,7 @@ from diff_diff import SyntheticControl
 
 import bayescity as bc
 from bayescity.estimators import ParamError
+from bayescity.reports.referee_figures_b import placebo_ratios
 
 #: Abadie, Diamond & Hainmueller (2010, JASA 105(490), Table 2): synthetic California's donors
 #: (with income, beer, retail price, youth share and three lagged sales as predictors).
@@ -45,7 +46,7 @@ def test_prop99_matches_diff_diff(prop99, default_fit):
                                            unit="State", time="Year")
     att = default_fit.effect("ATT")
     assert att.estimate() == pytest.approx(ref.att, abs=1e-6)
-    ours = att.info["unit_weights"].set_index("unit")["weight"]
+    ours = att.part_frame("sc_unit_weights").set_index("unit")["weight"]
     for state, w in ref.donor_weights.items():
         assert ours.get(state, 0.0) == pytest.approx(w, abs=1e-5)
     assert att.tests[0].statistic == pytest.approx(ref.rmspe_ratio, rel=1e-5)
@@ -56,7 +57,7 @@ def test_prop99_against_r_synthdid_and_published_donors(prop99, default_fit):
     sc = synthdid.sc_estimate(m.Y, m.N0, m.T0)       # AAHIW 2021 Table 1: SC -19.6
     att = default_fit.effect("ATT")
     assert att.estimate() == pytest.approx(float(sc), abs=0.15)
-    weights = att.info["unit_weights"].set_index("unit")["weight"]
+    weights = att.part_frame("sc_unit_weights").set_index("unit")["weight"]
     # Outcome-only predictors: ADH's five donors still carry most of synthetic California.
     assert weights.reindex(list(ADH_WEIGHTS)).fillna(0).sum() > 0.9
     assert weights.idxmax() == max(ADH_WEIGHTS, key=ADH_WEIGHTS.get)
@@ -66,7 +67,7 @@ def test_prop99_adh_lags_reproduce_the_published_p_value(prop99):
     fit = bc.make_estimator("synthetic_control", outcome_lags=[1975, 1980, 1988]).fit(prop99[1])
     att = fit.effect("ATT")
     assert att.row("overall")["p_value"] == pytest.approx(ADH_P_VALUE)
-    placebo = att.info["placebo"]
+    placebo = att.part_frame("sc_placebo_ranks")
     assert placebo.loc[placebo["is_treated"], "rank"].item() == 1
     assert att.estimate() < -15
 
@@ -99,6 +100,16 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_control", treated_units=["Califronia"]).check_panel(panel)
     with pytest.raises(ParamError, match=r"outcome_lags: \[1995\]"):
         bc.make_estimator("synthetic_control", outcome_lags=[1995]).check_panel(panel)
+
+
+def test_placebo_figure_and_fitted_weights(default_fit):
+    att = default_fit.effect("ATT")
+    ranks = att.part_frame("sc_placebo_ranks")
+    assert len(ranks) == 39 and ranks["is_treated"].sum() == 1
+    fig = placebo_ratios(ranks)
+    bars = fig.axes[0].patches
+    np.testing.assert_allclose([b.get_width() for b in bars], np.sort(ranks["ratio"]))
+    assert default_fit.fits_["California"].weights @ np.ones(38) == pytest.approx(1.0)
 
 
 @pytest.mark.slow

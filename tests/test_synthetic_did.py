@@ -13,6 +13,7 @@ import bayescity as bc
 from bayescity.estimators import ParamError
 from bayescity.estimators.robust.sdid_design import fit_blocks, replicate, replicate_vcov
 from bayescity.estimators.robust.synthetic_did import build_design
+from bayescity.reports.referee_figures_b import synthetic_trajectories
 
 #: Arkhangelsky, Athey, Hirshberg, Imbens & Wager (2021, AER 111(12), Table 1): SDID -15.6
 #: (R synthdid: -15.6038); placebo standard error about 9.8 (R's vcov(method = "placebo")).
@@ -58,7 +59,8 @@ def test_prop99_placebo_variance_matches_r_synthdid(prop99):
     assert att.estimate() == pytest.approx(PROP99_TAU, abs=5e-5)
     assert att.row("overall")["std_error"] == pytest.approx(PROP99_PLACEBO_SE, rel=0.2)
     assert att.interval_kind == "wald_placebo"
-    assert att.info["unit_weights"]["weight"].sum() == pytest.approx(1.0)
+    assert att.part_frame("sdid_unit_weights")["weight"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(fit.fits_[0].omega, ref.weights.omega, atol=1e-10)
 
 
 def _simulated(seed=0, n=60, t=14, cohorts=(2006, 2010), effect=2.0):
@@ -122,16 +124,16 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_did", n_reps=1).validate()
     with pytest.raises(ParamError, match="bootstrap is undefined with one treated unit"):
         bc.make_estimator("synthetic_did").check_panel(panel)
+    with pytest.raises(ParamError, match="n_reps: 1 is below the minimum 2"):
+        bc.make_estimator("synthetic_did", variance="placebo", n_reps=1).fit(panel)
     with pytest.raises(ParamError, match="jackknife needs two treated units"):
         bc.make_estimator("synthetic_did", variance="jackknife").check_panel(panel)
 
 
 def test_trajectory_table_and_figure(prop99):
-    from bayescity.reports.referee_figures_b import synthetic_trajectories
-
     fit = bc.make_estimator("synthetic_did", variance="placebo", n_reps=2,
                             random_state=1).fit(prop99[0])
-    traj = fit.effect("ATT").info["trajectories"]
+    traj = fit.effect("ATT").part_frame("sdid_trajectories")
     post = traj["time"] >= 1989
     gap = (traj.loc[post, "treated"] - traj.loc[post, "synthetic_shifted"]).mean()
     assert gap == pytest.approx(fit.effect("ATT").estimate(), abs=1e-9)

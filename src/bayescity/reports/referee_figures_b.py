@@ -1,27 +1,30 @@
-"""Figures of the referees' designs, each a pure function of a results table.
+"""Figures of the referees' designs, each a pure function of one declared table part.
 
-They take the tables the estimators keep in their results (``info`` of ``ATT``,
+They take the table parts the estimators keep in their results (of ``ATT``,
 ``pretrend_slope``, ``spillover``) and return a ``matplotlib.figure.Figure`` (no pyplot state),
 so the report can draw them, and tests can check them, without refitting anything:
 
-* :func:`synthetic_trajectories` -- treated and synthetic paths (``synthetic_did``'s or
-  ``synthetic_control``'s ``trajectories``), one panel per cohort or treated unit;
-* :func:`unit_weights` -- the largest donor weights (``unit_weights``);
-* :func:`placebo_ratios` -- post/pre RMSPE ratios of the in-space placebos (``placebo``);
-* :func:`power_curve` -- power of the pre-test by slope (``power_curve``), with the slopes
-  detected with the reported powers marked;
-* :func:`spillover_by_ring` -- the effect by ring with its interval (``by_ring``).
+* :func:`synthetic_trajectories` -- treated and synthetic paths (``sdid_trajectories``,
+  ``sc_trajectories``), one panel per cohort or treated unit;
+* :func:`unit_weights` -- the largest donor weights (``sdid_unit_weights``,
+  ``sc_unit_weights``);
+* :func:`placebo_ratios` -- post/pre RMSPE ratios of the in-space placebos
+  (``sc_placebo_ranks``);
+* :func:`power_curve` -- power of the pre-test by slope (``pretrend_power_curve``), with the
+  slopes detected with the reported powers marked;
+* :func:`spillover_by_ring` -- the effect by ring with its interval (``spillover_by_ring``).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 WIDTH = 6.4
+#: Most panels (cohorts, treated units) one figure draws; the tables hold the rest.
+MAX_PANELS = 8
 
 
 def _panels(n: int, height: float = 2.6) -> tuple[Figure, list]:
@@ -39,7 +42,7 @@ def synthetic_trajectories(table: pd.DataFrame) -> Figure:
     ``treated``, ``synthetic`` (``synthetic_shifted`` drawn instead when present, SDID's
     level-adjusted line) and ``cohort`` (and ``unit`` for synthetic control)."""
     key = "unit" if "unit" in table.columns else "cohort"
-    groups = list(table.groupby(key, sort=True))
+    groups = list(table.groupby(key, sort=True))[:MAX_PANELS]
     fig, axes = _panels(len(groups))
     line = "synthetic_shifted" if "synthetic_shifted" in table.columns else "synthetic"
     for ax, (label, part) in zip(axes, groups):
@@ -55,7 +58,7 @@ def synthetic_trajectories(table: pd.DataFrame) -> Figure:
 def unit_weights(table: pd.DataFrame, top: int = 10) -> Figure:
     """The ``top`` largest donor weights per treated unit or cohort (``unit``, ``weight``)."""
     key = "treated_unit" if "treated_unit" in table.columns else "cohort"
-    groups = list(table.groupby(key, sort=True))
+    groups = list(table.groupby(key, sort=True))[:MAX_PANELS]
     fig, axes = _panels(len(groups), height=0.25 * top + 1)
     for ax, (label, part) in zip(axes, groups):
         best = part.nlargest(top, "weight").iloc[::-1]
@@ -68,7 +71,7 @@ def unit_weights(table: pd.DataFrame, top: int = 10) -> Figure:
 
 def placebo_ratios(table: pd.DataFrame) -> Figure:
     """Post/pre RMSPE ratios of every unit in the placebo set, the treated unit highlighted."""
-    groups = list(table.groupby("treated_unit", sort=True))
+    groups = list(table.groupby("treated_unit", sort=True))[:MAX_PANELS]
     fig, axes = _panels(len(groups))
     for ax, (label, part) in zip(axes, groups):
         part = part.sort_values("ratio")
@@ -82,13 +85,14 @@ def placebo_ratios(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def power_curve(table: pd.DataFrame, slopes: Sequence[float] = (),
-                powers: Sequence[float] = ()) -> Figure:
-    """Power of the pre-trend test against the slope of a linear violation."""
+def power_curve(table: pd.DataFrame) -> Figure:
+    """Power of the pre-trend test against the slope of a linear violation (``slope``,
+    ``power``), the rows ``reported`` (the slopes detected with the powers asked) marked."""
     fig = Figure(figsize=(WIDTH, 3.2))
     ax = fig.subplots()
-    ax.plot(table["slope"], table["power"], color="#1f77b4")
-    for s, p in zip(slopes, powers):
+    curve, marks = table[~table["reported"]], table[table["reported"]]
+    ax.plot(curve["slope"], curve["power"], color="#1f77b4")
+    for s, p in zip(marks["slope"], marks["power"]):
         ax.plot([s, s, 0], [0, p, p], color="grey", ls=":", lw=0.8)
         ax.annotate(f"{p:.0%}: {s:.3g}", (s, p), fontsize=8, xytext=(4, -10),
                     textcoords="offset points")
@@ -113,3 +117,4 @@ def spillover_by_ring(table: pd.DataFrame) -> Figure:
     ax.set_ylabel("effect on untreated units")
     fig.tight_layout()
     return fig
+

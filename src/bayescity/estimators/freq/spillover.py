@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -14,18 +15,21 @@ from ...data.panel import COHORT, TREAT, Panel
 from ...data.spatial import (band_rings, coordinate_problems, exposure_rings, haversine_km,
                              read_neighbours, ring_labels)
 from ...results.effect import EffectResult
-from ..core.base import ParamError
-from ..core.checks import check_names, check_unit_constant
-from ..core.covariates import covariate_report, sentences
+from ...results.parts import Table, notes, warnings
+from ..core import params as P
+from ..core.base import Fitted, ParamError
+from ..core.covariates import covariate_report
 from ..core.fixest import predict_untreated
+from ..registry import register
 from .common import FreqEstimator
 from .es_common import Combined, Inference, aggregate_cells, effect_result
 from .imputation import RESID, cell_codes, first_stage_design, gardner_vcov
-from ..registry import register
 
 RING = "_bc_ring"
 SPILLOVER_ESTIMAND = "spillover"
 DIRECT_ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
+NO_STRUCTURE = ("give exactly one spatial structure: `coordinates: [lat, lon]` with `bands`, "
+                "or `weights: <file>`")
 
 
 def neighbour_orders(panel: Panel, units: pd.Index, coordinates: Sequence[str] | None,
@@ -90,6 +94,15 @@ def two_stage_rings(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     return cells, est, full, counts, imputed, kept
 
 
+@dataclass(frozen=True)
+class SpilloverState:
+    """What a fit keeps: the ring labels (``rings_``) and every unit-period's exposure
+    (``exposure_``: unit, time, ring; 0 for treated or unexposed unit-periods)."""
+
+    rings: tuple[str, ...]
+    exposure: pd.DataFrame
+
+
 @register("spillover")
 class Spillover(FreqEstimator):
     """Effects on treated units and spillovers on their untreated neighbours (Butts 2021).
@@ -98,16 +111,31 @@ class Spillover(FreqEstimator):
     in degrees) with distance ``bands`` in km (``[0, 50, 100]``: rings 0-50 and 50-100 km
     around every unit treated by then), or ``weights:`` a neighbours file (columns ``unit``,
     ``neighbour``, optional ``ring`` for the neighbour's order and ``weight``; rows of weight
-    0 are no neighbours). An untreated unit-period is exposed in the ring of its nearest
-    treated neighbour. Counterfactual trends come from unit-periods neither treated nor
-    exposed (Butts's "clean controls"), as in Gardner's two-stage DID with ring indicators
-    (did2s with rings): the direct effects are aggregated over treated cells as ``ATT``,
-    ``ATT_event``, ``ATT_cohort``, ``ATT_calendar``, ``ATT_by_<trait>``; ``spillover`` has one
-    term per ring (mean effect on its exposed untreated unit-periods), with Gardner's
-    clustered GMM errors for all of them jointly. A treated unit's own exposure to treated
-    neighbours is part of its direct effect. ``info`` of ``spillover`` holds ``by_ring``
-    (effect, interval and exposed units and unit-periods per ring).
+    0 are no neighbours; a relative path in a config is read from the config's folder). An
+    untreated unit-period is exposed in the ring of its nearest treated neighbour.
+    Counterfactual trends come from unit-periods neither treated nor exposed (Butts's "clean
+    controls"), as in Gardner's two-stage DID with ring indicators (did2s with rings): the
+    direct effects are aggregated over treated cells as ``ATT``, ``ATT_event``, ``ATT_cohort``,
+    ``ATT_calendar``, ``ATT_by_<trait>``; ``spillover`` has one term per ring (mean effect on
+    its exposed untreated unit-periods), with Gardner's clustered GMM errors for all of them
+    jointly. A treated unit's own exposure to treated neighbours is part of its direct effect.
+    ``spillover`` carries the part ``spillover_by_ring`` (effect, interval and exposed units
+    and unit-periods per ring); the exposure of every unit-period is ``exposure_``.
     """
+
+    params = {"coordinates": P.Spec("columns", "[latitude, longitude] columns in degrees, "
+                                               "constant within units; null: use `weights`",
+                                    none=True, role="unit_column"),
+              "bands": P.Spec("numbers", "increasing distances in km bounding the rings "
+                                         "([0, 50, 100]: 0-50 and 50-100 km); with "
+                                         "`coordinates`", low=0, none=True),
+              "weights": P.Spec("str", "neighbours file (unit, neighbour, optional ring and "
+                                       "weight); relative to the config's folder; null: use "
+                                       "`coordinates`", none=True),
+              "covariates": P.COVARIATES, "cluster": P.CLUSTER, "by": P.BY,
+              "by_bins": P.BY_BINS, "interval_prob": P.INTERVAL_PROB}
+    #: File paths among the parameters: a config's relative path is read from its folder.
+    path_params = ("weights",)
 
     def __init__(self, coordinates: Sequence[str] | None = None,
                  bands: Sequence[float] | None = None, weights: str | None = None,
@@ -124,31 +152,24 @@ class Spillover(FreqEstimator):
         self.interval_prob = interval_prob
 
     def _validate(self) -> None:
-        super()._validate()
-        if (self.coordinates is None) == (self.weights is None):
-            raise ParamError("coordinates / weights: give exactly one spatial structure: "
-                             "`coordinates: [lat, lon]` with `bands`, or `weights: <file>`")
+        if self.coordinates is not None and self.weights is not None:
+            raise ParamError(f"coordinates / weights: {NO_STRUCTURE}")
         if self.coordinates is not None:
-            check_names("coordinates", self.coordinates)
             if len(self.coordinates) != 2:
-                raise ParamError(f"coordinates: {self.coordinates!r} must name two columns, "
-                                 "[latitude, longitude]")
+                raise ParamError(f"coordinates: {list(self.coordinates)!r} must name two "
+                                 "columns, [latitude, longitude]")
             b = self.bands
-            if b is None or isinstance(b, str) or len(b) < 2 or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in b) \
-                    or b[0] < 0 or any(np.diff(b) <= 0):
+            if b is None or len(b) < 2 or any(np.diff(b) <= 0):
                 raise ParamError(f"bands: {b!r} must be at least two increasing distances in km "
                                  "from 0 or more, e.g. [0, 50, 100]")
         elif self.bands is not None:
             raise ParamError("bands: distance bands need `coordinates`; a weights file gives "
                              "rings in its `ring` column")
-        elif not isinstance(self.weights, str):
-            raise ParamError(f"weights: {self.weights!r} is not a file path")
 
-    def check_panel(self, panel: Panel) -> None:
-        super().check_panel(panel)
+    def _check_panel(self, panel: Panel) -> None:
+        if self.coordinates is None and self.weights is None:
+            raise ParamError(f"coordinates / weights: none given; {NO_STRUCTURE}")
         if self.coordinates is not None:
-            check_unit_constant(panel, "coordinates", self.coordinates)
             for c in self.coordinates:
                 if not pd.api.types.is_numeric_dtype(panel.frame[c]):
                     raise ParamError(f"coordinates: column {c!r} is not numeric (degrees)")
@@ -162,7 +183,7 @@ class Spillover(FreqEstimator):
             except PanelError as exc:
                 raise ParamError(f"weights: {exc}") from None
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
+    def _fit(self, panel: Panel) -> Fitted:
         panel = self._panel(panel)
         units = panel.units
         order, labels = neighbour_orders(panel, units, self.coordinates, self.bands, self.weights)
@@ -172,22 +193,23 @@ class Spillover(FreqEstimator):
         cells, est, vcov, counts, imputed, kept = two_stage_rings(
             frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
             covariates=covariates, cluster=cluster, by=None, n_rings=len(labels))
-        inf = Inference(imputed.shape[0], int(imputed[cluster].nunique()), None, "wald_gmm",
-                        self.interval_prob)
-        nd = len(cells)
         cov_info, cov_note, cov_warning = covariate_report(
             covariates, kept, frame, unit=panel.unit, time=panel.time,
             default=self.covariates is None)
-        info = {**cov_info, "notes": sentences(cov_note, self._note(frame, labels)),
-                "warnings": sentences(cov_warning)}
+        settings = {**cov_info, "vcov": "gardner_gmm_cluster", "spatial": self._how(),
+                    "rings": labels}
+        inf = Inference(imputed.shape[0], int(imputed[cluster].nunique()), None, "wald_gmm",
+                        self.interval_prob, settings,
+                        warnings(cov_warning) + notes(cov_note, self._note(frame)))
+        nd = len(cells)
         out = [effect_result(self.method, e, aggregate_cells(cells, est[:nd], vcov[:nd, :nd], e),
-                             inf, **(info if e == "ATT" else {}))
-               for e in DIRECT_ESTIMANDS]
+                             inf) for e in DIRECT_ESTIMANDS]
         if self.by is not None:
             out.append(self._by_result(frame, panel, covariates, cluster, len(labels), inf))
         out.append(self._rings(imputed, labels, est[nd:], vcov[nd:, nd:], counts[nd:], inf,
                                panel.unit))
-        return out
+        exposure = frame[[panel.unit, panel.time, RING]].rename(columns={RING: "ring"})
+        return Fitted(tuple(out), SpilloverState(tuple(labels), exposure.reset_index(drop=True)))
 
     def _by_result(self, frame, panel, covariates, cluster, n_rings, inf) -> EffectResult:
         cells, est, vcov, *_ = two_stage_rings(
@@ -207,18 +229,22 @@ class Spillover(FreqEstimator):
                             for r in range(len(labels))])
         c = Combined([lb for lb, k in zip(labels, keep) if k], est[keep],
                      vcov[np.ix_(keep, keep)], np.eye(int(keep.sum())), n_units[keep])
-        warn = [f"rings {[lb for lb, k in zip(labels, keep) if not k]} have no exposed "
-                "untreated unit-periods"] if not keep.all() else []
-        result = effect_result(self.method, SPILLOVER_ESTIMAND, c, inf, warnings=warn)
+        empty = [lb for lb, k in zip(labels, keep) if not k]
+        if empty:
+            inf = replace(inf, messages=inf.messages + warnings(
+                f"rings {empty} have no exposed untreated unit-periods"))
+        result = effect_result(self.method, SPILLOVER_ESTIMAND, c, inf)
         table = result.table.rename(columns={"n_treated": "exposed_units"}).assign(
             exposed_unit_periods=counts[keep].astype(int))
-        return replace(result, info={**result.info, "by_ring": table})
+        return result.replace(parts=[*result.parts, Table("spillover_by_ring", table)])
 
-    def _note(self, frame: pd.DataFrame, labels: list[str]) -> str:
+    def _how(self) -> str:
+        return (f"distance bands {list(self.bands)} km" if self.coordinates is not None
+                else f"neighbours file {Path(self.weights).name}")
+
+    def _note(self, frame: pd.DataFrame) -> str:
         exposed = int(((frame[TREAT] == 0) & (frame[RING] > 0)).sum())
         clean = int(((frame[TREAT] == 0) & (frame[RING] == 0)).sum())
-        how = (f"distance bands {list(self.bands)} km" if self.coordinates is not None
-               else f"neighbours file {self.weights}")
-        return (f"spillovers by ring ({how}): {exposed} exposed untreated unit-periods; unit "
-                f"and year effects from {clean} unit-periods neither treated nor exposed "
+        return (f"spillovers by ring ({self._how()}): {exposed} exposed untreated unit-periods; "
+                f"unit and year effects from {clean} unit-periods neither treated nor exposed "
                 "(Butts 2021; Gardner two-stage errors)")

@@ -12,11 +12,12 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...estimands import CellEffects, aggregate
 from ...results.effect import EffectResult, wald_table
-from ..core.base import Estimator, ParamError, resolve_by
-from ..core.checks import check_int, check_name, check_prob, require_untreated_periods
+from ...results.parts import Facts, Message, Part, Table, notes, warnings
+from ..core import params as P
+from ..core.base import Estimator, Fitted, ParamError, resolve_by
 from ..core.seeds import RandomState, child_seeds
-from ..registry import register
 from ..core.tasks import map_with_progress
+from ..registry import register
 from .sdid_design import (VARIANCES, Design, cells, fit_blocks, replicate, replicate_vcov)
 from .sdid_solver import BlockFit
 
@@ -115,6 +116,17 @@ def variance_replications(design: Design, fits: Sequence[BlockFit], variance: st
     return np.array([[row.get(k, np.nan) for k in keys] for row in flat])
 
 
+@dataclass(frozen=True)
+class SDIDState:
+    """What a fit keeps: the block design (``design_``: outcome matrix, never-treated rows
+    first), the units in its row order (``units_``) and each block's weights and effects
+    (``fits_``: omega, lambda, the per-period effects; blocks as ``design_.blocks``)."""
+
+    design: Design
+    units: tuple
+    fits: tuple[BlockFit, ...]
+
+
 @register("synthetic_did")
 class SyntheticDiD(Estimator):
     """Synthetic difference-in-differences (Arkhangelsky, Athey, Hirshberg, Imbens & Wager
@@ -131,13 +143,19 @@ class SyntheticDiD(Estimator):
     ``replications``, 200). Normal intervals and p-values from the replication variance.
 
     Results: ``ATT``, ``ATT_event`` (e >= 0), ``ATT_cohort``, ``ATT_calendar`` and
-    ``ATT_by_<trait>``; ``info`` of ``ATT`` holds ``trajectories`` (treated and synthetic means
-    per cohort and period, the synthetic line shifted by the lambda-weighted pre-period gap),
-    ``unit_weights`` and ``time_weights``.
+    ``ATT_by_<trait>``; ``ATT`` carries the parts ``sdid_trajectories`` (treated and synthetic
+    means per cohort and period, the synthetic line shifted by the lambda-weighted pre-period
+    gap), ``sdid_unit_weights`` and ``sdid_time_weights``. The fitted weights are ``fits_``.
     """
 
     paradigm = "frequentist"
-    param_choices = {"variance": VARIANCES}
+    params = {"variance": P.Spec("choice", "variance of the whole staggered estimator: "
+                                           "bootstrap (R synthdid's default), placebo (one "
+                                           "treated unit) or jackknife", choices=VARIANCES),
+              "n_reps": P.Spec("int", "bootstrap or placebo replications (R synthdid: 200); "
+                                      "the jackknife leaves each unit out once", low=2),
+              "by": P.BY, "by_bins": P.BY_BINS, "interval_prob": P.INTERVAL_PROB,
+              "random_state": P.RANDOM_STATE}
     smoke_params = {"n_reps": 30}
 
     def __init__(self, variance: str = "bootstrap", n_reps: int = 200, by: str | None = None,
@@ -150,23 +168,16 @@ class SyntheticDiD(Estimator):
         self.interval_prob = interval_prob
         self.random_state = random_state
 
-    def _validate(self) -> None:
-        check_int("n_reps", self.n_reps, minimum=2)
-        check_prob("interval_prob", self.interval_prob)
-        check_name("by", self.by)
-
-    def check_panel(self, panel: Panel) -> None:
-        require_untreated_periods(panel)
+    def _check_panel(self, panel: Panel) -> None:
         panel = resolve_by(panel, self.by, self.by_bins)
         if not panel.is_balanced:
             missing = panel.n_units * panel.n_periods - panel.n_obs
             raise ParamError(f"data: synthetic_did needs a balanced panel; {missing} unit-periods "
                              "are missing")
         design, _, dropped = build_design(panel, self.by)
-        check_design(design, dropped, self.variance)
+        check_blocks(design, dropped, self.variance)
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
-        self.check_panel(panel)
+    def _fit(self, panel: Panel) -> Fitted:
         panel = resolve_by(panel, self.by, self.by_bins)
         design, units, dropped = build_design(panel, self.by)
         fits = fit_blocks(design)
@@ -175,13 +186,16 @@ class SyntheticDiD(Estimator):
         reps = variance_replications(design, fits, self.variance, int(self.n_reps),
                                      self.random_state, self.by, full.keys)
         vcov = replicate_vcov(reps, self.variance)
-        info = {"notes": self._notes(panel, dropped), "warnings": self._warnings(dropped),
-                **weight_tables(design, fits, units)}
-        return [self._result(full, vcov, estimand, panel, info if estimand == "ATT" else {})
-                for estimand in dict.fromkeys(k[0] for k in full.keys)]
+        settings = Facts("settings", self._settings(design, dropped, reps.shape[0]))
+        messages = (*notes(*self._notes(panel)), *warnings(*self._warnings(dropped)))
+        tables = weight_tables(design, fits, units)
+        results = tuple(self._result(full, vcov, estimand, panel, messages,
+                                     [settings, *(tables if estimand == "ATT" else ())])
+                        for estimand in dict.fromkeys(k[0] for k in full.keys))
+        return Fitted(results, SDIDState(design, tuple(units), tuple(fits)))
 
     def _result(self, full: TermSet, vcov: np.ndarray, estimand: str, panel: Panel,
-                info: dict) -> EffectResult:
+                messages: Sequence[Message], parts: Sequence[Part]) -> EffectResult:
         idx = [i for i, k in enumerate(full.keys) if k[0] == estimand]
         v = vcov[np.ix_(idx, idx)]
         table = wald_table([full.keys[i][1] for i in idx], full.estimates[idx], v,
@@ -190,19 +204,26 @@ class SyntheticDiD(Estimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=panel.n_obs, interval_prob=self.interval_prob,
                             interval_kind=f"wald_{self.variance}", n_clusters=panel.n_units,
-                            vcov=v, info=info)
+                            vcov=v, messages=messages, parts=parts)
 
-    def _notes(self, panel: Panel, dropped: list[int]) -> list[str]:
-        notes = [f"synthetic DID cohort by cohort against the never-treated units, aggregated "
+    def _settings(self, design: Design, dropped: list[int], n_reps: int) -> dict:
+        return {"variance": self.variance, "replications": n_reps,
+                "cohorts": sorted({c for c, _ in design.blocks}), "cohorts_dropped": dropped,
+                "never_treated_units": design.n_controls,
+                "treated_units": int(design.Y.shape[0] - design.n_controls),
+                "intervals": "normal, from the replication variance"}
+
+    def _notes(self, panel: Panel) -> list[str]:
+        out = [f"synthetic DID cohort by cohort against the never-treated units, aggregated "
                  f"with treated-cell weights; {self.variance} variance of the whole staggered "
                  f"estimator ({self.n_reps if self.variance != 'jackknife' else 'one per unit'} "
                  "replications), normal intervals"]
         if self.variance == "placebo":
-            notes.append("variance: placebo (R synthdid's vcov defaults to bootstrap)")
+            out.append("variance: placebo (R synthdid's vcov defaults to bootstrap)")
         if panel.covariates:
-            notes.append(f"covariates {list(panel.covariates)} not used: the weights match the "
+            out.append(f"covariates {list(panel.covariates)} not used: the weights match the "
                          "outcome alone (R synthdid without X)")
-        return notes
+        return out
 
     @staticmethod
     def _warnings(dropped: list[int]) -> list[str]:
@@ -210,8 +231,8 @@ class SyntheticDiD(Estimator):
             if dropped else []
 
 
-def check_design(design: Design, dropped: list[int], variance: str) -> None:
-    """What the design needs before any fit, in the config's words."""
+def check_blocks(design: Design, dropped: list[int], variance: str) -> None:
+    """What the block design needs before any fit, in the config's words."""
     n0, n1 = design.n_controls, design.Y.shape[0] - design.n_controls
     if n0 < 2:
         raise ParamError(f"data: synthetic_did needs never-treated units as controls; the panel "
@@ -233,8 +254,9 @@ def check_design(design: Design, dropped: list[int], variance: str) -> None:
                          "has one (use placebo or bootstrap)")
 
 
-def weight_tables(design: Design, fits: Sequence[BlockFit], units: pd.Index) -> dict:
-    """``trajectories``, ``unit_weights`` (non-zero) and ``time_weights`` per cohort block."""
+def weight_tables(design: Design, fits: Sequence[BlockFit], units: pd.Index) -> list[Table]:
+    """The parts ``sdid_trajectories``, ``sdid_unit_weights`` (non-zero) and
+    ``sdid_time_weights``, per cohort block."""
     traj, uw, tw = [], [], []
     for k, ((cohort, level), fit) in enumerate(zip(design.blocks, fits)):
         if level is not None:
@@ -254,5 +276,6 @@ def weight_tables(design: Design, fits: Sequence[BlockFit], units: pd.Index) -> 
                                 "weight": fit.lam}))
     unit_weights = pd.concat(uw, ignore_index=True).sort_values(
         ["cohort", "weight"], ascending=[True, False], ignore_index=True)
-    return {"trajectories": pd.concat(traj, ignore_index=True), "unit_weights": unit_weights,
-            "time_weights": pd.concat(tw, ignore_index=True)}
+    return [Table("sdid_trajectories", pd.concat(traj, ignore_index=True)),
+            Table("sdid_unit_weights", unit_weights),
+            Table("sdid_time_weights", pd.concat(tw, ignore_index=True))]
