@@ -4,12 +4,16 @@ pre-test, on an event study of a simulated panel; config-time errors."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from diff_diff.pretrends import PreTrendsPower as DDPower
 
 import bayescity as bc
 from bayescity.estimators import ParamError
+from bayescity.reports import ReportInputs
+from bayescity.reports.cache import FigureMaker
 from bayescity.reports.referee_figures_b import power_curve
+from bayescity.reports.sections import referee_figures
 from bayescity.estimators.robust.pretrend_power import (mean_after_pretest, nis_box,
                                                         rejection_probability)
 from conftest import make_staggered
@@ -86,7 +90,9 @@ def test_power_figure_draws_the_curve(fit):
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(),
                                table.loc[~table["reported"], "power"])
     assert fit.slopes_ == tuple(slopes.table["estimate"])
-
+    inputs = ReportInputs("t", "r", {"power": fit.results()}, [], {}, pd.DataFrame())
+    assert [b.content.id for b in referee_figures(inputs, FigureMaker())] == [
+        "fig-pretrend-power-curve-power-pretrend-slope"]
 
 
 def test_a_window_without_leads_is_refused_before_fitting():

@@ -14,7 +14,10 @@ from bayescity.data.spatial import band_rings, exposure_rings, haversine_km, rea
 from bayescity.estimators import ParamError
 from bayescity.experiments.config import ConfigError, load_config
 from bayescity.experiments.runner import prepare
+from bayescity.reports import ReportInputs
+from bayescity.reports.cache import FigureMaker
 from bayescity.reports.referee_figures_b import spillover_by_ring
+from bayescity.reports.sections import referee_figures
 
 DIRECT, SPILL, BANDS = 1.0, (0.5, 0.2), [0, 40, 80]
 
@@ -156,6 +159,9 @@ def test_ring_figure_draws_the_estimates(sim):
     table = sim[2].effect("spillover").part_frame("spillover_by_ring")
     fig = spillover_by_ring(table)
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), table["estimate"])
+    inputs = ReportInputs("t", "r", {"spill": sim[2].results()}, [], {}, pd.DataFrame())
+    assert [b.content.id for b in referee_figures(inputs, FigureMaker())] == [
+        "fig-spillover-by-ring-spill-spillover"]
     exposure = sim[2].exposure_
     assert sim[2].rings_ == ("0-40km", "40-80km")
     exposed = exposure[exposure["ring"] > 0].groupby("ring")["unit"].nunique()

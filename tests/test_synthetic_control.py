@@ -13,7 +13,10 @@ from diff_diff import SyntheticControl
 
 import bayescity as bc
 from bayescity.estimators import ParamError
+from bayescity.reports import ReportInputs
+from bayescity.reports.cache import FigureMaker
 from bayescity.reports.referee_figures_b import placebo_ratios
+from bayescity.reports.sections import referee_figures
 
 #: Abadie, Diamond & Hainmueller (2010, JASA 105(490), Table 2): synthetic California's donors
 #: (with income, beer, retail price, youth share and three lagged sales as predictors).
@@ -21,6 +24,12 @@ ADH_WEIGHTS = {"Colorado": 0.164, "Connecticut": 0.069, "Montana": 0.199, "Nevad
                "Utah": 0.334}
 #: ADH 2010 sec. 3.4: California's post/pre RMSPE ratio is the highest of the 39 states.
 ADH_P_VALUE = 1 / 39
+
+
+def _figure_ids(est_id, results):
+    """The ids of the figures the report's referee section draws from ``results``."""
+    inputs = ReportInputs("t", "r", {est_id: results}, [], {}, pd.DataFrame())
+    return [b.content.id for b in referee_figures(inputs, FigureMaker())]
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +111,15 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_control", outcome_lags=[1995]).check_panel(panel)
 
 
-def test_placebo_figure_and_fitted_weights(default_fit):
+def test_placebo_figure_and_report_figures(default_fit):
     att = default_fit.effect("ATT")
     ranks = att.part_frame("sc_placebo_ranks")
     assert len(ranks) == 39 and ranks["is_treated"].sum() == 1
     fig = placebo_ratios(ranks)
     bars = fig.axes[0].patches
     np.testing.assert_allclose([b.get_width() for b in bars], np.sort(ranks["ratio"]))
+    assert _figure_ids("sc", default_fit.results()) == [
+        "fig-sc-trajectories-sc-ATT", "fig-sc-unit-weights-sc-ATT", "fig-sc-placebo-ranks-sc-ATT"]
     assert default_fit.fits_["California"].weights @ np.ones(38) == pytest.approx(1.0)
 
 

@@ -13,6 +13,7 @@ import bayescity as bc
 from bayescity.estimators import ParamError
 from bayescity.estimators.robust.sdid_design import fit_blocks, replicate, replicate_vcov
 from bayescity.estimators.robust.synthetic_did import build_design
+from bayescity.reports import FitRecord, ReportInputs, unit_table, write_report
 from bayescity.reports.referee_figures_b import synthetic_trajectories
 
 #: Arkhangelsky, Athey, Hirshberg, Imbens & Wager (2021, AER 111(12), Table 1): SDID -15.6
@@ -130,7 +131,7 @@ def test_config_time_errors(prop99):
         bc.make_estimator("synthetic_did", variance="jackknife").check_panel(panel)
 
 
-def test_trajectory_table_and_figure(prop99):
+def test_trajectory_table_figure_and_report(prop99, tmp_path):
     fit = bc.make_estimator("synthetic_did", variance="placebo", n_reps=2,
                             random_state=1).fit(prop99[0])
     traj = fit.effect("ATT").part_frame("sdid_trajectories")
@@ -139,6 +140,16 @@ def test_trajectory_table_and_figure(prop99):
     assert gap == pytest.approx(fit.effect("ATT").estimate(), abs=1e-9)
     fig = synthetic_trajectories(traj)
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), traj["synthetic_shifted"])
+    inputs = ReportInputs("prop99", "r", {"sdid": fit.results()},
+                          [FitRecord("sdid", "synthetic_did")],
+                          {"source": "prop99", "first_period": 1970, "last_period": 2000},
+                          unit_table(prop99[0]))
+    write_report(tmp_path, inputs)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = html[html.index("Decompositions, synthetic controls"):]
+    for fig_id in ("fig-sdid-trajectories-sdid-ATT", "fig-sdid-unit-weights-sdid-ATT"):
+        assert fig_id in section
+    assert "Synthetic DID: time weights (lambda) by cohort" in section
 
 
 def test_block_design_matches_diff_diff():

@@ -13,14 +13,21 @@ so the report can draw them, and tests can check them, without refitting anythin
 * :func:`power_curve` -- power of the pre-test by slope (``pretrend_power_curve``), with the
   slopes detected with the reported powers marked;
 * :func:`spillover_by_ring` -- the effect by ring with its interval (``spillover_by_ring``).
+
+:data:`FIGURES` maps each of those part names to its drawing and title; :func:`part_figure`
+rasterises one for the report.
 """
 
 from __future__ import annotations
 
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from .figures import Figure as Rendered
+from .figures import render
 
 WIDTH = 6.4
 #: Most panels (cohorts, treated units) one figure draws; the tables hold the rest.
@@ -118,3 +125,28 @@ def spillover_by_ring(table: pd.DataFrame) -> Figure:
     fig.tight_layout()
     return fig
 
+
+#: Part name -> (drawing, title, the column whose values get a panel each, or None).
+FIGURES: Mapping[str, tuple[Callable[[pd.DataFrame], Figure], str, str | None]] = {
+    "sdid_trajectories": (synthetic_trajectories, "Synthetic DID: treated and synthetic paths",
+                          "cohort"),
+    "sdid_unit_weights": (unit_weights, "Synthetic DID: largest unit weights", "cohort"),
+    "sc_trajectories": (synthetic_trajectories, "Synthetic control: treated and synthetic paths",
+                        "unit"),
+    "sc_unit_weights": (unit_weights, "Synthetic control: largest donor weights",
+                        "treated_unit"),
+    "sc_placebo_ranks": (placebo_ratios, "Synthetic control: in-space placebos",
+                         "treated_unit"),
+    "pretrend_power_curve": (power_curve, "Power of the pre-trend test", None),
+    "spillover_by_ring": (spillover_by_ring, "Spillovers on untreated neighbours by ring", None),
+}
+
+
+def part_figure(name: str, table: pd.DataFrame, fig_id: str, label: str) -> Rendered:
+    """The figure of part ``name`` drawn from its ``table``, rasterised for the report
+    (``label`` names the estimator in the title)."""
+    draw, title, key = FIGURES[name]
+    shown = table[key].nunique() if key else 0
+    caption = (f"The first {MAX_PANELS} of {shown} panels; the table holds every one."
+               if shown > MAX_PANELS else "")
+    return render(draw(table), fig_id, f"{title} ({label})", caption)
