@@ -16,5 +16,5 @@ from .psm_did import PSMDID
 from .synthetic_control import SyntheticControl
 from .synthetic_did import SyntheticDiD
 
-__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower",
-           "SyntheticControl", "SyntheticDiD"]
+__all__ = ["Codings", "Heterogeneity", "HonestDiD", "Mechanisms", "PSMDID", "Placebo",
+           "PretrendsPower", "SyntheticControl", "SyntheticDiD"]
