@@ -11,7 +11,8 @@ from .constants import INTERVAL_PROB, SUMMARY_COLUMNS
 from .data import Panel, PanelError, load_panel
 from .estimators import (DML, PSMDID, TWFE, CallawaySantAnna, CausalForest, Codings, EventStudy,
                          Heterogeneity, HierarchicalDID, HonestDiD, Imputation, Mechanisms,
-                         Placebo, SunAbraham, available_methods, get_estimator, make_estimator)
+                         Placebo, PretrendsPower, Spillover, SunAbraham, SyntheticControl,
+                         SyntheticDiD, available_methods, get_estimator, make_estimator)
 from .experiments import run_experiment
 from .results import EffectResult, compare
 
@@ -21,4 +22,5 @@ __all__ = ["INTERVAL_PROB", "SUMMARY_COLUMNS", "EffectResult", "Panel", "PanelEr
            "available_methods", "compare", "datasets", "get_estimator", "load_panel",
            "make_estimator", "run_experiment", "__version__", "CallawaySantAnna", "CausalForest",
            "Codings", "DML", "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD",
-           "Imputation", "Mechanisms", "PSMDID", "Placebo", "SunAbraham", "TWFE"]
+           "Imputation", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower", "Spillover",
+           "SunAbraham", "SyntheticControl", "SyntheticDiD", "TWFE"]
