@@ -23,6 +23,7 @@ from . import posterior as P
 from . import tfp as T
 from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
+from .fonts import figure_fonts
 from .comparison import column_name, estimator_columns
 from .inputs import ReportInputs
 from .parts import distinct_parts, label, render_part, section_blocks
@@ -223,7 +224,8 @@ def _posterior_digest(inputs: ReportInputs, est_id: str, given: Any, reported: l
         return P.PosteriorDigest(), problem
     figs.misses += 1
     prob = float(inputs.results[est_id][0].interval_prob)
-    digest = P.digest_posterior(idata, est_id, given, reported, prob)
+    with figure_fonts():
+        digest = P.digest_posterior(idata, est_id, given, reported, prob)
     if key is not None:
         figs.store(key, digest.to_payload())
     return digest, ""
