@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..diagnostics import breach_notes
 from ..results.plain import sha256_file
+from ..results.stored_posterior import restore_estimands
 from .cache import figure_from, figure_payload
 from .figures import Figure, render
 from ..diagnostics import diagnose
@@ -48,8 +49,11 @@ def posterior_problem(path: str | None, sha256: str | None) -> str:
     return ""
 
 
-def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
-    """The InferenceData at ``path`` loaded into memory, or None and the reason it is not."""
+def open_posterior(path: str | None, sha256: str | None,
+                   results: list | None = None) -> tuple[Any, str]:
+    """The InferenceData at ``path`` loaded into memory, with the estimands the store keeps in
+    the fit's ``results`` put back (:mod:`bayescity.results.stored_posterior`), or None and
+    the reason it is not."""
     problem = posterior_problem(path, sha256)
     if problem:
         return None, problem
@@ -59,6 +63,7 @@ def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
         idata = az.from_netcdf(str(path))
         for group in idata.groups():
             getattr(idata, group).load()
+        idata = restore_estimands(idata, results or [])
     except (OSError, ValueError, KeyError) as exc:
         return None, f"posterior file {path} cannot be read ({exc})"
     return idata, ""

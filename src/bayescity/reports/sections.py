@@ -219,7 +219,7 @@ def _posterior_digest(inputs: ReportInputs, est_id: str, given: Any, reported: l
                 return digest, ""
             except (ValueError, KeyError, TypeError):
                 pass
-    idata, problem = P.open_posterior(path, record.posterior_sha256)
+    idata, problem = P.open_posterior(path, record.posterior_sha256, inputs.results[est_id])
     if idata is None:
         return P.PosteriorDigest(), problem
     figs.misses += 1
