@@ -261,4 +261,7 @@ class HonestDiD(Estimator):
                             interval_prob=self.interval_prob,
                             interval_kind=f"honest_did_{method}", n_clusters=events.n_clusters,
                             tests=(test,), messages=notes(note),
-                            parts=[Facts("settings", settings), Table("sensitivity", shown)])
+                            parts=[Facts("settings", settings), Table("sensitivity", shown),
+                                   Facts("check", {"kind": "sensitivity",
+                                                   "expects": "an interval that excludes 0 "
+                                                              "up to a large bound"})])
