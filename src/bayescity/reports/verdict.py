@@ -175,7 +175,8 @@ def robustness_paragraph(checks: pd.DataFrame) -> Paragraph:
             parts.append(f"{r.estimator} ({kind.replace('_', ' ')}): {r.reading}.")
     failed = checks[checks["reading"].astype(str).str.contains("fails|not distinguished")]
     head = ("Every check passes." if failed.empty else
-            f"{len(failed)} check{'s' if len(failed) > 1 else ''} raise doubts.")
+            f"{len(failed)} checks raise doubts." if len(failed) > 1 else
+            "1 check raises doubts.")
     return Paragraph("robustness", "Robustness", " ".join([head, *parts]))
 
 
