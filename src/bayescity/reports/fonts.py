@@ -88,3 +88,45 @@ def missing_glyphs(text: str) -> list[str]:
     cjk = FT2Font(str(cjk_font_file())).get_charmap()
     return [ch for ch in dict.fromkeys(text)
             if not ch.isspace() and ord(ch) not in latin and ord(ch) not in cjk]
+
+
+#: The family name report.html gives its embedded CJK font.
+WEB_FAMILY = "bayescity CJK"
+
+
+def _is_cjk(ch: str) -> bool:
+    """Characters a Latin system font may lack: CJK ideographs, kana, hangul, CJK punctuation
+    and full-width forms."""
+    return ord(ch) >= 0x2E80
+
+
+def font_face(text: str) -> str:
+    """A CSS ``@font-face`` embedding the CJK font reduced to the characters of ``text`` that
+    need it (a few KB), so the page shows them on a machine without CJK fonts and offline;
+    "" when ``text`` has none."""
+    chars = "".join(sorted({ch for ch in text if _is_cjk(ch)}))
+    if not chars:
+        return ""
+    return ("@font-face { font-family: '" + WEB_FAMILY + "'; font-display: block; "
+            "unicode-range: U+2E80-10FFFF; src: url(data:font/otf;base64,"
+            + _subset_base64(chars) + ") format('opentype'); }")
+
+
+@lru_cache(maxsize=8)
+def _subset_base64(chars: str) -> str:
+    import base64
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(cjk_font_file()), lazy=True)
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = [1, 2]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=chars)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -21,6 +21,7 @@ import yaml
 from .blocks import Block, Section, table_block
 from .cache import FigureMaker
 from .figures import Figure, new_figure, render
+from .html import with_cjk_font
 
 SWEEP_TABLE, GRID = "sweep.csv", "grid.yaml"
 #: Estimates closer than this are the same number.
@@ -126,10 +127,10 @@ def render_sweep_html(name: str, sweep_id: str, table: pd.DataFrame, grid: Mappi
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined)
     sections = sweep_sections(table, grid, figs or FigureMaker())
-    return env.get_template("report.html.j2").render(
+    return with_cjk_font(env.get_template("report.html.j2").render(
         name=f"{name}: sweep", run_id=sweep_id, smoke=bool(grid.get("smoke")),
         n_estimators=int(table["estimator"].nunique()) if not table.empty else 0,
-        version=metadata.version("bayescity"), sections=sections, warnings=[], n_warnings=0)
+        version=metadata.version("bayescity"), sections=sections, warnings=[], n_warnings=0))
 
 
 def write_sweep_report(folder: str | Path, cache=None) -> Path:
