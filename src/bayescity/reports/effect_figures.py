@@ -89,7 +89,7 @@ def event_facets(long: pd.DataFrame, tests: pd.DataFrame,
     ids = list(dict.fromkeys(rows["estimator"]))
     ncol = min(3, len(ids))
     nrow = -(-len(ids) // ncol)
-    fig = new_figure(7.8, 0.5 + 2.3 * nrow)
+    fig = new_figure(7.8, 0.5 + 2.5 * nrow)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False)).ravel()
     true = None if truth is None else truth[truth["estimand"] == "ATT_event"].assign(
         e=lambda d: pd.to_numeric(d["term"], errors="coerce"))
@@ -106,7 +106,7 @@ def event_facets(long: pd.DataFrame, tests: pd.DataFrame,
             ax.scatter(shown["e"], shown["truth"], **TRUTH_STYLE)
         ax.axhline(0, color="0.5", lw=0.7)
         ax.axvline(-0.5, color="0.5", lw=0.7, ls=":")
-        ax.set_title(f"{est_id}  {_pretrend(tests, est_id)}".strip(), fontsize=8, loc="left")
+        ax.set_title(f"{est_id}\n{_pretrend(tests, est_id)}".strip(), fontsize=7, loc="left")
         ax.tick_params(labelsize=7)
     for ax in axes[len(ids):]:
         ax.set_visible(False)
@@ -120,7 +120,7 @@ def event_facets(long: pd.DataFrame, tests: pd.DataFrame,
     return render(fig, "fig-event", "Event study, one panel per method", caption)
 
 
-def att_gt_plot(gt: pd.DataFrame, est_id: str) -> Figure | None:
+def att_gt_plot(gt: pd.DataFrame, est_id: str, also: tuple[str, ...] = ()) -> Figure | None:
     """ATT(g,t) by cohort (R did's ``ggdid`` layout): one panel per cohort, effects by period
     with intervals, pre-periods grey, post-periods coloured."""
     need = {"cohort", "time", "att", "lower", "upper"}
@@ -137,12 +137,15 @@ def att_gt_plot(gt: pd.DataFrame, est_id: str) -> Figure | None:
             ax.vlines(sub["time"], sub["lower"], sub["upper"], color=color, lw=1)
             ax.scatter(sub["time"], sub["att"], color=color, s=9, zorder=3)
         ax.axhline(0, color="0.5", lw=0.6)
-        ax.set_title(f"cohort {g}", fontsize=8, loc="left")
+        ax.text(0.01, 0.95, f"cohort {g}", transform=ax.transAxes, fontsize=7, va="top",
+                bbox=dict(facecolor="white", edgecolor="none", pad=1))
         ax.tick_params(labelsize=7)
+    axes[-1].xaxis.get_major_locator().set_params(integer=True)
     axes[-1].set_xlabel("period")
+    same = f" The same table for {', '.join(also)}." if also else ""
     return render(fig, f"fig-att-gt-{est_id}", f"ATT(g,t) by cohort ({est_id})",
                   "Each cohort's group-time effects with their intervals; grey: periods before "
-                  "its first treated period (placebo ATT(g,t)).")
+                  "its first treated period (placebo ATT(g,t))." + same)
 
 
 def sensitivity_plot(table: pd.DataFrame, est_id: str, symbol: str) -> Figure | None:

@@ -134,14 +134,29 @@ def effect_figures(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) 
     drawn = [figs(F.forest_plot, plotted(long), inputs.truth),
              figs(E.event_facets, plotted(long), pre[["estimator", "p_value"]].reset_index(
                  drop=True), inputs.truth)]
+    for (est_id, frame), also in _distinct_frames(inputs, "att_gt"):
+        drawn.append(figs(E.att_gt_plot, frame, est_id, also))
     for est_id, results in inputs.results.items():
-        for _, part in distinct_parts(results, "att_gt")[:1]:
-            drawn.append(figs(E.att_gt_plot, part.frame, est_id))
         for _, part in distinct_parts(results, "counterfactual")[:1]:
             drawn.append(figs(E.counterfactual_plot, part.frame, est_id,
                               str(inputs.panel.get("outcome", "outcome"))))
     return Section("effects", "Effects across methods",
                    [Block("figure", f) for f in drawn if f is not None])
+
+
+def _distinct_frames(inputs: ReportInputs, name: str) -> list[tuple[tuple[str, pd.DataFrame],
+                                                                     tuple[str, ...]]]:
+    """Each distinct table part ``name`` once, with the other estimators that carry the same."""
+    found: list[tuple[tuple[str, pd.DataFrame], list[str]]] = []
+    for est_id, results in inputs.results.items():
+        for _, part in distinct_parts(results, name)[:1]:
+            frame = part.frame
+            twin = next((f for f in found if f[0][1].equals(frame)), None)
+            if twin is None:
+                found.append(((est_id, frame), []))
+            else:
+                twin[1].append(est_id)
+    return [(key, tuple(ids)) for key, ids in found]
 
 
 def robustness_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:

@@ -118,7 +118,7 @@ def trait_paragraphs(long, comparison, settings, tests, truth=None) -> list[Para
                                            "estimand"]):
         trait, rows = estimand.removeprefix("ATT_by_"), long[long["estimand"] == estimand]
         means = rows.groupby("term", sort=False)["estimate"].median().sort_values()
-        parts = [f"By {trait}: {means.index[-1]} has the largest effect (median across methods "
+        parts = [f"{means.index[-1]} has the largest effect (median across methods "
                  f"{_num(means.iloc[-1])}), {means.index[0]} the smallest ({_num(means.iloc[0])})."]
         for term in means.index:
             level = rows[rows["term"].astype(str) == str(term)]
