@@ -44,7 +44,7 @@ def split_long(long: pd.DataFrame, results: Mapping[str, list[EffectResult]]
 
 
 def _reading(kind: str, est: float, lo: float, hi: float, p: float, breakdown: float,
-             symbol: str) -> str:
+             symbol: str, smallest: float = 0.0) -> str:
     if kind == "randomization":
         if p != p:
             return ""
@@ -62,9 +62,12 @@ def _reading(kind: str, est: float, lo: float, hi: float, p: float, breakdown: f
     if kind == "sensitivity":
         if breakdown == float("inf"):
             return "the robust interval excludes 0 at every bound of the grid"
-        return (f"the conclusion survives violations of parallel trends up to {symbol} = "
-                f"{breakdown:.3g}" if breakdown > 0 else
-                "already the smallest bound of the grid brings 0 into the robust interval")
+        if breakdown <= smallest:
+            return (f"already the smallest bound of the grid ({symbol} = {breakdown:.3g}) "
+                    "brings 0 into the robust interval: the conclusion rests on exact "
+                    "parallel trends")
+        return (f"breakdown value {symbol} = {breakdown:.3g}: the conclusion survives "
+                f"violations of parallel trends below it")
     return ""
 
 
@@ -84,10 +87,12 @@ def checks_frame(results: Mapping[str, list[EffectResult]]) -> pd.DataFrame:
             if kind == "sensitivity":  # one row: the target, its original interval
                 symbol = str(table["term"].iloc[0]).split("=")[0] if len(table) else "M"
                 lo, hi = (r.facts().get("original_ci") or (np.nan, np.nan))[:2]
+                grid = r.part_frame("sensitivity") if r.part("sensitivity") else None
+                smallest = float(grid["bound"].min()) if grid is not None else 0.0
                 rows.append([kind, est_id, r.estimand, f"{symbol} breakdown",
                              float(table["estimate"].iloc[0]), lo, hi, np.nan, breakdown,
                              check.get("expects"), _reading(kind, 0, lo, hi, np.nan, breakdown,
-                                                            symbol)])
+                                                            symbol, smallest)])
                 continue
             for t in table.itertuples():
                 rows.append([kind, est_id, r.estimand, str(t.term), t.estimate, t.lower,

@@ -63,6 +63,8 @@ def _range(rows: pd.DataFrame) -> str:
     lo, hi = rows.loc[rows["estimate"].idxmin()], rows.loc[rows["estimate"].idxmax()]
     if len(rows) == 1:
         return f"{_num(lo['estimate'])} ({lo['estimator']})"
+    if _num(lo["estimate"]) == _num(hi["estimate"]):
+        return f"{_num(lo['estimate'])} in every method"
     return (f"from {_num(lo['estimate'])} ({lo['estimator']}) to {_num(hi['estimate'])} "
             f"({hi['estimator']})")
 
@@ -173,7 +175,8 @@ def robustness_paragraph(checks: pd.DataFrame) -> Paragraph:
         rows = rows[rows["term"].astype(str).isin(["overall"]) | (kind == "sensitivity")]
         for r in rows.itertuples():
             parts.append(f"{r.estimator} ({kind.replace('_', ' ')}): {r.reading}.")
-    failed = checks[checks["reading"].astype(str).str.contains("fails|not distinguished")]
+    failed = checks[checks["reading"].astype(str).str.contains(
+        "fails|not distinguished|rests on exact")]
     head = ("Every check passes." if failed.empty else
             f"{len(failed)} checks raise doubts." if len(failed) > 1 else
             "1 check raises doubts.")
