@@ -97,7 +97,7 @@ def sweep_sections(table: pd.DataFrame, grid: Mapping[str, Any],
                         f"{len(labels)} variants of the config, one per combination of the "
                         "grid; every number below is in sweep.csv.")]
     spread = changed(table)
-    moved = spread[spread["spread"] > SAME]
+    moved = spread[spread["spread"] > SAME].sort_values("spread", ascending=False, kind="stable")
     blocks = []
     for r in moved.itertuples():
         part = table[(table["estimator"] == r.estimator) & (table["estimand"] == r.estimand)]
