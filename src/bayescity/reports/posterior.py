@@ -108,8 +108,7 @@ def _arviz_figure(plot, fig_id: str, title: str, caption: str = "", **kwargs) ->
         axes = plot(show=False, **kwargs)
     fig = np.ravel(axes)[0].get_figure()
     for ax in np.ravel(axes):  # one-line titles that fit their panel (no overlap)
-        title = ax.get_title().replace("\n", " ")
-        ax.set_title(title, fontsize=8)
+        ax.set_title(ax.get_title().replace("\n", " "), fontsize=8)
         ax.tick_params(labelsize=7)
     fig.set_layout_engine("constrained")
     try:
