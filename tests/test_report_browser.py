@@ -106,7 +106,7 @@ def test_gbk_csv_with_chinese_trait_reports_without_errors_or_missing_glyphs(tmp
 def test_main_study_report_opens_without_errors(main_study):
     _, outcome, html = main_study
     state = _no_errors(outcome.run_dir / "report.html")
-    assert state["sections"][0] == "verdict" and state["comparisonRows"] > 0
+    assert "verdict" in state["sections"][:2] and state["comparisonRows"] > 0  # after warnings
     for fig in ("fig-trends", "fig-forest", "fig-event", "fig-att-gt-cs_dr",
                 "fig-counterfactual-imputation"):
         assert f'<figure id="{fig}">' in html, fig
