@@ -166,3 +166,26 @@ def test_ring_figure_draws_the_estimates(sim):
     assert sim[2].rings_ == ("0-40km", "40-80km")
     exposed = exposure[exposure["ring"] > 0].groupby("ring")["unit"].nunique()
     np.testing.assert_array_equal(exposed.to_numpy(), table["exposed_units"])
+
+
+def test_a_changed_neighbours_file_is_refitted_not_reused(sim, tmp_path):
+    """The store key covers the content of the files a parameter names, not only their path."""
+    from bayescity.experiments.runner import run_experiment
+
+    df, order, _ = sim
+    df.to_csv(tmp_path / "panel.csv", index=False)
+    units = np.sort(df["unit"].unique())
+    i, j = np.nonzero(order)
+    neighbours = pd.DataFrame({"unit": units[i], "neighbour": units[j], "ring": order[i, j]})
+    neighbours.to_csv(tmp_path / "neighbours.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        "name: spill\ndata: {source: panel.csv, unit: unit, time: year, outcome: y, "
+        "cohort: g}\nestimators:\n"
+        "  - {id: spill, method: spillover, params: {weights: neighbours.csv}}\n")
+    args = dict(reports_root=tmp_path / "rep", models_root=tmp_path / "m")
+    first = run_experiment(tmp_path / "s.yaml", **args)
+    assert run_experiment(tmp_path / "s.yaml", **args).cached == ["spill"]
+    neighbours[neighbours["ring"] == 1].to_csv(tmp_path / "neighbours.csv", index=False)
+    third = run_experiment(tmp_path / "s.yaml", **args)
+    assert third.cached == []
+    assert third.results["spill"][0].estimate() != first.results["spill"][0].estimate()

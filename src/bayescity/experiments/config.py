@@ -178,7 +178,7 @@ def _resolve_paths(params: dict[str, Any], method: str, folder: Path) -> dict[st
     neighbours file ...) resolved against ``folder``, as the data source is; a wrapped
     estimator's ``estimator_params`` too."""
     out = dict(params)
-    for name in getattr(get_estimator(method), "path_params", ()):
+    for name in get_estimator(method).path_params:
         if isinstance(out.get(name), str) and not Path(out[name]).is_absolute():
             out[name] = str((folder / out[name]).resolve())
     if isinstance(out.get("estimator"), str) and isinstance(out.get("estimator_params"), dict):

@@ -58,6 +58,8 @@ class Estimator:
     cluster_within_units: ClassVar[bool] = False
     #: Parameter overrides of ``--smoke`` runs (fewer draws, replications, folds).
     smoke_params: ClassVar[Mapping[str, Any]] = {}
+    #: Parameters that name files (resolved against a config's folder when relative).
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Estimator":
