@@ -13,12 +13,15 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
+from ...results.parts import Table, notes, warnings
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core import params as P
+from ..core.covariates import always_treated_note, covariate_report
+from ..core.fixest import predict_untreated
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
-                        drop_always_treated, effect_result, equality_tests,
-                        with_trend_controls)
-from .fixest import predict_untreated
+from .common import FreqEstimator
+from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, effect_result,
+                        equality_tests)
 
 RESID = "_y_minus_y0"
 
@@ -132,6 +135,20 @@ def cell_fit(imputed: pd.DataFrame, kept: Sequence[str], *, unit: str, time: str
     return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size), members)
 
 
+def counterfactual(imputed: pd.DataFrame, *, unit: str, time: str, outcome: str) -> pd.DataFrame:
+    """Treated units' mean observed outcome and mean untreated outcome Y(0)-hat by event time
+    (before adoption the first stage's fit, from adoption on the imputation), with the number
+    of units behind each event time: what the effect at each event time is the gap of."""
+    ever = imputed.loc[imputed[COHORT].to_numpy() > 0]
+    y = ever[outcome].to_numpy(dtype=float)
+    frame = pd.DataFrame({"event_time": (ever[time] - ever[COHORT]).to_numpy(dtype=int),
+                          "observed": y, "untreated": y - ever[RESID].to_numpy(dtype=float),
+                          "unit": ever[unit].to_numpy()})
+    return (frame.groupby("event_time")
+            .agg(observed=("observed", "mean"), untreated=("untreated", "mean"),
+                 n_units=("unit", "nunique")).reset_index())
+
+
 #: Fewer untreated units than this behind a first-stage dummy make its clustered variance unreliable.
 MIN_UNTREATED_UNITS = 5
 
@@ -171,8 +188,12 @@ class Imputation(FreqEstimator):
     period are dropped (no untreated period to learn their unit effect from).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
+
+    params = {"covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "by_bins": P.BY_BINS}
 
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
@@ -199,14 +220,15 @@ class Imputation(FreqEstimator):
                                                unit=panel.unit, time=panel.time,
                                                default=self.covariates is None)
         info.update({"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
-                     "dropped_always_treated_units": n_dropped,
-                     "notes": sentences(note, always_treated_note(n_dropped)),
-                     "warnings": sentences(warning, *thin_controls(frame, trends,
-                                                                   unit=panel.unit))})
+                     "dropped_always_treated_units": n_dropped})
+        messages = (warnings(warning, *thin_controls(frame, trends, unit=panel.unit))
+                    + notes(note, always_treated_note(n_dropped)))
         inf = Inference(fit.n_obs, fit.n_clusters, fit.n_clusters - 1, "t_CRV_did2s",
-                        self.interval_prob, info)
+                        self.interval_prob, info, messages)
         out = [self._aggregate(estimand, fit, inf) for estimand in
                ("ATT", "ATT_event", "ATT_cohort")]
+        out[0] = out[0].replace(parts=(*out[0].parts, Table("counterfactual", counterfactual(
+            imputed, unit=panel.unit, time=panel.time, outcome=panel.outcome))))
         if self.by:
             fit_by = cell_fit(imputed, kept, **spec, by=self.by)
             out.append(self._aggregate(f"ATT_by_{self.by}", fit_by, inf, self.by))
