@@ -1,9 +1,12 @@
-"""``dml`` and ``causal_forest``: double machine learning on the staggered panel.
+"""``dml`` and ``causal_forest``: machine learning of effect heterogeneity on the staggered panel.
 
-Both estimate ATT(g,t) on the long-difference cells of :mod:`.cells` (or, for comparison, the
-two-way demeaned design of :mod:`.within`) with cross-fitted nuisances, aggregate them with the
-shared treated-cell weights, and model the heterogeneity of the per-city doubly robust scores
-over the effect modifiers: linearly (``dml``) or with an honest forest (``causal_forest``).
+Both form per-city-year pseudo-outcomes by one of three designs -- ``imputation`` (default:
+unit-time effects of the BJS first stage on every untreated city-year, :mod:`.imputation`),
+``long_difference`` (doubly robust long differences with cross-fitted nuisances, :mod:`.cells`)
+or ``within`` (the two-way demeaned partially linear model, for comparison, :mod:`.within`) --,
+aggregate their cell effects with the shared treated-cell weights, and model the heterogeneity
+of each city's pseudo-outcome over the effect modifiers: linearly (``dml``) or with an honest
+forest (``causal_forest``).
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from ...results.effect import EffectResult, wald_test
 from ..base import Estimator, ParamError, did_you_mean, resolve_by
 from ..freq.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
+from .folds import FoldLog
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
+from .imputation import first_year_covariates, impute, imputation_cells, imputation_rows
 from .learners import LEARNERS
 from .sample import MLSample, build_sample
 from .scores import ScoreRows, project
+from .trend import crossfit_trend, trend_features, unit_features
 from .within import within_scores
 
-DESIGNS = ("cells", "within")
+DESIGNS = ("imputation", "long_difference", "within")
+ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 
 
 def _seeds(random_state, n: int) -> list[int]:
@@ -104,7 +111,8 @@ class _StaggeredML(Estimator):
         if self.cluster is not None and self.cluster not in panel.frame.columns:
             raise ParamError(f"cluster: column {self.cluster!r} is not in the data")
         resolve_by(panel, self.by, self.by_bins)
-        if self.control_group == "never_treated" and not (panel.unit_table()[COHORT] == 0).any():
+        if (self.design != "imputation" and self.control_group == "never_treated"
+                and not (panel.unit_table()[COHORT] == 0).any()):
             raise ParamError("control_group: never_treated, but no unit is never treated; use "
                              "control_group: not_yet_treated")
 
@@ -114,12 +122,23 @@ class _StaggeredML(Estimator):
     def _covariates(self, panel) -> list[str]:
         return list(panel.covariates if self.covariates is None else self.covariates)
 
+    def _outcome_learner(self) -> str:
+        """``outcome_model``, or the design's default: ``linear`` (BJS's first stage, no ML
+        adjustment) for ``imputation``, ``lasso`` otherwise."""
+        if self.outcome_model is not None:
+            return self.outcome_model
+        return "linear" if self.design == "imputation" else "lasso"
+
+    def _propensity_learner(self) -> str:
+        return "lasso" if self.propensity_model is None else self.propensity_model
+
     # ------------------------------------------------------------------ fit
     def _fit(self, panel) -> list[EffectResult]:
         self.check_panel(panel)
         seeds = _seeds(self.random_state, 3)
+        control = "not_yet_treated" if self.design == "imputation" else self.control_group
         sample = build_sample(
-            panel, method=self.method, control_group=self.control_group,
+            panel, method=self.method, control_group=control,
             covariates=self._covariates(panel), modifiers=self._modifiers(panel),
             cluster=self.cluster or panel.cluster_col, by=self.by, by_bins=self.by_bins,
             min_cohort_size=self.min_cohort_size, n_folds=self.n_folds,
@@ -129,10 +148,9 @@ class _StaggeredML(Estimator):
         self._covariates_used = self._covariates(panel)
         self._cluster_col = self.cluster or panel.cluster_col
         notes = list(sample.notes)
-        if self.design == "cells":
-            out, scores = self._cell_results(sample, seeds[1], notes)
-        else:
-            out, scores = self._within_results(sample, seeds[1], notes)
+        design = {"imputation": self._imputation_results, "long_difference": self._cell_results,
+                  "within": self._within_results}[self.design]
+        out, scores = design(sample, seeds[1], notes)
         self.scores_ = scores
         if sample.modifiers.columns:
             out += self._heterogeneity_results(sample, scores, seeds[2], notes)
@@ -141,7 +159,8 @@ class _StaggeredML(Estimator):
     def _info(self, sample: MLSample, notes: list[str]) -> dict[str, Any]:
         return dict(design=self.design, control_group=self.control_group,
                     covariates=self._covariates_used, effect_modifiers=sample.modifiers.traits,
-                    outcome_model=self.outcome_model, propensity_model=self.propensity_model,
+                    outcome_model=self._outcome_learner(),
+                    propensity_model=self._propensity_learner(),
                     n_folds=int(self.n_folds), mc_iters=int(self.mc_iters),
                     n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
                     cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: no "
@@ -166,21 +185,43 @@ class _StaggeredML(Estimator):
 
     def _cell_results(self, sample: MLSample, seed: int, notes: list[str]):
         specs = cell_specs(sample.wide, self.control_group, post_only=True)
-        fit = fit_cells(sample.cells, specs, self.outcome_model, self.propensity_model,
+        fit = fit_cells(sample.cells, specs, self._outcome_learner(), self._propensity_learner(),
                         _seeds(seed, len(specs)), self._jobs(), sample.levels)
         self.gt_, self.cells_, self.fold_log_ = fit.table, fit.cells, fit.fold_log
         notes += list(fit.notes)
-        notes.append("long-difference cells Y_t - Y_(g-1) for t >= g against "
-                     f"{self.control_group.replace('_', '-')} controls; post-treatment cells only")
-        out = [self._result(aggregate(fit.cells, e), sample, notes)
-               for e in ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")]
+        notes.append("long-difference design: cells Y_t - Y_(g-1) for t >= g against "
+                     f"{self.control_group.replace('_', '-')} controls (one base year per cell, "
+                     "doubly robust scores); post-treatment cells only")
+        out = [self._result(aggregate(fit.cells, e), sample, notes) for e in ESTIMANDS]
         if self.by:
             out.append(self._result(aggregate(fit.cells_by, f"ATT_by_{self.by}"), sample, notes))
         return out, fit.scores
 
+    def _imputation_results(self, sample: MLSample, seed: int, notes: list[str]):
+        wide, x = sample.wide, first_year_covariates(sample.wide)
+        imp = impute(wide, x)
+        learner = self._outcome_learner()
+        self.fold_log_ = FoldLog(len(wide.units), sample.folds.shape[0] * sample.n_folds)
+        if learner != "linear":
+            features = trend_features(unit_features(wide, sample.modifiers.matrix), wide.periods)
+            offset = crossfit_trend(imp.resid, imp.untreated, features, sample.folds,
+                                    sample.n_folds, learner, seed, self.fold_log_, self._jobs())
+            imp = impute(wide, x, offset)
+        self.gt_, self.cells_ = imputation_cells(imp, wide)
+        self.imputed_ = imp
+        notes += [*imp.notes, *imputation_notes(imp, self._covariates_used, learner,
+                                                self._cluster_col, sample.n_folds)]
+        df = max(sample.n_clusters - 1, 1)
+        out = [self._result(aggregate(self.cells_, e), sample, notes, df=df) for e in ESTIMANDS]
+        if self.by:
+            _, cells_by = imputation_cells(imp, wide, sample.levels)
+            out.append(self._result(aggregate(cells_by, f"ATT_by_{self.by}"), sample, notes,
+                                    df=df))
+        return out, imputation_rows(imp)
+
     def _within_results(self, sample: MLSample, seed: int, notes: list[str]):
         scores, self.fold_log_ = within_scores(sample.wide, sample.folds, sample.n_folds,
-                                               self.outcome_model, seed, self._jobs())
+                                               self._outcome_learner(), seed, self._jobs())
         notes.append("within design (two-way demeaned, partially linear DML): the TWFE "
                      "estimand, a variance-weighted average that also compares treated cities "
                      "with already-treated ones; shown for comparison, not the treated-cell ATT")
@@ -261,5 +302,29 @@ class _StaggeredML(Estimator):
         cate = np.full(len(on), np.nan)
         cate[het.explained] = het.cate
         return pd.DataFrame({"unit": sample.wide.units[on], "cohort": sample.wide.cohort[on],
-                             "dr_score": score[on], "weight": weight[on], "cate": cate[on],
+                             "unit_effect": score[on], "weight": weight[on], "cate": cate[on],
                              "cate_heldout": het.heldout[on]})
+
+
+def imputation_notes(imp, covariates: list[str], learner: str, cluster: str,
+                     n_folds: int) -> list[str]:
+    """What the imputation design did, in the result's notes."""
+    slopes = (f" + year-specific slopes on {', '.join(covariates)} (first sample year)"
+              if covariates else "")
+    notes = [f"imputation design (Borusyak, Jaravel & Spiess 2024): Y(0) = city + year effects"
+             f"{slopes}, fitted on all {int(imp.untreated.sum())} untreated city-years "
+             f"(never-treated cities and every city's years before adoption); tau_it = "
+             f"Y - Y(0)-hat on {int(imp.treated.sum())} treated city-years. ATT rows average "
+             "the tau_it with treated-observation weights: the imputation estimator's numbers "
+             "(imputation with these covariates as trend_covariates), with its clustered "
+             "BJS/Gardner standard errors and t(G - 1); CATE, BLP, the calibration test and the "
+             "drivers model each treated city's mean tau_it over its post years, with the first "
+             f"stage's noise counted in their {cluster}-clustered errors",
+             "control_group and propensity_model apply to design long_difference; the "
+             "imputation design compares with every untreated city-year"]
+    if learner != "linear":
+        notes.append(f"outcome_model {learner}: untreated trends adjusted by a learner of the "
+                     "first-stage residuals on covariates, effect modifiers and year, cross-"
+                     f"fitted over {n_folds} folds grouped by {cluster}; the adjustment is "
+                     "treated as known in the standard errors")
+    return notes
