@@ -20,10 +20,12 @@ class DML(_StaggeredML):
     Their cell means are ATT(g,t), aggregated with the shared treated-cell weights into ``ATT``,
     ``ATT_event`` (post-treatment), ``ATT_cohort``, ``ATT_calendar`` and, with ``by=<trait>``
     (``by_bins`` for numeric traits), ``ATT_by_<trait>`` with a test of equal levels: the
-    imputation estimator's numbers, with its clustered BJS/Gardner standard errors. With
-    ``outcome_model`` set to a learner, untreated trends are further adjusted by a learner of
-    the first-stage residuals, cross-fitted over ``n_folds`` folds grouped by cluster
-    (:mod:`.trend`); the default (None) is the linear first stage alone.
+    imputation estimator's numbers, with its clustered BJS/Gardner standard errors. The first
+    stage is linear in the outcome, which the standard errors of every output rely on, so
+    ``outcome_model`` and ``propensity_model`` stay None (or ``linear``) in this design: a
+    learned trend adjustment's error would move the BLP slopes at first order (no
+    orthogonality) without entering their standard errors. Learned nuisances belong to
+    ``design="long_difference"``, whose doubly robust score is orthogonal to them.
 
     ``design="long_difference"``: for every cohort ``g`` and period ``t >= g`` the long
     difference ``Y_t - Y_(g-1)`` of cohort-``g`` cities is compared with that of

@@ -31,7 +31,6 @@ from .imputation import first_year_covariates, impute, imputation_cells, imputat
 from .learners import LEARNERS
 from .sample import MLSample, build_sample
 from .scores import ScoreRows, project
-from .trend import crossfit_trend, trend_features, unit_features
 from .within import within_scores
 
 DESIGNS = ("imputation", "long_difference", "within")
@@ -93,6 +92,16 @@ class _StaggeredML(Estimator):
             raise ParamError(f"interval_prob: must be in (0, 1), got {self.interval_prob!r}")
         if self.n_jobs is not None and (not isinstance(self.n_jobs, int) or self.n_jobs == 0):
             raise ParamError(f"n_jobs: a positive integer or -1 (all cores), got {self.n_jobs!r}")
+        if self.design == "imputation":
+            for name in ("outcome_model", "propensity_model"):
+                learner = getattr(self, name)
+                if learner not in (None, "linear"):
+                    raise ParamError(
+                        f"{name}: {learner!r} is learned in design long_difference; the "
+                        "imputation design (the default) fits Y(0) by city and year effects "
+                        "and year-specific covariate slopes, linear in the outcome as its "
+                        f"standard errors require -- set design: long_difference to use "
+                        f"{learner}, or leave {name} out")
 
     def check_panel(self, panel) -> None:
         mods = self._modifiers(panel)
@@ -129,7 +138,10 @@ class _StaggeredML(Estimator):
             return self.outcome_model
         return "linear" if self.design == "imputation" else "lasso"
 
-    def _propensity_learner(self) -> str:
+    def _propensity_learner(self) -> str | None:
+        """``propensity_model``, or ``lasso``; None in the imputation design (no propensity)."""
+        if self.design == "imputation":
+            return None
         return "lasso" if self.propensity_model is None else self.propensity_model
 
     # ------------------------------------------------------------------ fit
@@ -198,19 +210,13 @@ class _StaggeredML(Estimator):
         return out, fit.scores
 
     def _imputation_results(self, sample: MLSample, seed: int, notes: list[str]):
-        wide, x = sample.wide, first_year_covariates(sample.wide)
-        imp = impute(wide, x)
-        learner = self._outcome_learner()
+        wide = sample.wide
+        imp = impute(wide, first_year_covariates(wide))
+        # no nuisance is learned: an empty record (the CATE model's folds are checked apart)
         self.fold_log_ = FoldLog(len(wide.units), sample.folds.shape[0] * sample.n_folds)
-        if learner != "linear":
-            features = trend_features(unit_features(wide, sample.modifiers.matrix), wide.periods)
-            offset = crossfit_trend(imp.resid, imp.untreated, features, sample.folds,
-                                    sample.n_folds, learner, seed, self.fold_log_, self._jobs())
-            imp = impute(wide, x, offset)
         self.gt_, self.cells_ = imputation_cells(imp, wide)
         self.imputed_ = imp
-        notes += [*imp.notes, *imputation_notes(imp, self._covariates_used, learner,
-                                                self._cluster_col, sample.n_folds)]
+        notes += [*imp.notes, *imputation_notes(imp, self._covariates_used, self._cluster_col)]
         df = max(sample.n_clusters - 1, 1)
         out = [self._result(aggregate(self.cells_, e), sample, notes, df=df) for e in ESTIMANDS]
         if self.by:
@@ -306,25 +312,18 @@ class _StaggeredML(Estimator):
                              "cate_heldout": het.heldout[on]})
 
 
-def imputation_notes(imp, covariates: list[str], learner: str, cluster: str,
-                     n_folds: int) -> list[str]:
+def imputation_notes(imp, covariates: list[str], cluster: str) -> list[str]:
     """What the imputation design did, in the result's notes."""
     slopes = (f" + year-specific slopes on {', '.join(covariates)} (first sample year)"
               if covariates else "")
-    notes = [f"imputation design (Borusyak, Jaravel & Spiess 2024): Y(0) = city + year effects"
-             f"{slopes}, fitted on all {int(imp.untreated.sum())} untreated city-years "
-             f"(never-treated cities and every city's years before adoption); tau_it = "
-             f"Y - Y(0)-hat on {int(imp.treated.sum())} treated city-years. ATT rows average "
-             "the tau_it with treated-observation weights: the imputation estimator's numbers "
-             "(imputation with these covariates as trend_covariates), with its clustered "
-             "BJS/Gardner standard errors and t(G - 1); CATE, BLP, the calibration test and the "
-             "drivers model each treated city's mean tau_it over its post years, with the first "
-             f"stage's noise counted in their {cluster}-clustered errors",
-             "control_group and propensity_model apply to design long_difference; the "
-             "imputation design compares with every untreated city-year"]
-    if learner != "linear":
-        notes.append(f"outcome_model {learner}: untreated trends adjusted by a learner of the "
-                     "first-stage residuals on covariates, effect modifiers and year, cross-"
-                     f"fitted over {n_folds} folds grouped by {cluster}; the adjustment is "
-                     "treated as known in the standard errors")
-    return notes
+    return [f"imputation design (Borusyak, Jaravel & Spiess 2024): Y(0) = city + year effects"
+            f"{slopes}, fitted on all {int(imp.untreated.sum())} untreated city-years "
+            f"(never-treated cities and every city's years before adoption); tau_it = "
+            f"Y - Y(0)-hat on {int(imp.treated.sum())} treated city-years. ATT rows average "
+            "the tau_it with treated-observation weights: the imputation estimator's numbers "
+            "(imputation with these covariates as trend_covariates), with its clustered "
+            "BJS/Gardner standard errors and t(G - 1); CATE, BLP, the calibration test and the "
+            "drivers model each treated city's mean tau_it over its post years, with the first "
+            f"stage's noise counted in their {cluster}-clustered errors",
+            "control_group applies to design long_difference; the imputation design compares "
+            "with every untreated city-year"]
