@@ -62,9 +62,9 @@ CLEAN_BLP = {"h1": 0.6, "h2": -0.3, "noise_unif": 0.0, "noise_norm": 0.0, "noise
 
 
 def clean_frame(seed: int, n_units: int = 400, years=(2001, 2018), noise_sd: float = 0.5,
-                trend: float = 0.0) -> pd.DataFrame:
-    """A staggered panel whose true city effect is exactly ``0.5 + 0.6 h1 - 0.3 h2`` in every
-    post year: random adoption (30% never treated, the others uniformly in 2004-2016), unit and
+                trend: float = 0.0, slopes: tuple[float, float] = (0.6, -0.3)) -> pd.DataFrame:
+    """A staggered panel whose true city effect is exactly ``0.5 + 0.6 h1 - 0.3 h2`` (``slopes``)
+    in every post year: random adoption (30% never treated, the others uniformly in 2004-2016), unit and
     year effects, iid noise, two drivers and three pure-noise traits (uniform, normal, three
     levels). ``trend`` adds an untreated trend ``trend * c_i * (t - first year)`` in a
     covariate ``c`` (time-invariant, unrelated to adoption)."""
@@ -78,11 +78,11 @@ def clean_frame(seed: int, n_units: int = 400, years=(2001, 2018), noise_sd: flo
                          "c": rng.normal(size=n_units), "alpha": rng.normal(size=n_units)})
     df = unit.loc[unit.index.repeat(t.size)].reset_index(drop=True).assign(year=np.tile(t, n_units))
     treated = (df["g"] > 0) & (df["year"] >= df["g"])
-    tau = 0.5 + 0.6 * df["h1"] - 0.3 * df["h2"]
+    tau = 0.5 + slopes[0] * df["h1"] + slopes[1] * df["h2"]
     lam = rng.normal(scale=0.5, size=t.size)[df["year"] - years[0]]
     df["y"] = (df["alpha"] + lam + trend * df["c"] * (df["year"] - years[0]) + tau * treated
                + rng.normal(scale=noise_sd, size=len(df)))
-    return df.drop(columns="alpha")
+    return df.drop(columns="alpha").assign(tau=tau * treated)
 
 
 def clean_panel(seed: int, covariates=(), **kwargs) -> bc.Panel:
