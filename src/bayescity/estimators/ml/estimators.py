@@ -303,6 +303,8 @@ class _StaggeredML(Estimator):
 
     @staticmethod
     def _unit_table(sample: MLSample, scores: ScoreRows, het: Heterogeneity) -> pd.DataFrame:
+        """Per scored unit: ``unit_effect`` (its pseudo-outcome averaged over its post periods:
+        mean imputed ``tau_it``, or doubly robust effect), its weight, CATE and held-out CATE."""
         score, weight = scores.unit_scores()
         on = weight > 0
         cate = np.full(len(on), np.nan)
