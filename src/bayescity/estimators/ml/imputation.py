@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ...estimands.aggregate import CellEffects
-from ..freq.cs_gt import WidePanel
+from ..core.cs_gt import WidePanel
 from .scores import FirstStageTerm, ScoreRows
 
 #: Eigenvalues of ``M`` below this share of the largest are treated as zero (unidentified).
