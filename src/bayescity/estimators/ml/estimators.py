@@ -27,7 +27,8 @@ from ..core.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
 from .folds import FoldLog
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
-from .imputation import first_year_covariates, impute, imputation_cells, imputation_rows
+from .imputation import (first_year_covariates, impute, imputation_cells, imputation_notes,
+                         imputation_rows)
 from .learners import LEARNERS
 from .sample import MLSample, build_sample
 from .scores import ScoreRows, project
@@ -313,19 +314,3 @@ class _StaggeredML(Estimator):
                              "unit_effect": score[on], "weight": weight[on], "cate": cate[on],
                              "cate_heldout": het.heldout[on]})
 
-
-def imputation_notes(imp, covariates: list[str], cluster: str) -> list[str]:
-    """What the imputation design did, in the result's notes."""
-    slopes = (f" + year-specific slopes on {', '.join(covariates)} (first sample year)"
-              if covariates else "")
-    return [f"imputation design (Borusyak, Jaravel & Spiess 2024): Y(0) = city + year effects"
-            f"{slopes}, fitted on all {int(imp.untreated.sum())} untreated city-years "
-            f"(never-treated cities and every city's years before adoption); tau_it = "
-            f"Y - Y(0)-hat on {int(imp.treated.sum())} treated city-years. ATT rows average "
-            "the tau_it with treated-observation weights: the imputation estimator's numbers "
-            "(imputation with these covariates as trend_covariates), with its clustered "
-            "BJS/Gardner standard errors and t(G - 1); CATE, BLP, the calibration test and the "
-            "drivers model each treated city's mean tau_it over its post years, with the first "
-            f"stage's noise counted in their {cluster}-clustered errors",
-            "control_group applies to design long_difference; the imputation design compares "
-            "with every untreated city-year"]

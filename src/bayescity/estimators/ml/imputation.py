@@ -170,3 +170,20 @@ def imputation_cells(imp: Imputed, wide: WidePanel,
     cells = CellEffects(cells=table.assign(weight=counts), estimates=estimates,
                         influence=influence * n_units, cell_units=members)
     return table.assign(n_treated=counts.astype(int), att=estimates), cells
+
+
+def imputation_notes(imp: Imputed, covariates: list[str], cluster: str) -> list[str]:
+    """What the imputation design did, in the result's notes."""
+    slopes = (f" + year-specific slopes on {', '.join(covariates)} (first sample year)"
+              if covariates else "")
+    return [f"imputation design (Borusyak, Jaravel & Spiess 2024): Y(0) = city + year effects"
+            f"{slopes}, fitted on all {int(imp.untreated.sum())} untreated city-years "
+            f"(never-treated cities and every city's years before adoption); tau_it = "
+            f"Y - Y(0)-hat on {int(imp.treated.sum())} treated city-years. ATT rows average "
+            "the tau_it with treated-observation weights: the imputation estimator's numbers "
+            "(imputation with these covariates as trend_covariates), with its clustered "
+            "BJS/Gardner standard errors and t(G - 1); CATE, BLP, the calibration test and the "
+            "drivers model each treated city's mean tau_it over its post years, with the first "
+            f"stage's noise counted in their {cluster}-clustered errors",
+            "control_group applies to design long_difference; the imputation design compares "
+            "with every untreated city-year"]
