@@ -58,7 +58,7 @@ def _joint_p(est) -> float:
 
 
 def _top_two_true(est) -> bool:
-    drivers = est.effect("CATE").info["drivers"]
+    drivers = est.effect("CATE").part_frame("drivers")
     return set(drivers["trait"][:2]) <= TRUE_DRIVERS
 
 
@@ -212,7 +212,7 @@ def _clean_fit_rows(seed: int, slopes) -> list[dict]:
                          upper=r.upper, p_value=r.p_value, ref_estimate=ref.loc[r.term, "estimate"],
                          ref_std_error=ref.loc[r.term, "std_error"]))
     for method, est in (("dml", dml), ("causal_forest", forest)):
-        drivers = est.effect("CATE").info["drivers"].set_index("trait")
+        drivers = est.effect("CATE").part_frame("drivers").set_index("trait")
         rows.append(dict(seed=seed, effects=kind, estimand=f"drivers_{method}",
                          term="top_two_true",
                          estimate=float(set(drivers.index[:2]) == set(CLEAN_DRIVERS))))

@@ -149,7 +149,7 @@ def _top_two_are_true_drivers(method: str, params: dict, panels) -> list[bool]:
     out = []
     for panel in panels:
         drivers = bc.make_estimator(method, random_state=1, **params).fit(panel)
-        drivers = drivers.effect("CATE").info["drivers"]
+        drivers = drivers.effect("CATE").part_frame("drivers")
         assert set(drivers["trait"]) == set(MODIFIERS)
         out.append(set(drivers["trait"][:2]) <= TRUE_DRIVERS)
     return out
@@ -216,6 +216,6 @@ def test_the_imputation_design_uses_the_whole_panel():
     imputed = blp["imputation"]
     for term in CLEAN_DRIVERS:
         assert imputed.loc[term, "lower"] < CLEAN_BLP[term] < imputed.loc[term, "upper"]
-    assert fits["imputation"].effect("CATE").info["design"] == "imputation"
+    assert fits["imputation"].effect("CATE").facts()["design"] == "imputation"
     assert any(n.startswith("long-difference design")
-               for n in fits["long_difference"].effect("BLP").info["notes"])
+               for n in fits["long_difference"].effect("BLP").notes)

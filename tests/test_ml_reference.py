@@ -184,7 +184,7 @@ def test_imputation_blp_is_pyfixest_did2s(clean, clean_fit):
     assert np.all((ratio >= 1.0) & (ratio < 1.15)), ratio
     assert clean_fit.effect("BLP").terms == ["h1", "h2", "noise_unif", "noise_norm",
                                              "noise_cat=b", "noise_cat=c"]
-    assert any("imputation design" in n for n in clean_fit.effect("BLP").info["notes"])
+    assert any("imputation design" in n for n in clean_fit.effect("BLP").notes)
 
 
 def test_imputation_att_rows_are_the_imputation_estimators(clean, clean_fit):
