@@ -1,9 +1,14 @@
 """Frequentist estimators (registered on import)."""
 
+
 from .callaway_santanna import CallawaySantAnna
+
 from .event_study import EventStudy
 from .imputation import Imputation
+
 from .sun_abraham import SunAbraham
 from .twfe import TWFE
+from .two_stage import TwoStage
 
-__all__ = ["CallawaySantAnna", "EventStudy", "Imputation", "SunAbraham", "TWFE"]
+__all__ = ["Bacon", "CallawaySantAnna", "DCDH", "EventStudy", "Imputation", "Stacked",
+           "SunAbraham", "TWFE", "TwoStage"]

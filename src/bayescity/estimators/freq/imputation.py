@@ -18,7 +18,7 @@ from .common import FreqEstimator, always_treated_note, covariate_report, senten
 from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
                         drop_always_treated, effect_result, equality_tests,
                         with_trend_controls)
-from .fixest import predict_untreated
+from .fe_exact import fit_untreated
 
 RESID = "_y_minus_y0"
 
@@ -46,10 +46,11 @@ def impute_untreated(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     Returns the frame and the covariates the first stage kept.
     """
     untreated = frame[TREAT].to_numpy() == 0
-    yhat, fit = predict_untreated(frame, untreated, outcome, covariates, [unit, time])
-    resid = frame[outcome].to_numpy(dtype=float) - yhat
+    fit = fit_untreated(frame, untreated, unit=unit, time=time, outcome=outcome,
+                        covariates=covariates)
+    resid = frame[outcome].to_numpy(dtype=float) - fit.yhat
     out = frame.assign(**{RESID: resid}).loc[np.isfinite(resid)]
-    return out, [str(n) for n in fit._coefnames]
+    return out, list(fit.kept)
 
 
 def cell_codes(frame: pd.DataFrame, *, time: str, by: str | None) -> tuple[pd.DataFrame, np.ndarray]:
