@@ -1,6 +1,6 @@
 """Frequentist estimators (registered on import)."""
 
-
+from .bacon import Bacon
 from .callaway_santanna import CallawaySantAnna
 
 from .event_study import EventStudy
