@@ -5,7 +5,7 @@ from .callaway_santanna import CallawaySantAnna
 
 from .event_study import EventStudy
 from .imputation import Imputation
-
+from .stacked import Stacked
 from .sun_abraham import SunAbraham
 from .twfe import TWFE
 from .two_stage import TwoStage
