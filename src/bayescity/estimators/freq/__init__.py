@@ -2,7 +2,7 @@
 
 from .bacon import Bacon
 from .callaway_santanna import CallawaySantAnna
-
+from .dcdh import DCDH
 from .event_study import EventStudy
 from .imputation import Imputation
 from .stacked import Stacked
