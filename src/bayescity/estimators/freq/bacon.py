@@ -13,7 +13,8 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
 from ..registry import register
-from .common import FreqEstimator, sentences
+from ..core.covariates import sentences
+from .common import FreqEstimator
 from .twfe import twfe_att
 
 #: The comparison types of the decomposition, in Goodman-Bacon's order.

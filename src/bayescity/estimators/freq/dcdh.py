@@ -11,10 +11,11 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..checks import check_int
+from ..core.checks import check_int
+from ..core.controls import drop_always_treated
+from ..core.covariates import always_treated_note, sentences
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, sentences
-from .es_common import drop_always_treated
+from .common import FreqEstimator
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..base import ParamError
-from ..checks import check_int
+from ..core.base import ParamError
+from ..core.checks import check_int
+from ..core.covariates import sentences
 from ..registry import register
-from .common import FreqEstimator, sentences
+from .common import FreqEstimator
 
 #: Clean controls of an adoption event a: cohorts treated after the window (not yet treated
 #: through a + kappa_post), after a + kappa_post + kappa_pre (strict), or never.

@@ -11,10 +11,11 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..checks import check_bool
+from ..core.checks import check_bool
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report, sentences
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import covariates_of, drop_always_treated, with_trend_controls
+from .common import FreqEstimator
 from .imputation import RESID, first_stage_design, gardner_vcov, impute_untreated, thin_controls
 
 
