@@ -62,6 +62,7 @@ def comparisons_2x2(groups: np.ndarray, periods: np.ndarray, means: np.ndarray,
 
     Timing group k against the untreated (eq. 10e), earlier k against later l before l is treated
     (10f) and later l against earlier k after k is treated (10g, the already-treated controls);
+    ``control`` is the control group's first treated period as text, or ``"never"``;
     weights are the numerators of 10e-g with group shares ``n`` of all units and treated-period
     shares ``D``, normalised to sum to one. On a balanced panel the weighted sum is the TWFE
     coefficient.
@@ -87,7 +88,7 @@ def comparisons_2x2(groups: np.ndarray, periods: np.ndarray, means: np.ndarray,
             rows.append((l, k, "later_vs_earlier", (periods >= gk) & (periods < gl),
                          periods >= gl, w_late))
     total = sum(r[5] for r in rows)
-    out = [{"treated": int(groups[k]), "control": "never" if groups[c] == 0 else int(groups[c]),
+    out = [{"treated": int(groups[k]), "control": "never" if groups[c] == 0 else str(groups[c]),
             "type": kind, "estimate": _did(means, k, c, pre, post), "weight": w / total,
             "n_treated_units": int(sizes[k]), "n_control_units": int(sizes[c]),
             "window_start": int(periods[pre | post].min()),
