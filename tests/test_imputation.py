@@ -135,4 +135,4 @@ def test_always_treated_units_are_dropped():
     kept, n = drop_always_treated(frame, unit="unit", time="time")
     assert n == 5 and kept["unit"].nunique() == 115
     est = bc.make_estimator("imputation").fit(panel_of(df))
-    assert est.effect("ATT").info["dropped_always_treated_units"] == 5
+    assert est.effect("ATT").facts()["dropped_always_treated_units"] == 5

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..data.io import BUILTIN_PREFIX
 from ..tfp.derive import DeriveSpec, outcome_problem
+from ..data.codings import parse_coding
+from ..estimators.registry import UnknownMethodError, check_params, get_estimator
 
 
 class ConfigError(ValueError):
@@ -50,7 +52,6 @@ class DataConfig(_Strict):
     @field_validator("coding")
     @classmethod
     def _coding(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        from ..data.codings import parse_coding
 
         parse_coding(v)
         return v
@@ -107,7 +108,6 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_estimators(self) -> "ExperimentConfig":
-        from ..estimators.registry import UnknownMethodError, check_params, get_estimator
 
         ids = [e.id for e in self.estimators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})

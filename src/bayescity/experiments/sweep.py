@@ -38,6 +38,7 @@ from .config import ConfigError, ExperimentConfig, parse_config, read_raw
 from .executors import ExecutorSpec, open_executor
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
 from .store import ModelStore
+from ..parallel import use_executor
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -161,8 +162,6 @@ def check_variants(config_path: str | Path, found: list[tuple[dict, dict]]
 
 def run_variant(task: VariantTask) -> pd.DataFrame:
     """Fit one variant (reusing stored fits) and return its results with the grid columns."""
-    from ..parallel import use_executor
-
     config = parse_config(task.raw, task.config_path)
     config, panel, seeds = prepare(config)
     with open_executor(task.inner) as pool, use_executor(pool):
