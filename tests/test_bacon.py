@@ -8,16 +8,22 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 import bayescity as bc
+from bayescity.reports.cache import FigureMaker
+from bayescity.reports.inputs import FitRecord, ReportInputs
 from bayescity.reports.referee_figures import bacon_plot
+from bayescity.reports.sections import analysis_sections
 from conftest import make_staggered
 
 dd = pytest.importorskip("diff_diff")
 
 
 def reference(df: pd.DataFrame, *, unit: str, time: str, outcome: str, cohort: str):
-    with warnings.catch_warnings():
+    # twowayfeweights projects with dense BLAS calls: threads spinning on a busy machine take
+    # seconds where one thread takes a fraction of one.
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")
         dec = dd.BaconDecomposition().fit(df, outcome=outcome, unit=unit, time=time,
                                           first_treat=cohort)
@@ -29,7 +35,7 @@ def reference(df: pd.DataFrame, *, unit: str, time: str, outcome: str, cohort: s
 
 def assert_agrees(est, df, *, unit, time, outcome, cohort):
     dec, tw, treated = reference(df, unit=unit, time=time, outcome=outcome, cohort=cohort)
-    ours = est.effect("ATT").info["comparisons"]
+    ours = est.effect("ATT").part_frame("comparisons")
     ref = dec.to_dataframe()
     ref["control"] = ref["control_group"].replace({"never_treated": "never"}).astype(str)
     merged = ours.assign(control=ours["control"].astype(str)).merge(
@@ -40,13 +46,13 @@ def assert_agrees(est, df, *, unit, time, outcome, cohort):
     np.testing.assert_allclose(merged["weight"], merged["weight_ref"], atol=1e-10)
     att = est.effect("ATT")
     assert att.estimate() == pytest.approx(dec.twfe_estimate, abs=1e-10)
-    assert att.info["twfe"] == pytest.approx(dec.twfe_estimate, abs=1e-10)
+    assert att.facts("decomposition")["twfe"] == pytest.approx(dec.twfe_estimate, abs=1e-10)
     # de Chaisemartin-D'Haultfoeuille: the share of treated cells with negative weights and
     # the sum of those weights (diff-diff's contribution weights are per (unit, period) cell).
     w = tw.weights.merge(df.assign(_t=treated)[[unit, time, "_t"]], on=[unit, time])
     w = w.loc[w["_t"], "weight"]
-    assert att.info["negative_weight_share"] == pytest.approx(tw.fraction_negative, abs=1e-12)
-    assert att.info["negative_weight_sum"] == pytest.approx(float(w[w < 0].sum()), abs=1e-10)
+    assert att.facts("decomposition")["negative_weight_share"] == pytest.approx(tw.fraction_negative, abs=1e-12)
+    assert att.facts("decomposition")["negative_weight_sum"] == pytest.approx(float(w[w < 0].sum()), abs=1e-10)
     types = est.effect("ATT_comparison").table.set_index("term")["estimate"]
     for kind, avg in (("treated_vs_never", dec.weighted_avg_treated_vs_never),
                       ("earlier_vs_later", dec.weighted_avg_earlier_vs_later),
@@ -54,10 +60,15 @@ def assert_agrees(est, df, *, unit, time, outcome, cohort):
         assert types[kind] == pytest.approx(avg, abs=1e-10)
 
 
-def test_matches_diff_diff_on_mpdta(mpdta):
+@pytest.fixture(scope="module")
+def mpdta_fit(mpdta):
     panel = bc.load_panel(mpdta, unit="countyreal", time="year", outcome="lemp",
                           cohort="first.treat")
-    est = bc.make_estimator("bacon").fit(panel)
+    return bc.make_estimator("bacon").fit(panel)
+
+
+def test_matches_diff_diff_on_mpdta(mpdta, mpdta_fit):
+    est = mpdta_fit
     assert_agrees(est, mpdta.rename(columns={"first.treat": "ft"}), unit="countyreal",
                   time="year", outcome="lemp", cohort="ft")
     # The TWFE coefficient of mpdta that the nine 2x2s average to.
@@ -82,7 +93,7 @@ def test_decomposition_identity_and_recovery():
     panel = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="g",
                           traits=["region"])
     est = bc.make_estimator("bacon", by="region").fit(panel)
-    table = est.effect("ATT").info["comparisons"]
+    table = est.effect("ATT").part_frame("comparisons")
     assert table["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     twfe = bc.make_estimator("twfe", covariates=[]).fit(panel).effect("ATT").estimate()
     assert float((table["weight"] * table["estimate"]).sum()) == pytest.approx(twfe, abs=1e-10)
@@ -107,16 +118,39 @@ def test_dynamic_effects_bias_the_already_treated_comparisons():
     assert by["later_vs_earlier"] < by["treated_vs_never"] - 1.0
 
 
-def test_plot_draws_every_comparison(mpdta):
-    panel = bc.load_panel(mpdta, unit="countyreal", time="year", outcome="lemp",
-                          cohort="first.treat")
-    res = bc.make_estimator("bacon").fit(panel).effect("ATT")
-    fig = bacon_plot(res.info["comparisons"], res.info["twfe"])
+def test_plot_draws_every_comparison(mpdta_fit):
+    res = mpdta_fit.effect("ATT")
+    twfe = res.facts("decomposition")["twfe"]
+    fig = bacon_plot(res.part_frame("comparisons"), twfe)
     ax = fig.axes[0]
     points = np.vstack([c.get_offsets() for c in ax.collections])
-    table = res.info["comparisons"]
+    table = res.part_frame("comparisons")
     assert points.shape[0] == len(table)
     assert np.allclose(np.sort(points[:, 1]), np.sort(table["estimate"]))
-    assert ax.lines[0].get_ydata()[0] == pytest.approx(res.info["twfe"])
+    assert ax.lines[0].get_ydata()[0] == pytest.approx(twfe)
     with pytest.raises(ValueError, match="weight"):
         bacon_plot(table.drop(columns="weight"))
+
+
+class _Cache(dict):
+    def put(self, key, payload):
+        self[key] = payload
+
+
+def test_report_draws_the_plot_in_the_referee_section_through_the_cache(mpdta_fit):
+    results = {"bacon": mpdta_fit.results()}
+    inputs = ReportInputs("t", "r", results, [FitRecord("bacon", "bacon")], {}, pd.DataFrame())
+    long = pd.concat([r.summary() for r in results["bacon"]]).rename(
+        columns={"method": "estimator"})
+    cache = _Cache()
+    for drawn in (0, 1):
+        figs = FigureMaker(cache)
+        referee = next(s for s in analysis_sections(inputs, long, figs) if s.id == "referee")
+        shown = [b.content for b in referee.blocks if b.kind == "figure"]
+        assert [f.id for f in shown] == ["fig-bacon-bacon"] and shown[0].png
+        assert (figs.hits, figs.misses) == ((1, 0) if drawn else (0, 1))
+        titles = " ".join(b.title for b in referee.blocks)
+        assert "every 2x2 comparison" in titles and "negative weights" in titles
+    # the state a user inspects is the decomposition itself
+    assert mpdta_fit.twfe_ == pytest.approx(mpdta_fit.effect("ATT").estimate(), abs=1e-10)
+    assert len(mpdta_fit.comparisons_) == 9

@@ -52,7 +52,7 @@ def test_matches_diff_diff_on_castle_doctrine_panel():
                           cohort="first_treat")
     params = {"kappa_pre": 3, "kappa_post": 2, "control_group": "strict"}
     est = bc.make_estimator("stacked", **params).fit(panel)
-    assert est.effect("ATT").info["trimmed_events"]
+    assert est.effect("ATT").facts()["trimmed_events"]
     assert_agrees(est, castle, unit="state", time="year", outcome="homicide_rate",
                   cohort="first_treat", **params)
 

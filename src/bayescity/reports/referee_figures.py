@@ -2,13 +2,16 @@
 
 Every function takes the table an estimator put in its result (a DataFrame) and returns a
 ``matplotlib.figure.Figure`` built without pyplot state; nothing is refitted and nothing is
-written. Rasterise one for a report with :func:`bayescity.reports.figures.render`.
+written. Rasterise one for a report with :func:`bayescity.reports.figures.render` (as
+:func:`bacon_figure` does).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .figures import Figure, render
 
 #: Marker and colour of each Goodman-Bacon comparison type.
 BACON_STYLE = {
@@ -25,7 +28,7 @@ def bacon_plot(comparisons: pd.DataFrame, twfe: float | None = None, *, width: f
     comparison type, with the TWFE coefficient (the weighted mean) as a horizontal line.
 
     ``comparisons`` has one row per 2x2 with columns ``type``, ``estimate`` and ``weight`` (the
-    ``info["comparisons"]`` table of the ``bacon`` estimator); ``twfe`` defaults to the
+    ``comparisons`` part of the ``bacon`` estimator's results); ``twfe`` defaults to the
     weighted mean of the estimates.
     """
     from matplotlib.figure import Figure
@@ -51,3 +54,11 @@ def bacon_plot(comparisons: pd.DataFrame, twfe: float | None = None, *, width: f
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def bacon_figure(comparisons: pd.DataFrame, twfe: float | None, fig_id: str,
+                 title: str) -> Figure:
+    """:func:`bacon_plot` rasterised for a report (anchor ``fig_id``)."""
+    return render(bacon_plot(comparisons, twfe), fig_id, title,
+                  "Each point is one 2x2 DID of the decomposition; the dashed line is the TWFE "
+                  "coefficient, their weighted mean.")

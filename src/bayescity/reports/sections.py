@@ -20,6 +20,7 @@ from ..results.effect import EffectResult
 from ..results.parts import DECLARED
 from . import figures as F
 from . import posterior as P
+from . import referee_figures as RF
 from . import tfp as T
 from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
@@ -120,10 +121,25 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
     sections = []
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
+                  *(bacon_blocks(inputs, figs) if section_id == "referee" else []),
                   *section_blocks(inputs.results, section_id, figs)]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
+
+
+def bacon_blocks(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
+    """The Goodman-Bacon plot of each result whose ``comparisons`` part decomposes one TWFE
+    coefficient (tables split by trait level are left to their table)."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for r, part in distinct_parts(results, "comparisons"):
+            frame = part.frame
+            if "level" not in frame.columns:
+                blocks.append(Block("figure", figs(
+                    RF.bacon_figure, frame, r.facts("decomposition").get("twfe"),
+                    f"fig-bacon-{est_id}", f"Goodman-Bacon decomposition: {est_id}")))
+    return blocks
 
 
 def settings_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:

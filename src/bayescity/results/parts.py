@@ -251,6 +251,12 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "blp": PartSpec(Facts, "Best linear projection: reference levels and intercept", "ml"),
     # staggered cells
     "overall": PartSpec(Facts, "R did's second-stage overall numbers", "cells"),
+    # referee estimators
+    "comparisons": PartSpec(Table, "Goodman-Bacon decomposition: every 2x2 comparison with "
+                                   "its estimate and weight", "referee", "bacon_comparisons.csv"),
+    "decomposition": PartSpec(Facts, "The TWFE coefficient decomposed: weight of each "
+                                     "comparison type and de Chaisemartin-D'Haultfoeuille's "
+                                     "negative weights", "referee"),
     # robustness analyses
     "placebo": PartSpec(Distribution, "Placebo distribution", "placebo"),
     "mechanisms": PartSpec(Table, "Mediators: effect of the policy and association with the "

@@ -12,8 +12,11 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
+from ...results.parts import Facts, Message, Table, notes, warnings
+from ..core import params as P
+from ..core.base import Fitted
+from ..core.fixest import Coefs
 from ..registry import register
-from ..core.covariates import sentences
 from .common import FreqEstimator
 from .twfe import twfe_att
 
@@ -25,7 +28,9 @@ COMPARISON_COLUMNS = ["treated", "control", "type", "estimate", "weight", "n_tre
 
 @dataclass(frozen=True)
 class Decomposition:
-    """The 2x2 comparisons of one panel and the TWFE coefficient they average to."""
+    """The 2x2 comparisons of one panel and the TWFE coefficient they average to (a ``bacon``
+    fit's state: ``est.comparisons_``, ``est.twfe_``, ``est.negative_share_``,
+    ``est.negative_sum_``)."""
 
     comparisons: pd.DataFrame
     twfe: float
@@ -113,26 +118,26 @@ def negative_weights(frame: pd.DataFrame, *, unit: str, time: str) -> tuple[floa
 
 
 def bacon_frame(panel_frame: pd.DataFrame, *, unit: str, time: str
-                ) -> tuple[pd.DataFrame, list[str], list[str]]:
+                ) -> tuple[pd.DataFrame, tuple[Message, ...]]:
     """The balanced sample the decomposition holds on: units not observed in every period are
     dropped (a warning) and units treated from the first period join the untreated group
-    (Goodman-Bacon 2021, fn. 11; a note). Returns a new frame."""
-    frame, notes, warnings = panel_frame, [], []
+    (Goodman-Bacon 2021, fn. 11; a note). Returns a new frame and the messages."""
+    frame, dropped, joined = panel_frame, None, None
     counts = frame.groupby(unit)[time].transform("nunique")
     n_periods = frame[time].nunique()
     if (counts < n_periods).any():
-        warnings.append(f"dropped {frame.loc[counts < n_periods, unit].nunique()} units not "
-                        "observed in every period (the decomposition needs a balanced panel)")
+        dropped = (f"dropped {frame.loc[counts < n_periods, unit].nunique()} units not "
+                   "observed in every period (the decomposition needs a balanced panel)")
         frame = frame.loc[counts == n_periods]
     first = frame[time].min()
     always = (frame[COHORT] > 0) & (frame[COHORT] <= first)
     frame = frame.copy()
     if always.any():
-        notes.append(f"{frame.loc[always, unit].nunique()} units treated from the first period "
-                     f"({first}) join the untreated comparison group (Goodman-Bacon 2021, fn. 11)")
+        joined = (f"{frame.loc[always, unit].nunique()} units treated from the first period "
+                  f"({first}) join the untreated comparison group (Goodman-Bacon 2021, fn. 11)")
         frame.loc[always, COHORT] = 0
         frame.loc[always, TREAT] = 0
-    return frame, notes, warnings
+    return frame, warnings(dropped) + notes(joined)
 
 
 def decompose(frame: pd.DataFrame, *, unit: str, time: str, outcome: str) -> Decomposition:
@@ -155,6 +160,27 @@ def by_type(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every result of one fit reports: the TWFE fit, settings, parts and messages."""
+
+    coefs: Coefs
+    settings: dict
+    decomposition: Facts
+    messages: tuple[Message, ...]
+
+
+def decomposition_facts(dec: Decomposition, twfe: float) -> Facts:
+    """The decomposed coefficient, the weight of each comparison type and the negative
+    weights, as the ``decomposition`` part."""
+    types = by_type(dec.comparisons)
+    return Facts("decomposition", {
+        "twfe": dec.twfe, "decomposition_error": abs(dec.twfe - twfe),
+        "weight_by_type": dict(zip(types["type"], types["weight"].astype(float))),
+        "negative_weight_share": dec.negative_share,
+        "negative_weight_sum": dec.negative_sum})
+
+
 @register("bacon")
 class Bacon(FreqEstimator):
     """Goodman-Bacon (2021) decomposition of the TWFE coefficient (R ``bacondecomp``, Stata
@@ -164,18 +190,21 @@ class Bacon(FreqEstimator):
     clustered by ``cluster`` -- the number being decomposed, not a heterogeneity-robust
     estimate. ``ATT_comparison`` holds the weighted-average 2x2 estimate of each comparison
     type (``treated_vs_never``, ``earlier_vs_later``, ``later_vs_earlier``: later-treated
-    units against already-treated controls); its ``info`` carries the weight of each type and
-    ``comparisons``, one row per 2x2 (treated and control timing group, type, estimate, weight,
-    units, window): the data of the estimate-against-weight plot
-    (:func:`bayescity.reports.referee_figures.bacon_plot`). Every result's ``info`` also
-    carries de Chaisemartin & D'Haultfoeuille's (2020) share and sum of negative TWFE weights
-    on treated cells. With ``by=<trait>`` each level is decomposed on its own units
-    (``ATT_by_<trait>``, its TWFE coefficients with a Wald test of equality).
-    The decomposition needs a balanced panel: units missing periods are dropped (a warning).
+    units against already-treated controls). ``ATT`` carries the ``comparisons`` table, one
+    row per 2x2 (treated and control timing group, type, estimate, weight, units, window): the
+    data of the estimate-against-weight plot
+    (:func:`bayescity.reports.referee_figures.bacon_plot`, drawn in the report's referee
+    section). Its ``decomposition`` facts hold the decomposed coefficient, the weight of each
+    comparison type and de Chaisemartin & D'Haultfoeuille's (2020) share and sum of negative
+    TWFE weights on treated cells; the fit's state is the :class:`Decomposition`
+    (``est.comparisons_``). With ``by=<trait>`` each level is decomposed on its own units
+    (``ATT_by_<trait>``, its TWFE coefficients with a Wald test of equality, and the levels'
+    comparisons). The decomposition needs a balanced panel: units missing periods are dropped
+    (a warning).
     """
 
-    covariates = None
-    trend_covariates = None
+    params = {"cluster": P.CLUSTER, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "by_bins": P.BY_BINS}
 
     def __init__(self, cluster: str | None = None, by: str | None = None,
                  interval_prob: float = INTERVAL_PROB, by_bins: str | int | None = None):
@@ -184,29 +213,26 @@ class Bacon(FreqEstimator):
         self.interval_prob = interval_prob
         self.by_bins = by_bins
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
+    def _fit(self, panel: Panel) -> Fitted:
         panel = self._panel(panel)
-        frame, notes, warnings = bacon_frame(panel.frame, unit=panel.unit, time=panel.time)
+        frame, messages = bacon_frame(panel.frame, unit=panel.unit, time=panel.time)
         spec = dict(unit=panel.unit, time=panel.time, outcome=panel.outcome)
         cluster = self.cluster or panel.cluster_col
         dec = decompose(frame, **spec)
         coefs = twfe_att(frame, **spec, covariates=[], vcov="CRV1", cluster=cluster)
-        info = {"comparisons": dec.comparisons, "twfe": dec.twfe,
-                "decomposition_error": abs(dec.twfe - float(coefs.estimates[0])),
-                "negative_weight_share": dec.negative_share,
-                "negative_weight_sum": dec.negative_sum,
-                "notes": sentences(*notes, self._weights_note(dec),
-                                   "ATT is the TWFE coefficient the decomposition explains, "
-                                   "without covariates"),
-                "warnings": tuple(warnings)}
+        shared = _Shared(coefs, {"vcov": coefs.vcov_type, "df": coefs.df_t, "cluster": cluster,
+                                 "covariates": []},
+                         decomposition_facts(dec, float(coefs.estimates[0])),
+                         messages + notes(self._weights_note(dec),
+                                          "ATT is the TWFE coefficient the decomposition "
+                                          "explains, without covariates"))
         n_treated = int(frame.loc[frame[TREAT] == 1, panel.unit].nunique())
-        out = [self._wald("ATT", ["overall"], coefs.estimates, coefs.vcov, coefs, info,
-                          [n_treated])]
-        types = by_type(dec.comparisons)
-        out.append(self._types_result(types, coefs, info))
+        out = [self._wald("ATT", ["overall"], coefs.estimates, coefs.vcov, shared, [n_treated],
+                          Table("comparisons", dec.comparisons)),
+               self._types_result(by_type(dec.comparisons), shared)]
         if self.by:
-            out.append(self._by_result(frame, spec, cluster, coefs, info))
-        return out
+            out.append(self._by_result(frame, spec, cluster, shared))
+        return Fitted(tuple(out), dec)
 
     @staticmethod
     def _weights_note(dec: Decomposition) -> str:
@@ -214,32 +240,34 @@ class Bacon(FreqEstimator):
                 f"cells carry a negative TWFE weight (sum {dec.negative_sum:.3f})")
 
     def _wald(self, estimand: str, terms: Sequence[str], estimates: np.ndarray, vcov: np.ndarray,
-              coefs, info: dict, n_treated, tests=()) -> EffectResult:
-        table = wald_table(terms, estimates, vcov, interval_prob=self.interval_prob,
-                           df=coefs.df_t)
+              shared: _Shared, n_treated, comparisons: Table, tests=()) -> EffectResult:
+        c = shared.coefs
+        table = wald_table(terms, estimates, vcov, interval_prob=self.interval_prob, df=c.df_t)
         table["n_treated"] = n_treated
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
-                            table=table, n_obs=coefs.n_obs, interval_prob=self.interval_prob,
-                            interval_kind=f"t_{coefs.vcov_type}", n_clusters=coefs.n_clusters,
-                            tests=tuple(tests), vcov=vcov, info=info)
+                            table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
+                            interval_kind=f"t_{c.vcov_type}", n_clusters=c.n_clusters,
+                            tests=tuple(tests), vcov=vcov, messages=shared.messages,
+                            parts=[Facts("settings", shared.settings), shared.decomposition,
+                                   comparisons])
 
-    def _types_result(self, types: pd.DataFrame, coefs, info: dict) -> EffectResult:
+    def _types_result(self, types: pd.DataFrame, shared: _Shared) -> EffectResult:
         kept = types[types["weight"] > 0]
         table = pd.DataFrame({"term": kept["type"], "estimate": kept["estimate"],
                               "std_error": np.nan, "lower": np.nan, "upper": np.nan,
                               "p_value": np.nan, "prob_positive": np.nan})
-        weights = dict(zip(kept["type"], kept["weight"].astype(float)))
         return EffectResult(method=self.method, paradigm=self.paradigm,
-                            estimand="ATT_comparison", table=table, n_obs=coefs.n_obs,
+                            estimand="ATT_comparison", table=table, n_obs=shared.coefs.n_obs,
                             interval_prob=self.interval_prob, interval_kind="none",
-                            n_clusters=coefs.n_clusters,
-                            info={**info, "weights_by_type": weights,
-                                  "notes": (*info["notes"], "weighted-average 2x2 estimates by "
-                                            "comparison type; weights in weights_by_type; no "
-                                            "standard errors (a decomposition)")})
+                            n_clusters=shared.coefs.n_clusters,
+                            messages=shared.messages + notes(
+                                "weighted-average 2x2 estimates by comparison type (weights: "
+                                "the decomposition's weight_by_type); no standard errors (a "
+                                "decomposition)"),
+                            parts=[Facts("settings", shared.settings), shared.decomposition])
 
-    def _by_result(self, frame: pd.DataFrame, spec: dict, cluster: str, coefs,
-                   info: dict) -> EffectResult:
+    def _by_result(self, frame: pd.DataFrame, spec: dict, cluster: str,
+                   shared: _Shared) -> EffectResult:
         levels = sorted(pd.unique(frame[self.by]), key=str)
         estimates, variances, tables, n_treated = [], [], [], []
         for level in levels:
@@ -251,8 +279,8 @@ class Bacon(FreqEstimator):
             n_treated.append(int(part.loc[part[TREAT] == 1, spec["unit"]].nunique()))
         vcov = np.diag(variances)
         terms = [str(lv) for lv in levels]
-        test = level_equality_test(self.by, np.array(estimates), vcov, df_denom=coefs.df_t,
-                                   terms=terms)
-        level_info = {**info, "comparisons": pd.concat(tables, ignore_index=True)}
-        return self._wald(f"ATT_by_{self.by}", terms, np.array(estimates), vcov, coefs,
-                          level_info, n_treated, () if test is None else (test,))
+        test = level_equality_test(self.by, np.array(estimates), vcov,
+                                   df_denom=shared.coefs.df_t, terms=terms)
+        return self._wald(f"ATT_by_{self.by}", terms, np.array(estimates), vcov, shared,
+                          n_treated, Table("comparisons", pd.concat(tables, ignore_index=True)),
+                          () if test is None else (test,))

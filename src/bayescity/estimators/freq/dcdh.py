@@ -11,9 +11,10 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..core.checks import check_int
+from ...results.parts import Facts, Message, notes
+from ..core import params as P
 from ..core.controls import drop_always_treated
-from ..core.covariates import always_treated_note, sentences
+from ..core.covariates import always_treated_note
 from ..registry import register
 from .common import FreqEstimator
 
@@ -26,6 +27,16 @@ class Wide:
     observed: np.ndarray
     first: np.ndarray
     units: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every result of one fit reports."""
+
+    n_obs: int
+    n_clusters: int
+    settings: dict
+    messages: tuple[Message, ...]
 
 
 @dataclass(frozen=True)
@@ -141,8 +152,13 @@ class DCDH(FreqEstimator):
     in their first observed period are dropped.
     """
 
-    covariates = None
-    trend_covariates = None
+    params = {"effects": P.Spec("int", "number of dynamic effects (horizons l = 1..effects, "
+                                       "event times 0..effects-1)", low=1),
+              "placebo": P.Spec("int", "number of placebos (event times -2..-(placebo+1))",
+                                low=0),
+              "cluster": P.CLUSTER, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "by_bins": P.BY_BINS}
+    cluster_within_units = True
 
     def __init__(self, effects: int = 1, placebo: int = 0, cluster: str | None = None,
                  by: str | None = None, interval_prob: float = INTERVAL_PROB,
@@ -154,27 +170,25 @@ class DCDH(FreqEstimator):
         self.interval_prob = interval_prob
         self.by_bins = by_bins
 
-    def _validate(self) -> None:
-        super()._validate()
-        check_int("effects", self.effects, minimum=1)
-        check_int("placebo", self.placebo, minimum=0)
-
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = self._panel(panel)
         frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
         w = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome)
         clusters = self._clusters(frame, panel, w)
         terms, est, V, n = dcdh_horizons(w, int(self.effects), int(self.placebo), clusters)
-        info = {"effects": int(self.effects), "placebo": int(self.placebo),
-                "n_switchers": dict(zip(terms, n.tolist())),
-                "notes": sentences(always_treated_note(n_dropped), self._covariate_note(panel))}
         n_cl = int(pd.unique(clusters).size)
+        shared = _Shared(len(frame), n_cl, {
+            "effects": int(self.effects), "placebo": int(self.placebo),
+            "cluster": self.cluster or panel.cluster_col, "covariates": [],
+            "dropped_always_treated_units": n_dropped,
+            "n_switchers": dict(zip(terms, n.tolist()))},
+            notes(always_treated_note(n_dropped), self._covariate_note(panel)))
         W = total_effect_weights(terms, n)
         out = [self._result("ATT", ["overall"], np.array([W @ est]), np.atleast_2d(W @ V @ W),
-                            [int(n[W > 0].max())], len(frame), n_cl, info),
-               self._result("ATT_event", terms, est, V, n, len(frame), n_cl, info)]
+                            [int(n[W > 0].max())], shared),
+               self._result("ATT_event", terms, est, V, n, shared)]
         if self.by:
-            out.append(self._by_result(frame, panel, w, clusters, info))
+            out.append(self._by_result(frame, panel, w, clusters, shared))
         return out
 
     def _clusters(self, frame: pd.DataFrame, panel: Panel, w: Wide) -> np.ndarray:
@@ -186,17 +200,18 @@ class DCDH(FreqEstimator):
         return ("the panel's covariates are not used (did_multiplegt_dyn's controls are not "
                 "implemented)") if panel.covariates else None
 
-    def _result(self, estimand: str, terms, est, V, n_treated, n_obs: int, n_clusters: int,
-                info: dict, tests=()) -> EffectResult:
+    def _result(self, estimand: str, terms, est, V, n_treated, shared: "_Shared",
+                tests=()) -> EffectResult:
         table = wald_table(terms, est, V, interval_prob=self.interval_prob)
         table["n_treated"] = np.asarray(n_treated, dtype=np.int64)
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
-                            table=table, n_obs=n_obs, interval_prob=self.interval_prob,
-                            interval_kind="normal_dcdh_if", n_clusters=n_clusters,
-                            tests=tuple(tests), vcov=V, info=info)
+                            table=table, n_obs=shared.n_obs, interval_prob=self.interval_prob,
+                            interval_kind="normal_dcdh_if", n_clusters=shared.n_clusters,
+                            tests=tuple(tests), vcov=V, messages=shared.messages,
+                            parts=[Facts("settings", shared.settings)])
 
     def _by_result(self, frame: pd.DataFrame, panel: Panel, w: Wide, clusters: np.ndarray,
-                   info: dict) -> EffectResult:
+                   shared: "_Shared") -> EffectResult:
         """Each level on its own units; influence functions stacked over all units so that
         clusters spanning levels are accounted for."""
         level = frame.groupby(panel.unit)[self.by].first().reindex(w.units).astype(str)
@@ -219,5 +234,5 @@ class DCDH(FreqEstimator):
         np.add.at(S, g, np.column_stack(psi))
         V = S.T @ S
         test = level_equality_test(self.by, np.array(est), V, terms=levels)
-        return self._result(f"ATT_by_{self.by}", levels, np.array(est), V, n_sw, len(frame),
-                            int(pd.unique(clusters).size), info, () if test is None else (test,))
+        return self._result(f"ATT_by_{self.by}", levels, np.array(est), V, n_sw, shared,
+                            () if test is None else (test,))

@@ -11,9 +11,9 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..core.base import ParamError
-from ..core.checks import check_int
-from ..core.covariates import sentences
+from ...results.parts import Facts, Message, notes
+from ..core import params as P
+from ..core.base import Fitted, ParamError
 from ..registry import register
 from .common import FreqEstimator
 
@@ -24,7 +24,8 @@ CONTROL_GROUPS = ("not_yet_treated", "strict", "never_treated")
 
 @dataclass(frozen=True)
 class Stack:
-    """The stacked data: one sub-experiment per adoption event, rows of the original frame."""
+    """The stacked data: one sub-experiment per adoption event, rows of the original frame (a
+    ``stacked`` fit's state: ``est.events_``, ``est.trimmed_``, ``est.weight_`` ...)."""
 
     rows: np.ndarray
     event: np.ndarray
@@ -159,9 +160,16 @@ class Stacked(FreqEstimator):
     Covariates are not used (the stacked regression has none).
     """
 
-    covariates = None
-    trend_covariates = None
-    param_choices = {"control_group": CONTROL_GROUPS}
+    params = {"kappa_pre": P.Spec("int", "event times before adoption in each "
+                                         "sub-experiment (e = -kappa_pre..-1)", low=1),
+              "kappa_post": P.Spec("int", "event times after adoption in each sub-experiment "
+                                          "(e = 0..kappa_post)", low=0),
+              "control_group": P.Spec("choice", "clean controls of an adoption event: not yet "
+                                                "treated by its window's end, not yet treated "
+                                                "by kappa_pre after it (strict), or never "
+                                                "treated", choices=CONTROL_GROUPS),
+              "cluster": P.CLUSTER, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "by_bins": P.BY_BINS}
 
     def __init__(self, kappa_pre: int = 1, kappa_post: int = 1,
                  control_group: str = "not_yet_treated", cluster: str | None = None,
@@ -175,13 +183,7 @@ class Stacked(FreqEstimator):
         self.interval_prob = interval_prob
         self.by_bins = by_bins
 
-    def _validate(self) -> None:
-        super()._validate()
-        check_int("kappa_pre", self.kappa_pre, minimum=1)
-        check_int("kappa_post", self.kappa_post, minimum=0)
-
-    def check_panel(self, panel: Panel) -> None:
-        super().check_panel(panel)
+    def _check_panel(self, panel: Panel) -> None:
         lo, hi = int(panel.periods[0]), int(panel.periods[-1])
         fits = [g for g in panel.cohorts if g - self.kappa_pre >= lo and g + self.kappa_post <= hi]
         if not fits:
@@ -194,36 +196,40 @@ class Stacked(FreqEstimator):
                     cluster=self.cluster or panel.cluster_col, kappa_pre=int(self.kappa_pre),
                     kappa_post=int(self.kappa_post), control_group=self.control_group)
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
+    def _fit(self, panel: Panel) -> Fitted:
         panel = self._panel(panel)
         fit = stacked_fit(panel.frame, **self._spec(panel))
-        info = self._info(fit, panel)
+        settings, messages = self._reported(fit, panel)
         post = len(fit.terms) - 1
-        att = self._result("ATT", fit, [post], info)
-        out = [att, self._result("ATT_event", fit, list(range(post)), info)]
+        out = [self._result("ATT", fit, [post], settings, messages),
+               self._result("ATT_event", fit, list(range(post)), settings, messages)]
         if self.by:
-            out.append(self._by_result(panel, info))
-        return out
+            out.append(self._by_result(panel, settings, messages))
+        return Fitted(tuple(out), fit.stack)
 
-    def _info(self, fit: StackedFit, panel: Panel) -> dict:
-        notes = [f"stacked on adoption events {list(fit.stack.events)} over event times "
-                 f"{-int(self.kappa_pre)}..{int(self.kappa_post)} with {self.control_group} clean "
-                 "controls and Wing et al.'s aggregate weights",
-                 "ATT is the trimmed aggregate ATT: the mean of the post event-time effects "
-                 "(equal weights across event times, not the treated-cell weights of "
-                 "callaway_santanna or imputation)"]
+    def _reported(self, fit: StackedFit, panel: Panel) -> tuple[dict, tuple[Message, ...]]:
+        """The settings and notes every result of the fit reports."""
+        said = [f"stacked on adoption events {list(fit.stack.events)} over event times "
+                f"{-int(self.kappa_pre)}..{int(self.kappa_post)} with {self.control_group} clean "
+                "controls and Wing et al.'s aggregate weights",
+                "ATT is the trimmed aggregate ATT: the mean of the post event-time effects "
+                "(equal weights across event times, not the treated-cell weights of "
+                "callaway_santanna or imputation)"]
         if fit.stack.trimmed:
-            notes.append(f"adoption events {list(fit.stack.trimmed)} trimmed: window outside "
-                         "the panel or no clean controls")
+            said.append(f"adoption events {list(fit.stack.trimmed)} trimmed: window outside "
+                        "the panel or no clean controls")
         if panel.covariates:
-            notes.append("the panel's covariates are not used (the stacked regression has none)")
-        return {"vcov": "CR1S", "df": fit.n_clusters - 1, "events": list(fit.stack.events),
-                "trimmed_events": list(fit.stack.trimmed), "control_group": self.control_group,
-                "kappa_pre": int(self.kappa_pre), "kappa_post": int(self.kappa_post),
-                "notes": sentences(*notes)}
+            said.append("the panel's covariates are not used (the stacked regression has none)")
+        settings = {"vcov": "CR1S", "df": fit.n_clusters - 1,
+                    "cluster": self.cluster or panel.cluster_col, "covariates": [],
+                    "events": list(fit.stack.events), "trimmed_events": list(fit.stack.trimmed),
+                    "control_group": self.control_group, "kappa_pre": int(self.kappa_pre),
+                    "kappa_post": int(self.kappa_post)}
+        return settings, notes(*said)
 
-    def _result(self, estimand: str, fit: StackedFit, idx: list[int], info: dict,
-                terms: list[str] | None = None, tests=()) -> EffectResult:
+    def _result(self, estimand: str, fit: StackedFit, idx: list[int], settings: dict,
+                messages: tuple[Message, ...], terms: list[str] | None = None,
+                tests=()) -> EffectResult:
         V = fit.vcov[np.ix_(idx, idx)]
         table = wald_table(terms or [fit.terms[i] for i in idx], fit.estimates[idx], V,
                            interval_prob=self.interval_prob, df=fit.n_clusters - 1)
@@ -231,9 +237,11 @@ class Stacked(FreqEstimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=fit.n_obs, interval_prob=self.interval_prob,
                             interval_kind="t_CR1S", n_clusters=fit.n_clusters,
-                            tests=tuple(tests), vcov=V, info=info)
+                            tests=tuple(tests), vcov=V, messages=messages,
+                            parts=[Facts("settings", settings)])
 
-    def _by_result(self, panel: Panel, info: dict) -> EffectResult:
+    def _by_result(self, panel: Panel, settings: dict,
+                   messages: tuple[Message, ...]) -> EffectResult:
         levels = sorted(pd.unique(panel.frame[self.by]), key=str)
         fits = [stacked_fit(panel.frame.loc[panel.frame[self.by] == lv], **self._spec(panel))
                 for lv in levels]
@@ -244,5 +252,5 @@ class Stacked(FreqEstimator):
         combined = StackedFit(terms, est, V, np.array([f.n_treated[-1] for f in fits]),
                               sum(f.n_obs for f in fits), G, fits[0].stack)
         test = level_equality_test(self.by, est, V, df_denom=G - 1, terms=terms)
-        return self._result(f"ATT_by_{self.by}", combined, list(range(len(terms))), info,
-                            terms, () if test is None else (test,))
+        return self._result(f"ATT_by_{self.by}", combined, list(range(len(terms))), settings,
+                            messages, terms, () if test is None else (test,))

@@ -11,9 +11,10 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..core.checks import check_bool
+from ...results.parts import Facts, Message, notes, warnings
+from ..core import params as P
 from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
-from ..core.covariates import always_treated_note, covariate_report, sentences
+from ..core.covariates import always_treated_note, covariate_report
 from ..registry import register
 from .common import FreqEstimator
 from .imputation import RESID, first_stage_design, gardner_vcov, impute_untreated, thin_controls
@@ -94,6 +95,12 @@ class TwoStage(FreqEstimator):
     Units treated in their first observed period are dropped.
     """
 
+    params = {"covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER,
+              "pretrends": P.Spec("bool", "ATT_event also carries the leads e <= -2 (e = -1 the "
+                                          "reference), as diff-diff's pretrends=True"),
+              "by": P.BY, "interval_prob": P.INTERVAL_PROB, "by_bins": P.BY_BINS}
+
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
                  pretrends: bool = True, by: str | None = None,
@@ -106,10 +113,6 @@ class TwoStage(FreqEstimator):
         self.interval_prob = interval_prob
         self.by_bins = by_bins
 
-    def _validate(self) -> None:
-        super()._validate()
-        check_bool("pretrends", self.pretrends)
-
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
         frame, n_dropped = drop_always_treated(panel.frame, unit=panel.unit, time=panel.time)
@@ -118,34 +121,35 @@ class TwoStage(FreqEstimator):
                                          covariates=covariates_of(panel, self.covariates, trends))
         cluster = self.cluster or panel.cluster_col
         n_clusters = int(pd.unique(imputed[cluster]).size)
-        info = self._info(panel, frame, kept, trends, n_dropped, n_clusters)
+        settings, messages = self._reported(panel, frame, kept, trends, n_dropped, n_clusters)
         out = []
         for estimand, (codes, terms) in designs(imputed, time=panel.time,
                                                 pretrends=bool(self.pretrends),
                                                 by=self.by).items():
             fit = second_stage(imputed, codes, terms, unit=panel.unit, time=panel.time,
                                covariates=kept, cluster=cluster)
-            out.append(self._result(estimand, fit, len(imputed), n_clusters, info))
+            out.append(self._result(estimand, fit, len(imputed), n_clusters, settings,
+                                    messages))
         return out
 
-    def _info(self, panel: Panel, frame: pd.DataFrame, kept: Sequence[str], trends, n_dropped,
-              n_clusters: int) -> dict:
+    def _reported(self, panel: Panel, frame: pd.DataFrame, kept: Sequence[str], trends,
+                  n_dropped: int, n_clusters: int) -> tuple[dict, tuple[Message, ...]]:
+        """The settings and messages every result of the fit reports."""
         untreated = frame.loc[frame[TREAT] == 0]
-        info, note, warning = covariate_report(self._covariates(panel), kept, untreated,
-                                               unit=panel.unit, time=panel.time,
-                                               default=self.covariates is None)
+        settings, note, warning = covariate_report(self._covariates(panel), kept, untreated,
+                                                   unit=panel.unit, time=panel.time,
+                                                   default=self.covariates is None)
         lead_note = ("ATT_event carries the leads e <= -2 (pretrends: true; diff-diff's default "
                      "pretrends=False omits them and leaves the other terms unchanged)"
                      if self.pretrends else None)
-        info.update({"vcov": "gardner_gmm_cluster", "df": n_clusters - 1,
-                     "dropped_always_treated_units": n_dropped,
-                     "notes": sentences(note, always_treated_note(n_dropped), lead_note),
-                     "warnings": sentences(warning, *thin_controls(frame, trends,
-                                                                   unit=panel.unit))})
-        return info
+        settings = {**settings, "vcov": "gardner_gmm_cluster", "df": n_clusters - 1,
+                    "pretrends": bool(self.pretrends), "dropped_always_treated_units": n_dropped}
+        messages = (warnings(warning, *thin_controls(frame, trends, unit=panel.unit))
+                    + notes(note, always_treated_note(n_dropped), lead_note))
+        return settings, messages
 
     def _result(self, estimand: str, fit: SecondStage, n_obs: int, n_clusters: int,
-                info: dict) -> EffectResult:
+                settings: dict, messages: tuple[Message, ...]) -> EffectResult:
         df = n_clusters - 1
         table = wald_table(fit.terms, fit.estimates, fit.vcov, interval_prob=self.interval_prob,
                            df=df)
@@ -158,4 +162,5 @@ class TwoStage(FreqEstimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=n_obs, interval_prob=self.interval_prob,
                             interval_kind="t_CRV_did2s", n_clusters=n_clusters, tests=tests,
-                            vcov=fit.vcov, info=info)
+                            vcov=fit.vcov, messages=messages,
+                            parts=[Facts("settings", settings)])

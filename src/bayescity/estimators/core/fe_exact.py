@@ -1,5 +1,5 @@
 """Exact least squares with unit and period fixed effects (sparse direct solves, no iteration
-tolerance), for the first stage of the imputation and two-stage DID estimators.
+tolerance), shared by the first stages of the imputation and two-stage DID estimators.
 
 Iterative demeaning (alternating projections, lsqr) stops at a tolerance: pyfixest's fixed-effect
 recovery at atol/btol 1e-6 leaves imputed Y(0) off by up to 5e-5, which moves the imputation ATT
@@ -10,7 +10,7 @@ and refined, so predictions agree with a dense least-squares fit to about 1e-12.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,16 +38,13 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-class _FESolver:
-    """Factorised normal equations of the dummies ``[U, T[:, 1:]]`` on the fitting rows."""
+@dataclass(frozen=True)
+class FESolver:
+    """The dummies ``D = [U, T[:, 1:]]`` of the fitting rows and the factorised normal equations
+    ``D'D`` (see :func:`fe_solver`)."""
 
-    def __init__(self, u: np.ndarray, t: np.ndarray, n_u: int, n_t: int):
-        n = len(u)
-        rows = np.arange(n)
-        U = sparse.csr_matrix((np.ones(n), (rows, u)), shape=(n, n_u))
-        T = sparse.csr_matrix((np.ones(n), (rows, t)), shape=(n, n_t))[:, 1:]
-        self.D = sparse.hstack([U, T], format="csr")
-        self.lu = splu((self.D.T @ self.D).tocsc())
+    D: sparse.csr_matrix
+    lu: Any
 
     def coef(self, y: np.ndarray) -> np.ndarray:
         """Fixed-effect coefficients of ``y`` (columns: one per column of ``y``), refined twice."""
@@ -60,6 +57,17 @@ class _FESolver:
     def residual(self, y: np.ndarray) -> np.ndarray:
         y2 = y.reshape(len(y), -1)
         return y2 - self.D @ self.coef(y2)
+
+
+def fe_solver(u: np.ndarray, t: np.ndarray, n_u: int, n_t: int) -> FESolver:
+    """The solver of unit codes ``u`` (``n_u`` units) and period codes ``t`` (``n_t``
+    periods): the normal equations factorised once by SuperLU."""
+    n = len(u)
+    rows = np.arange(n)
+    U = sparse.csr_matrix((np.ones(n), (rows, u)), shape=(n, n_u))
+    T = sparse.csr_matrix((np.ones(n), (rows, t)), shape=(n, n_t))[:, 1:]
+    D = sparse.hstack([U, T], format="csr")
+    return FESolver(D, splu((D.T @ D).tocsc()))
 
 
 def independent_columns(Z: np.ndarray, scale: np.ndarray) -> list[int]:
@@ -94,7 +102,7 @@ def fit_untreated(frame: pd.DataFrame, fit_rows: np.ndarray, *, unit: str, time:
     u, t = u_all[fit_rows], t_all[fit_rows]
     u_fit, u_map = np.unique(u, return_inverse=True)
     t_fit, t_map = np.unique(t, return_inverse=True)
-    solver = _FESolver(u_map.ravel(), t_map.ravel(), len(u_fit), len(t_fit))
+    solver = fe_solver(u_map.ravel(), t_map.ravel(), len(u_fit), len(t_fit))
     y = frame[outcome].to_numpy(dtype=float)
     X = frame[list(covariates)].to_numpy(dtype=float).reshape(len(frame), -1)
     b = np.zeros(0)
