@@ -29,6 +29,7 @@ paradigm's table.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,67 @@ from ..data.panel import COHORT
 
 ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 BY_PREFIX = "ATT_by_"
+
+
+class _CellColumns(NamedTuple):
+    """The cells' columns as arrays (what the aggregations read)."""
+
+    cohort: np.ndarray
+    time: np.ndarray
+    rel_time: np.ndarray
+    weight: np.ndarray
+    level: np.ndarray | None
+
+
+def _normalised(given: pd.DataFrame) -> tuple[pd.DataFrame, _CellColumns]:
+    """The cells table with int64 ``cohort`` and ``time``, their ``rel_time`` and text levels,
+    and its columns as arrays."""
+    missing = [c for c in ("cohort", "time", "weight") if c not in given.columns]
+    if missing:
+        raise ValueError(f"CellEffects.cells lacks columns {missing}")
+    cohort = given["cohort"].to_numpy().astype(np.int64)
+    time = given["time"].to_numpy().astype(np.int64)
+    rel = time - cohort
+    cells = given.reset_index(drop=True)
+    ready = all(c in given.columns and given[c].dtype == np.int64
+                for c in ("cohort", "time", "rel_time")) \
+        and np.array_equal(given["rel_time"].to_numpy(), rel)
+    if not ready:
+        cells = cells.assign(cohort=cohort, time=time, rel_time=rel)
+    weight = cells["weight"].to_numpy()
+    if (weight <= 0).any():
+        raise ValueError("CellEffects: every cell weight must be > 0")
+    level = None
+    if "level" in cells.columns:
+        cells = cells.assign(level=cells["level"].astype(str))
+        level = cells["level"].to_numpy()
+    return cells, _CellColumns(cohort, time, rel, weight.astype(float), level)
+
+
+def _codes(cohort: np.ndarray, level: np.ndarray | None):
+    """Codes of the (cohort[, level]) groups of cells, and a function giving the code of other
+    (cohort[, level]) pairs (-1 where no cell has the pair)."""
+    cohorts, cohort_code = np.unique(cohort, return_inverse=True)
+    levels, level_code = (np.zeros(1), np.zeros(len(cohort), dtype=np.int64)) if level is None \
+        else np.unique(level, return_inverse=True)
+    codes = cohort_code.reshape(-1) * len(levels) + level_code.reshape(-1)
+
+    def find(values: np.ndarray, value_levels: np.ndarray | None) -> np.ndarray:
+        out = _positions(cohorts, values)
+        if value_levels is not None:
+            lv = _positions(levels, value_levels)
+            out = np.where((out >= 0) & (lv >= 0), out * len(levels) + lv, -1)
+        return out
+
+    return codes.astype(np.int64), find
+
+
+def _positions(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The index of each of ``values`` in ``sorted_values`` (-1 when absent)."""
+    if sorted_values.size == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    pos = np.clip(np.searchsorted(sorted_values, values), 0, sorted_values.size - 1)
+    return np.where(sorted_values[pos] == values, pos, -1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -65,17 +127,7 @@ class CellEffects:
     cell_units: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
-        cells = self.cells.reset_index(drop=True).copy()
-        missing = [c for c in ("cohort", "time", "weight") if c not in cells.columns]
-        if missing:
-            raise ValueError(f"CellEffects.cells lacks columns {missing}")
-        cells["cohort"] = cells["cohort"].astype(np.int64)
-        cells["time"] = cells["time"].astype(np.int64)
-        cells["rel_time"] = cells["time"] - cells["cohort"]
-        if (cells["weight"] <= 0).any():
-            raise ValueError("CellEffects: every cell weight must be > 0")
-        if "level" in cells.columns:
-            cells["level"] = cells["level"].astype(str)
+        cells, columns = _normalised(self.cells)
         object.__setattr__(self, "cells", cells)
         est = np.asarray(self.estimates, dtype=float).reshape(-1)
         if est.shape[0] != len(cells):
@@ -83,13 +135,12 @@ class CellEffects:
         object.__setattr__(self, "estimates", est)
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
-        groups = pd.factorize(cells["cohort"].to_numpy())[0].astype(np.int64)
-        if "level" in cells.columns and len(cells):
-            level = pd.factorize(cells["level"].to_numpy())[0]
-            groups = groups * (int(level.max()) + 1) + level
+        object.__setattr__(self, "_columns", columns)
+        groups, _ = _codes(columns.cohort, columns.level)
         sizes = cells["n_units"] if "n_units" in cells.columns else cells["weight"]
-        object.__setattr__(self, "_groups", np.asarray(groups, dtype=np.int64))
+        object.__setattr__(self, "_groups", groups)
         object.__setattr__(self, "_sizes", sizes.to_numpy(dtype=float))
+        object.__setattr__(self, "_member_codes", self._membership_codes())
         if self.cell_units is not None:
             if len(self.cell_units) != len(cells):
                 raise ValueError(f"CellEffects: {len(cells)} cells but {len(self.cell_units)} "
@@ -103,6 +154,18 @@ class CellEffects:
             if value.ndim != 2 or value.shape[1] != n_cells:
                 raise ValueError(f"CellEffects.{name} must have shape (*, {n_cells})")
             object.__setattr__(self, name, value)
+
+    def _membership_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Codes of each unit's and each cell's treated group ((cohort, level) pairs): unit i
+        belongs to the treated group of cell k when the codes are equal (:meth:`membership`
+        without the units x cells matrix; -1: no cell's group). None without ``unit_cohort``,
+        or with levels but no ``unit_level``."""
+        columns = self._columns
+        if self.unit_cohort is None or (columns.level is not None and self.unit_level is None):
+            return None
+        unit_level = None if columns.level is None else np.asarray(self.unit_level).astype(str)
+        cell_codes, find = _codes(columns.cohort, columns.level)
+        return find(np.asarray(self.unit_cohort), unit_level), cell_codes
 
     @property
     def n_units(self) -> int | None:
@@ -151,8 +214,10 @@ def influence_vcov(influence: np.ndarray, clusters: np.ndarray | None = None) ->
 def cluster_sums(influence: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """Rows summed within each cluster label (sorted labels)."""
     codes, _ = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
+    order = np.argsort(codes, kind="stable")  # each cluster's rows in their order
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     out = np.zeros((codes.max() + 1, influence.shape[1]))
-    np.add.at(out, codes, influence)
+    out[codes[order][starts]] = np.add.reduceat(influence[order], starts, axis=0)
     return out
 
 
@@ -181,11 +246,39 @@ def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
     ``p_k = weight_k / n_units`` estimates the share of units in cell k's treated group;
     returns (n_units, len(idx)) so that ``wif @ estimates[idx]`` is the weights' contribution.
     """
-    member = cells.membership()
-    if member is None or cells.influence is None:
+    if cells.unit_cohort is None or cells.influence is None:
         return None
-    p = cells.cells["weight"].to_numpy(dtype=float)[idx] / cells.n_units
-    return share_influence(member[:, idx], p)
+    idx = np.asarray(idx, dtype=np.int64)
+    codes = cells._member_codes
+    if codes is None:
+        member = cells.membership()[:, idx]  # raises: levels without unit levels
+    else:
+        member = (codes[0][:, None] == codes[1][idx][None, :]).astype(float)
+    p = cells._columns.weight[idx] / cells.n_units
+    return share_influence(member, p)
+
+
+def weights_term(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
+    """``weights_influence(cells, idx) @ cells.estimates[idx]``: the estimated weights'
+    contribution to the influence function of the weighted mean of cells ``idx``, computed per
+    treated group instead of through the units x cells matrix."""
+    if cells.unit_cohort is None or cells.influence is None:
+        return None
+    codes = cells._member_codes
+    if codes is None:
+        cells.membership()  # raises: levels without unit levels
+    unit_code, cell_code = codes
+    idx = np.asarray(idx, dtype=np.int64)
+    p = cells._columns.weight[idx] / cells.n_units
+    est = cells.estimates[idx]
+    n_groups = int(cell_code.max()) + 2 if cell_code.size else 1
+    group = np.where(cell_code[idx] >= 0, cell_code[idx], n_groups - 1)
+    sums = np.bincount(group, weights=est, minlength=n_groups)
+    counts = np.bincount(group, minlength=n_groups).astype(float)
+    mine = np.where(unit_code >= 0, unit_code, n_groups - 1)
+    sums[-1] = counts[-1] = 0.0  # units of no cell's group
+    total, pe = p.sum(), p @ est
+    return (sums[mine] - pe) / total - (counts[mine] - total) * (pe / total**2)
 
 
 def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -196,21 +289,24 @@ def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
     return dev / total - dev.sum(axis=1, keepdims=True) * (p / total**2)[None, :]
 
 
-def _term_cells(cells: pd.DataFrame, estimand: str) -> list[tuple[str, np.ndarray, bool]]:
-    """(term, cell positions, proportional-to-weight?) for each term of ``estimand``."""
-    pos = np.arange(len(cells))
+def _term_cells(cells: CellEffects, keep: np.ndarray,
+                estimand: str) -> list[tuple[str, np.ndarray, bool]]:
+    """(term, cell positions, proportional-to-weight?) for each term of ``estimand`` over the
+    cells ``keep``."""
     if estimand == "ATT":
-        return [("overall", pos, True)]
+        return [("overall", keep, True)]
+    columns = cells._columns
     if estimand == "ATT_event":
-        key, proportional = cells["rel_time"], True
+        key, proportional = columns.rel_time, True
     elif estimand == "ATT_cohort":
-        key, proportional = cells["cohort"], False
+        key, proportional = columns.cohort, False
     elif estimand == "ATT_calendar":
-        key, proportional = cells["time"], True
+        key, proportional = columns.time, True
     else:
-        key, proportional = cells["level"], True
-    values = key.to_numpy()
-    return [(str(v), pos[values == v], proportional) for v in sorted(pd.unique(values), key=_sort_key)]
+        key, proportional = columns.level, True
+    values = key[keep]
+    return [(str(v), keep[values == v], proportional)
+            for v in sorted(pd.unique(values), key=_sort_key)]
 
 
 def _sort_key(value):
@@ -218,7 +314,7 @@ def _sort_key(value):
 
 
 def _select(cells: CellEffects, post_only: bool, event_window: tuple[int, int] | None) -> np.ndarray:
-    rel = cells.cells["rel_time"].to_numpy()
+    rel = cells._columns.rel_time
     keep = rel >= 0 if post_only else np.ones(len(rel), dtype=bool)
     if event_window is not None:
         lo, hi = event_window
@@ -249,24 +345,35 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     if keep.size == 0:
         raise ValueError(f"{estimand}: no cells left to aggregate (post-treatment only: "
                          f"{post_only}, event_window: {event_window})")
-    weight = cells.cells["weight"].to_numpy(dtype=float)
-    spec = _term_cells(cells.cells.iloc[keep].reset_index(drop=True), estimand)
-    n_cells = len(cells.cells)
-    W = np.zeros((len(spec), n_cells))
+    weight = cells._columns.weight
+    spec = _term_cells(cells, keep, estimand)
+    W = np.zeros((len(spec), len(weight)))
     wif_terms = []
-    for j, (_, local, proportional) in enumerate(spec):
-        idx = keep[local]
+    for j, (_, idx, proportional) in enumerate(spec):
         W[j, idx] = weight[idx] / weight[idx].sum() if proportional else 1.0 / idx.size
-        wif = weights_influence(cells, idx) if proportional else None
-        wif_terms.append(None if wif is None else wif @ cells.estimates[idx])
+        wif_terms.append(weights_term(cells, idx) if proportional else None)
     return _combine(cells, estimand, [t for t, _, _ in spec], W, wif_terms)
+
+
+def partitioned_product(matrix: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``matrix @ W.T`` for sparse weights (an aggregation's: each cell in one term): each
+    term's weighted columns summed, with no dense product over the cells a term does not use."""
+    rows, cols = np.nonzero(W.T)  # (cell, term) pairs, by cell
+    order = np.argsort(cols, kind="stable")
+    cells, terms = rows[order], cols[order]
+    scaled = matrix[:, cells] * W[terms, cells][None, :]
+    out = np.zeros((matrix.shape[0], W.shape[0]))
+    if cells.size:
+        starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
+        out[:, terms[starts]] = np.add.reduceat(scaled, starts, axis=1)
+    return out
 
 
 def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,
              wif_terms: list[np.ndarray | None]) -> Aggregation:
     influence = None
     if cells.influence is not None:
-        influence = cells.influence @ W.T
+        influence = partitioned_product(cells.influence, W)
         for j, extra in enumerate(wif_terms):
             if extra is not None:
                 influence[:, j] += extra
@@ -288,13 +395,29 @@ def second_stage_overall(cells: CellEffects, estimand: str, *,
                          f"got {estimand!r}")
     if "level" in cells.cells.columns:
         raise ValueError("second-stage overalls are defined for cells without trait levels")
-    first = aggregate(cells, estimand, post_only=True, event_window=event_window)
+    return second_stage_of(cells, aggregate(cells, estimand, post_only=True,
+                                            event_window=event_window))
+
+
+def post_terms(agg: Aggregation) -> Aggregation:
+    """The terms ``e >= 0`` of an ``ATT_event`` aggregation: what ``aggregate(...,
+    post_only=True)`` gives with the same window (each term depends on its own cells only)."""
+    keep = np.array([int(t) >= 0 for t in agg.terms], dtype=bool)
+    pick = (lambda a: None if a is None else a[:, keep])
+    return Aggregation(agg.estimand, [t for t, k in zip(agg.terms, keep) if k],
+                       agg.estimates[keep], agg.weights[keep], pick(agg.influence),
+                       pick(agg.draws), None if agg.n_treated is None else agg.n_treated[keep])
+
+
+def second_stage_of(cells: CellEffects, first: Aggregation) -> Aggregation:
+    """:func:`second_stage_overall` from its first stage ``first``, the post-treatment
+    aggregation of ``cells`` (``aggregate(cells, estimand, post_only=True, ...)``)."""
+    estimand = first.estimand
     k = len(first.terms)
     if estimand != "ATT_cohort":
         return _linear(first, np.full(k, 1.0 / k), cells)
-    cohort = cells.cells["cohort"].to_numpy()
-    size = np.array([cells.cells["weight"].to_numpy(dtype=float)[cohort == int(g)].max()
-                     for g in first.terms])
+    cohort, weight = cells._columns.cohort, cells._columns.weight
+    size = np.array([weight[cohort == int(g)].max() for g in first.terms])
     out = _linear(first, size / size.sum(), cells)
     if cells.unit_cohort is None or first.influence is None:
         return out
