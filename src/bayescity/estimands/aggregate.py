@@ -53,24 +53,25 @@ class _CellColumns(NamedTuple):
 def _normalised(given: pd.DataFrame) -> tuple[pd.DataFrame, _CellColumns]:
     """The cells table with int64 ``cohort`` and ``time``, their ``rel_time`` and text levels,
     and its columns as arrays."""
-    missing = [c for c in ("cohort", "time", "weight") if c not in given.columns]
+    columns = dict(given.items())  # one pass: looking columns up by name is slow
+    missing = [c for c in ("cohort", "time", "weight") if c not in columns]
     if missing:
         raise ValueError(f"CellEffects.cells lacks columns {missing}")
-    cohort = given["cohort"].to_numpy().astype(np.int64)
-    time = given["time"].to_numpy().astype(np.int64)
+    cohort = columns["cohort"].to_numpy().astype(np.int64)
+    time = columns["time"].to_numpy().astype(np.int64)
     rel = time - cohort
     cells = given.reset_index(drop=True)
-    ready = all(c in given.columns and given[c].dtype == np.int64
+    ready = all(c in columns and columns[c].dtype == np.int64
                 for c in ("cohort", "time", "rel_time")) \
-        and np.array_equal(given["rel_time"].to_numpy(), rel)
+        and np.array_equal(columns["rel_time"].to_numpy(), rel)
     if not ready:
         cells = cells.assign(cohort=cohort, time=time, rel_time=rel)
-    weight = cells["weight"].to_numpy()
+    weight = columns["weight"].to_numpy()
     if (weight <= 0).any():
         raise ValueError("CellEffects: every cell weight must be > 0")
     level = None
-    if "level" in cells.columns:
-        cells = cells.assign(level=cells["level"].astype(str))
+    if "level" in columns:
+        cells = cells.assign(level=columns["level"].astype(str).to_numpy())
         level = cells["level"].to_numpy()
     return cells, _CellColumns(cohort, time, rel, weight.astype(float), level)
 
@@ -137,9 +138,10 @@ class CellEffects:
         self._check_matrix("draws", len(cells))
         object.__setattr__(self, "_columns", columns)
         groups, _ = _codes(columns.cohort, columns.level)
-        sizes = cells["n_units"] if "n_units" in cells.columns else cells["weight"]
+        sizes = cells["n_units"].to_numpy(dtype=float) if "n_units" in cells.columns \
+            else columns.weight
         object.__setattr__(self, "_groups", groups)
-        object.__setattr__(self, "_sizes", sizes.to_numpy(dtype=float))
+        object.__setattr__(self, "_sizes", sizes)
         object.__setattr__(self, "_member_codes", self._membership_codes())
         if self.cell_units is not None:
             if len(self.cell_units) != len(cells):
@@ -235,8 +237,15 @@ def treated_units(cells: CellEffects, idx: np.ndarray) -> int:
 
 def terms_treated_units(cells: CellEffects, W: np.ndarray) -> np.ndarray:
     """Distinct treated units behind each row (term) of the weight matrix ``W``."""
-    return np.array([treated_units(cells, np.flatnonzero(row)) for row in np.atleast_2d(W)],
-                    dtype=np.int64)
+    W = np.atleast_2d(W)
+    if cells.cell_units is not None:
+        return np.array([treated_units(cells, np.flatnonzero(row)) for row in W],
+                        dtype=np.int64)
+    terms, idx = np.nonzero(W)
+    n_groups = int(cells._groups.max()) + 1 if cells._groups.size else 1
+    largest = np.zeros(W.shape[0] * n_groups)  # per term: the largest cell of each group
+    np.maximum.at(largest, terms * n_groups + cells._groups[idx], cells._sizes[idx])
+    return np.rint(largest.reshape(W.shape[0], n_groups).sum(axis=1)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- weights
@@ -258,27 +267,29 @@ def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
     return share_influence(member, p)
 
 
-def weights_term(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
-    """``weights_influence(cells, idx) @ cells.estimates[idx]``: the estimated weights'
-    contribution to the influence function of the weighted mean of cells ``idx``, computed per
-    treated group instead of through the units x cells matrix."""
-    if cells.unit_cohort is None or cells.influence is None:
+def weights_terms(cells: CellEffects, sets: list[np.ndarray]) -> np.ndarray | None:
+    """``weights_influence(cells, idx) @ cells.estimates[idx]`` for each set of cells ``idx``
+    in ``sets`` (units x sets): the estimated weights' contribution to the influence function
+    of each weighted mean, computed from sums per treated group instead of units x cells
+    matrices."""
+    if cells.unit_cohort is None or cells.influence is None or not sets:
         return None
     codes = cells._member_codes
     if codes is None:
         cells.membership()  # raises: levels without unit levels
     unit_code, cell_code = codes
-    idx = np.asarray(idx, dtype=np.int64)
-    p = cells._columns.weight[idx] / cells.n_units
-    est = cells.estimates[idx]
-    n_groups = int(cell_code.max()) + 2 if cell_code.size else 1
-    group = np.where(cell_code[idx] >= 0, cell_code[idx], n_groups - 1)
-    sums = np.bincount(group, weights=est, minlength=n_groups)
-    counts = np.bincount(group, minlength=n_groups).astype(float)
+    # one column per group code, the last for units of no cell's group
+    m, n_groups = len(sets), int(max(cell_code.max(), unit_code.max())) + 2
+    term = np.repeat(np.arange(m), [len(ix) for ix in sets])
+    idx = np.concatenate(sets).astype(np.int64)
+    p, est = cells._columns.weight[idx] / cells.n_units, cells.estimates[idx]
+    key = term * n_groups + cell_code[idx]
+    sums = np.bincount(key, weights=est, minlength=m * n_groups).reshape(m, n_groups)
+    counts = np.bincount(key, minlength=m * n_groups).reshape(m, n_groups).astype(float)
+    total = np.bincount(term, weights=p, minlength=m)
+    pe = np.bincount(term, weights=p * est, minlength=m)
     mine = np.where(unit_code >= 0, unit_code, n_groups - 1)
-    sums[-1] = counts[-1] = 0.0  # units of no cell's group
-    total, pe = p.sum(), p @ est
-    return (sums[mine] - pe) / total - (counts[mine] - total) * (pe / total**2)
+    return (sums[:, mine].T - pe) / total - (counts[:, mine].T - total) * (pe / total**2)
 
 
 def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -348,11 +359,11 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     weight = cells._columns.weight
     spec = _term_cells(cells, keep, estimand)
     W = np.zeros((len(spec), len(weight)))
-    wif_terms = []
     for j, (_, idx, proportional) in enumerate(spec):
         W[j, idx] = weight[idx] / weight[idx].sum() if proportional else 1.0 / idx.size
-        wif_terms.append(weights_term(cells, idx) if proportional else None)
-    return _combine(cells, estimand, [t for t, _, _ in spec], W, wif_terms)
+    estimated = [j for j, (_, _, proportional) in enumerate(spec) if proportional]
+    wif = weights_terms(cells, [spec[j][1] for j in estimated])
+    return _combine(cells, estimand, [t for t, _, _ in spec], W, estimated, wif)
 
 
 def partitioned_product(matrix: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -370,13 +381,14 @@ def partitioned_product(matrix: np.ndarray, W: np.ndarray) -> np.ndarray:
 
 
 def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,
-             wif_terms: list[np.ndarray | None]) -> Aggregation:
+             estimated: list[int], wif: np.ndarray | None) -> Aggregation:
+    """The aggregation with weights ``W``; the terms ``estimated`` (columns of ``wif``) have
+    estimated weights whose influence ``wif`` adds to theirs."""
     influence = None
     if cells.influence is not None:
         influence = partitioned_product(cells.influence, W)
-        for j, extra in enumerate(wif_terms):
-            if extra is not None:
-                influence[:, j] += extra
+        if wif is not None:
+            influence[:, estimated] += wif
     draws = None if cells.draws is None else cells.draws @ W.T
     return Aggregation(estimand=estimand, terms=terms, estimates=W @ cells.estimates, weights=W,
                        influence=influence, draws=draws, n_treated=terms_treated_units(cells, W))

@@ -298,10 +298,11 @@ def cell_effects(table: pd.DataFrame, influence: np.ndarray, unit_cohort: np.nda
                  unit_level: np.ndarray | None = None) -> CellEffects:
     """:class:`CellEffects` of the estimated (not skipped) cells of an ATT(g,t) table, weighted
     by their treated units; ``table`` carries ``level`` when ``unit_level`` is given."""
-    ok = ~table["skipped"].to_numpy()
+    given = dict(table.items())  # one pass: looking columns up by name is slow
+    ok = ~given["skipped"].to_numpy()
     columns = ["cohort", "time", "rel_time"] + (["level"] if unit_level is not None else [])
-    cells = pd.DataFrame({**{c: table[c].to_numpy()[ok] for c in columns},
-                          "weight": table["n_treated"].to_numpy()[ok]})
-    return CellEffects(cells=cells, estimates=table["att"].to_numpy()[ok],
+    cells = pd.DataFrame({**{c: given[c].to_numpy()[ok] for c in columns},
+                          "weight": given["n_treated"].to_numpy()[ok]})
+    return CellEffects(cells=cells, estimates=given["att"].to_numpy()[ok],
                        influence=influence[:, ok], unit_cohort=unit_cohort,
                        unit_level=None if unit_level is None else unit_level.astype(str))

@@ -69,15 +69,14 @@ def gt_pretest(cells: CellEffects, vcov: np.ndarray):
 def pretest_cells(cells: CellEffects, variances: np.ndarray) -> np.ndarray:
     """The cells :func:`gt_pretest` tests: pre-treatment, with variance, of cohorts with more
     than one treated unit."""
-    rel = cells.cells["rel_time"].to_numpy()
-    single = cells.cells["weight"].to_numpy() < 2
-    return np.flatnonzero((rel < 0) & (variances > 0) & ~single)
+    columns = cells._columns
+    return np.flatnonzero((columns.rel_time < 0) & (variances > 0) & ~(columns.weight < 2))
 
 
 def _pretest(cells: CellEffects, pre: np.ndarray, vcov_pre: np.ndarray):
     """:func:`gt_pretest` on the tested cells ``pre`` and their covariance."""
-    rel = cells.cells["rel_time"].to_numpy()
-    n_single = int(((rel < 0) & (cells.cells["weight"].to_numpy() < 2)).sum())
+    columns = cells._columns
+    n_single = int(((columns.rel_time < 0) & (columns.weight < 2)).sum())
     note = "did's att_gt pre-test"
     if n_single:
         note += f"; {n_single} cells of single-unit cohorts left out"
