@@ -29,7 +29,7 @@ paradigm's table.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -137,12 +137,12 @@ class CellEffects:
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
         object.__setattr__(self, "_columns", columns)
-        groups, _ = _codes(columns.cohort, columns.level)
+        groups, find = _codes(columns.cohort, columns.level)
         sizes = cells["n_units"].to_numpy(dtype=float) if "n_units" in cells.columns \
             else columns.weight
         object.__setattr__(self, "_groups", groups)
         object.__setattr__(self, "_sizes", sizes)
-        object.__setattr__(self, "_member_codes", self._membership_codes())
+        object.__setattr__(self, "_member_codes", self._membership_codes(groups, find))
         if self.cell_units is not None:
             if len(self.cell_units) != len(cells):
                 raise ValueError(f"CellEffects: {len(cells)} cells but {len(self.cell_units)} "
@@ -157,16 +157,16 @@ class CellEffects:
                 raise ValueError(f"CellEffects.{name} must have shape (*, {n_cells})")
             object.__setattr__(self, name, value)
 
-    def _membership_codes(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Codes of each unit's and each cell's treated group ((cohort, level) pairs): unit i
-        belongs to the treated group of cell k when the codes are equal (:meth:`membership`
-        without the units x cells matrix; -1: no cell's group). None without ``unit_cohort``,
-        or with levels but no ``unit_level``."""
+    def _membership_codes(self, cell_codes: np.ndarray, find: Callable
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Codes of each unit's and each cell's treated group ((cohort, level) pairs, see
+        :func:`_codes`): unit i belongs to the treated group of cell k when the codes are equal
+        (:meth:`membership` without the units x cells matrix; -1: no cell's group). None
+        without ``unit_cohort``, or with levels but no ``unit_level``."""
         columns = self._columns
         if self.unit_cohort is None or (columns.level is not None and self.unit_level is None):
             return None
         unit_level = None if columns.level is None else np.asarray(self.unit_level).astype(str)
-        cell_codes, find = _codes(columns.cohort, columns.level)
         return find(np.asarray(self.unit_cohort), unit_level), cell_codes
 
     @property
@@ -316,12 +316,7 @@ def _term_cells(cells: CellEffects, keep: np.ndarray,
     else:
         key, proportional = columns.level, True
     values = key[keep]
-    return [(str(v), keep[values == v], proportional)
-            for v in sorted(pd.unique(values), key=_sort_key)]
-
-
-def _sort_key(value):
-    return (0, value, "") if isinstance(value, (int, np.integer)) else (1, 0, str(value))
+    return [(str(v), keep[values == v], proportional) for v in np.unique(values)]
 
 
 def _select(cells: CellEffects, post_only: bool, event_window: tuple[int, int] | None) -> np.ndarray:
