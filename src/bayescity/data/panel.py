@@ -14,6 +14,7 @@ reads them through the constants :data:`COHORT`, :data:`TREAT` and :data:`REL_TI
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,13 @@ class PanelDescription:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(line.split(':', 1)[0])}"
+                       f"</th><td style='text-align:left'>"
+                       f"{html.escape(line.split(':', 1)[1].strip() if ':' in line else '')}"
+                       "</td></tr>" for line in str(self).splitlines())
+        return f"<table>{rows}</table>"
 
     def __str__(self) -> str:
         lines = [

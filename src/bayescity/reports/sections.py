@@ -21,6 +21,7 @@ from ..results.parts import DECLARED
 from . import figures as F
 from . import posterior as P
 from . import referee_figures as RF
+from . import referee_figures_b as RB
 from . import tfp as T
 from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
@@ -121,11 +122,25 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
     sections = []
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
-                  *(bacon_blocks(inputs, figs) if section_id == "referee" else []),
                   *section_blocks(inputs.results, section_id, figs)]
+        if section_id == "referee":
+            blocks = [*referee_figures(inputs, figs), *bacon_blocks(inputs, figs), *blocks]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
+
+
+def referee_figures(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
+    """Each estimator's figures of synthetic DID, synthetic control, pre-trend power and
+    spillovers, drawn from the parts they show (:data:`.referee_figures_b.FIGURES`)."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for name in RB.FIGURES:
+            for r, part in distinct_parts(results, name):
+                anchor = f"fig-{name}-{est_id}-{r.estimand}".replace("_", "-")
+                blocks.append(Block("figure", figs(RB.part_figure, name, part.frame, anchor,
+                                                   label(est_id, r.estimand))))
+    return blocks
 
 
 def bacon_blocks(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:

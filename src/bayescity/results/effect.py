@@ -231,6 +231,56 @@ class EffectResult:
     def estimate(self, term: str | int = "overall") -> float:
         return float(self.row(term)["estimate"])
 
+    # ------------------------------------------------------------------ conversions
+    def to_xarray(self):
+        """The result as an :class:`xarray.Dataset` along ``term``: the table's columns as
+        variables, ``draws`` (Bayesian) as ``draws(draw, term)`` and ``vcov`` as
+        ``vcov(term, term_)``, with the method, estimand and interval as attributes."""
+        import xarray as xr
+
+        table = self._table.set_index("term")
+        data = {c: ("term", table[c].to_numpy(dtype=float)) for c in table.columns}
+        if self._draws is not None:
+            data["draws"] = (("draw", "term"), np.asarray(self._draws))
+        if self._vcov is not None and np.ndim(self._vcov) == 2:
+            data["vcov"] = (("term", "term_"), np.asarray(self._vcov))
+        coords = {"term": list(table.index)}
+        if "vcov" in data:
+            coords["term_"] = list(table.index)
+        return xr.Dataset(data, coords=coords,
+                          attrs={"method": self.method, "paradigm": self.paradigm,
+                                 "estimand": self.estimand, "interval_prob": self.interval_prob,
+                                 "interval_kind": self.interval_kind, "n_obs": self.n_obs})
+
+    def to_inference_data(self):
+        """The posterior draws of a Bayesian result as ArviZ InferenceData: one variable named
+        after the estimand with dims ``(chain, draw, term)`` (chains as the sampler ran them,
+        from the ``sampler`` part), for ArviZ's summaries and plots. Raises ValueError for a
+        result without draws."""
+        if self._draws is None:
+            raise ValueError(f"{self.method} {self.estimand}: no posterior draws (a "
+                             f"{self.paradigm} result); use to_xarray()")
+        import arviz as az
+
+        draws = np.asarray(self._draws)
+        chains = int(self.facts("sampler").get("chains") or 1)
+        if chains < 1 or draws.shape[0] % chains:
+            chains = 1
+        arr = draws.reshape(chains, draws.shape[0] // chains, draws.shape[1])
+        return az.from_dict(posterior={self.estimand: arr},
+                            coords={"term": self.terms}, dims={self.estimand: ["term"]},
+                            attrs={"method": self.method, "interval_kind": self.interval_kind})
+
+    def _repr_html_(self) -> str:
+        head = (f"<p><b>{self.method}</b>: {self.estimand} ({self.paradigm}; "
+                f"{self.interval_prob:.0%} {self.interval_kind} intervals; n_obs {self.n_obs})"
+                "</p>")
+        body = self._table.to_html(index=False, float_format=lambda x: f"{x:.4f}",
+                                   na_rep="")
+        told = [f"<li>warning: {w}</li>" for w in self.warnings]
+        told += [f"<li>note: {n}</li>" for n in self.notes]
+        return head + body + (f"<ul>{''.join(told)}</ul>" if told else "")
+
 
 def _rebuild(fields: dict[str, Any]) -> EffectResult:
     return EffectResult(**fields)

@@ -266,6 +266,30 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "codings": PartSpec(Table, "ATT under alternative treatment codings", "codings"),
     "sensitivity": PartSpec(Table, "HonestDiD sensitivity: robust intervals by restriction",
                             "sensitivity"),
+    # synthetic DID, synthetic control, pre-trend power and spatial spillovers
+    "sdid_trajectories": PartSpec(Table, "Synthetic DID: treated and synthetic paths by cohort",
+                                  "referee"),
+    "sdid_unit_weights": PartSpec(Table, "Synthetic DID: unit weights (omega) by cohort",
+                                  "referee"),
+    "sdid_time_weights": PartSpec(Table, "Synthetic DID: time weights (lambda) by cohort",
+                                  "referee"),
+    "sc_trajectories": PartSpec(Table, "Synthetic control: treated and synthetic paths",
+                                "referee"),
+    "sc_unit_weights": PartSpec(Table, "Synthetic control: donor weights", "referee"),
+    "sc_placebo_ranks": PartSpec(Table, "Synthetic control: post/pre RMSPE ratios of the "
+                                        "in-space placebos", "referee"),
+    "sc_predictor_balance": PartSpec(Table, "Synthetic control: predictor balance and weights V",
+                                     "referee"),
+    "pretrend_power_curve": PartSpec(Table, "Pre-trend test: power against linear violations",
+                                     "referee"),
+    "pretrend_violation": PartSpec(Facts, "Pre-trend test: the violation detected with the first "
+                                          "power", "referee"),
+    "pretrend_biases": PartSpec(Table, "Pre-trend test: bias of the post-period effects under "
+                                       "that violation", "referee"),
+    "pretrend_event_plot": PartSpec(Table, "Pre-trend test: event-study coefficients, the "
+                                           "violation and their means after passing the test",
+                                    "referee"),
+    "spillover_by_ring": PartSpec(Table, "Spillovers on untreated neighbours by ring", "referee"),
 })
 
 

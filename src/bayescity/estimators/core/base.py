@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
 from ...data.panel import Panel
+from ...results.compare import compare
 from ...results.effect import EffectResult
 from .checks import check_design, check_role, resolve_by
 from .params import ParamError, Spec, check_value, describe, did_you_mean, signature_defaults
@@ -57,6 +58,8 @@ class Estimator:
     cluster_within_units: ClassVar[bool] = False
     #: Parameter overrides of ``--smoke`` runs (fewer draws, replications, folds).
     smoke_params: ClassVar[Mapping[str, Any]] = {}
+    #: Parameters that name files (resolved against a config's folder when relative).
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Estimator":
@@ -150,3 +153,13 @@ class Estimator:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+    def summary(self):
+        """Every estimand of the fit in one table (:func:`bayescity.compare`; a notebook shows
+        it formatted)."""
+        return compare(self.results())
+
+    def _repr_html_(self) -> str:
+        if "results_" not in self.__dict__:
+            return f"<p>{type(self).__name__} (not fitted)</p>"
+        return f"<p><b>{self.method}</b> ({self.paradigm})</p>" + self.summary()._repr_html_()

@@ -1,65 +1,24 @@
-"""Parameter checks shared by estimators of every paradigm, in the config's words.
+"""Checks shared by estimators of every paradigm, in the config's words.
 
-Value checks (:func:`check_int`, :func:`check_prob`, :func:`check_window` ...) run in an
-estimator's ``_validate`` when the config is read; checks that need the data
-(:func:`check_numeric_columns`, :func:`check_unit_constant`, :func:`require_untreated_periods`)
-run in its ``check_panel`` before any estimator of a run is fitted. Each raises
-:class:`~bayescity.estimators.core.base.ParamError` naming the parameter.
+Value checks of single parameters come from their declarations (:mod:`.params`);
+:func:`check_window` adds the shape of an event-time window (leads only, around zero) for an
+estimator's ``_validate``. Checks that need the data run before any estimator of a run is
+fitted: :func:`check_design` (what the treatment design must give), :func:`check_role` (a
+column parameter against its declared role: :func:`check_numeric_columns`,
+:func:`check_unit_constant`, :func:`check_traits`, :func:`resolve_by`). Each raises
+:class:`~bayescity.estimators.core.params.ParamError` naming the parameter.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ...data.panel import Panel
 from ...data.validate import constant_within_unit, numeric_problems
-from .params import ParamError, Spec, did_you_mean
+from .params import ParamError, Spec, did_you_mean, is_int
 from ...data.traits import bin_trait, n_bins
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParamError(f"{name}: {value!r} is not true or false")
-
-
-def check_int(name: str, value: Any, minimum: int | None = None) -> None:
-    """An integer, at least ``minimum`` when given."""
-    if not _is_int(value):
-        raise ParamError(f"{name}: {value!r} is not an integer")
-    if minimum is not None and value < minimum:
-        raise ParamError(f"{name}: {value} is below the minimum {minimum}")
-
-
-def check_prob(name: str, value: Any) -> None:
-    """A probability strictly between 0 and 1 (e.g. ``interval_prob: 0.9``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 < float(value) < 1:
-        raise ParamError(f"{name}: {value!r} must be a number strictly between 0 and 1 "
-                         "(e.g. 0.95)")
-
-
-def check_names(name: str, value: Any) -> None:
-    """None or a list of column names (a bare string is refused: YAML `[a, b]` lists them)."""
-    if value is None:
-        return
-    if isinstance(value, str) or not isinstance(value, Sequence) \
-            or not all(isinstance(v, str) for v in value):
-        raise ParamError(f"{name}: give a list of column names, e.g. [{value}]"
-                         if isinstance(value, str) else
-                         f"{name}: {value!r} is not a list of column names")
-
-
-def check_name(name: str, value: Any) -> None:
-    """None or one column name."""
-    if value is not None and not isinstance(value, str):
-        raise ParamError(f"{name}: {value!r} is not a column name")
 
 
 def check_window(name: str, value: Any, *, allow_none: bool = True, leads_only: bool = False,
@@ -73,7 +32,7 @@ def check_window(name: str, value: Any, *, allow_none: bool = True, leads_only: 
             return
         raise ParamError(f"{name}: give two event times [first, last]")
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2 \
-            or not all(_is_int(v) for v in value):
+            or not all(is_int(v) for v in value):
         raise ParamError(f"{name}: {value!r} is not a pair of integer event times [first, last]")
     lo, hi = int(value[0]), int(value[1])
     if lo > hi:
@@ -184,7 +143,6 @@ def resolve_by(panel: Panel, by: str | None, by_bins: str | int | None = None) -
     except ValueError as exc:
         raise ParamError(str(exc)) from None
     return bin_trait(panel, by, by_bins)
-
 
 
 def check_role(panel: Panel, name: str, value: Any, spec: Spec, estimator: Any) -> None:

@@ -144,12 +144,12 @@ def did_you_mean(value: Any, choices: Sequence[Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- value checks
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, (float, np.floating))) and np.isfinite(value)
+    return (is_int(value) or isinstance(value, (float, np.floating))) and np.isfinite(value)
 
 
 def _names(name: str, value: Any, what: str) -> None:
@@ -175,7 +175,7 @@ def check_value(name: str, value: Any, spec: Spec) -> None:
     elif kind == "seed" and isinstance(value, (np.random.SeedSequence, np.random.Generator)):
         return  # from Python: a parent's child seed
     elif kind in ("int", "seed"):
-        if not _is_int(value):
+        if not is_int(value):
             raise ParamError(f"{name}: {value!r} is not an integer")
         if kind == "seed" and not 0 <= value <= MAX_SEED:
             raise ParamError(f"{name}: {value} must be an integer from 0 to 2**128 - 1")
@@ -244,7 +244,7 @@ def _check_range(name: str, value: Any, spec: Spec) -> None:
 
 def _check_window(name: str, value: Any) -> None:
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2 \
-            or not all(_is_int(v) for v in value):
+            or not all(is_int(v) for v in value):
         raise ParamError(f"{name}: {value!r} is not a pair of integer event times [first, last]")
     if int(value[0]) > int(value[1]):
         raise ParamError(f"{name}: [{value[0]}, {value[1]}] runs backwards; give [first, last]")
