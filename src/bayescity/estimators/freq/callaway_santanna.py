@@ -143,12 +143,12 @@ def estimation_sample(panel: Panel, control_group: str
     """:func:`~bayescity.estimators.core.cohorts.prepare_sample`, which a balanced panel with
     never-treated units and no first-period adopters passes unchanged: such a panel is taken
     as it is, without the per-unit checks."""
-    cohort = panel.frame[COHORT].to_numpy()
-    time = panel.frame[panel.time].to_numpy()
-    n_units = pd.unique(panel.frame[panel.unit].to_numpy()).size
+    frame = panel.data
+    cohort, time = frame[COHORT].to_numpy(), frame[panel.time].to_numpy()
+    n_units = pd.unique(frame[panel.unit].to_numpy()).size
     if len(time) == n_units * pd.unique(time).size and (cohort == 0).any() \
             and not ((cohort > 0) & (cohort <= time.min())).any():
-        return panel.data.reset_index(drop=True), [], []
+        return frame.reset_index(drop=True), [], []
     return prepare_sample(panel, control_group)
 
 
@@ -416,8 +416,9 @@ class CallawaySantAnna(FreqEstimator):
             se, crit = np.sqrt(variance.variances()), special.ndtri(0.5 + self.interval_prob / 2)
         else:
             se, crit = boot.std_error, boot.crit
+        columns = {name: column.to_numpy() for name, column in table.items()}
         std_error = np.full(len(table), np.nan)
-        std_error[~table["skipped"].to_numpy()] = se
-        att = table["att"].to_numpy()
-        return table.assign(std_error=std_error, lower=att - crit * std_error,
-                            upper=att + crit * std_error)
+        std_error[~columns["skipped"]] = se
+        att = columns["att"]
+        return pd.DataFrame({**columns, "std_error": std_error, "lower": att - crit * std_error,
+                             "upper": att + crit * std_error})
