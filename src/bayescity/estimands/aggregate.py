@@ -29,77 +29,17 @@ paradigm's table.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..data.panel import COHORT
+from .cell_groups import (estimated_weights_terms, group_codes, normalised_cells,
+                          partitioned_product)
 
 ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 BY_PREFIX = "ATT_by_"
-
-
-class _CellColumns(NamedTuple):
-    """The cells' columns as arrays (what the aggregations read)."""
-
-    cohort: np.ndarray
-    time: np.ndarray
-    rel_time: np.ndarray
-    weight: np.ndarray
-    level: np.ndarray | None
-
-
-def _normalised(given: pd.DataFrame) -> tuple[pd.DataFrame, _CellColumns]:
-    """The cells table with int64 ``cohort`` and ``time``, their ``rel_time`` and text levels,
-    and its columns as arrays."""
-    columns = dict(given.items())  # one pass: looking columns up by name is slow
-    missing = [c for c in ("cohort", "time", "weight") if c not in columns]
-    if missing:
-        raise ValueError(f"CellEffects.cells lacks columns {missing}")
-    cohort = columns["cohort"].to_numpy().astype(np.int64)
-    time = columns["time"].to_numpy().astype(np.int64)
-    rel = time - cohort
-    cells = given.reset_index(drop=True)
-    ready = all(c in columns and columns[c].dtype == np.int64
-                for c in ("cohort", "time", "rel_time")) \
-        and np.array_equal(columns["rel_time"].to_numpy(), rel)
-    if not ready:
-        cells = cells.assign(cohort=cohort, time=time, rel_time=rel)
-    weight = columns["weight"].to_numpy()
-    if (weight <= 0).any():
-        raise ValueError("CellEffects: every cell weight must be > 0")
-    level = None
-    if "level" in columns:
-        cells = cells.assign(level=columns["level"].astype(str).to_numpy())
-        level = cells["level"].to_numpy()
-    return cells, _CellColumns(cohort, time, rel, weight.astype(float), level)
-
-
-def _codes(cohort: np.ndarray, level: np.ndarray | None):
-    """Codes of the (cohort[, level]) groups of cells, and a function giving the code of other
-    (cohort[, level]) pairs (-1 where no cell has the pair)."""
-    cohorts, cohort_code = np.unique(cohort, return_inverse=True)
-    levels, level_code = (np.zeros(1), np.zeros(len(cohort), dtype=np.int64)) if level is None \
-        else np.unique(level, return_inverse=True)
-    codes = cohort_code.reshape(-1) * len(levels) + level_code.reshape(-1)
-
-    def find(values: np.ndarray, value_levels: np.ndarray | None) -> np.ndarray:
-        out = _positions(cohorts, values)
-        if value_levels is not None:
-            lv = _positions(levels, value_levels)
-            out = np.where((out >= 0) & (lv >= 0), out * len(levels) + lv, -1)
-        return out
-
-    return codes.astype(np.int64), find
-
-
-def _positions(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The index of each of ``values`` in ``sorted_values`` (-1 when absent)."""
-    if sorted_values.size == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    pos = np.clip(np.searchsorted(sorted_values, values), 0, sorted_values.size - 1)
-    return np.where(sorted_values[pos] == values, pos, -1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -128,7 +68,7 @@ class CellEffects:
     cell_units: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
-        cells, columns = _normalised(self.cells)
+        cells, columns = normalised_cells(self.cells)
         object.__setattr__(self, "cells", cells)
         est = np.asarray(self.estimates, dtype=float).reshape(-1)
         if est.shape[0] != len(cells):
@@ -137,7 +77,7 @@ class CellEffects:
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
         object.__setattr__(self, "_columns", columns)
-        groups, find = _codes(columns.cohort, columns.level)
+        groups, find = group_codes(columns.cohort, columns.level)
         sizes = cells["n_units"].to_numpy(dtype=float) if "n_units" in cells.columns \
             else columns.weight
         object.__setattr__(self, "_groups", groups)
@@ -160,7 +100,7 @@ class CellEffects:
     def _membership_codes(self, cell_codes: np.ndarray, find: Callable
                           ) -> tuple[np.ndarray, np.ndarray] | None:
         """Codes of each unit's and each cell's treated group ((cohort, level) pairs, see
-        :func:`_codes`): unit i belongs to the treated group of cell k when the codes are equal
+        :func:`.cell_groups.group_codes`): unit i belongs to the treated group of cell k when the codes are equal
         (:meth:`membership` without the units x cells matrix; -1: no cell's group). None
         without ``unit_cohort``, or with levels but no ``unit_level``."""
         columns = self._columns
@@ -270,26 +210,14 @@ def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
 def weights_terms(cells: CellEffects, sets: list[np.ndarray]) -> np.ndarray | None:
     """``weights_influence(cells, idx) @ cells.estimates[idx]`` for each set of cells ``idx``
     in ``sets`` (units x sets): the estimated weights' contribution to the influence function
-    of each weighted mean, computed from sums per treated group instead of units x cells
-    matrices."""
+    of each weighted mean (:func:`.cell_groups.estimated_weights_terms`)."""
     if cells.unit_cohort is None or cells.influence is None or not sets:
         return None
     codes = cells._member_codes
     if codes is None:
         cells.membership()  # raises: levels without unit levels
-    unit_code, cell_code = codes
-    # one column per group code, the last for units of no cell's group
-    m, n_groups = len(sets), int(max(cell_code.max(), unit_code.max())) + 2
-    term = np.repeat(np.arange(m), [len(ix) for ix in sets])
-    idx = np.concatenate(sets).astype(np.int64)
-    p, est = cells._columns.weight[idx] / cells.n_units, cells.estimates[idx]
-    key = term * n_groups + cell_code[idx]
-    sums = np.bincount(key, weights=est, minlength=m * n_groups).reshape(m, n_groups)
-    counts = np.bincount(key, minlength=m * n_groups).reshape(m, n_groups).astype(float)
-    total = np.bincount(term, weights=p, minlength=m)
-    pe = np.bincount(term, weights=p * est, minlength=m)
-    mine = np.where(unit_code >= 0, unit_code, n_groups - 1)
-    return (sums[:, mine].T - pe) / total - (counts[:, mine].T - total) * (pe / total**2)
+    return estimated_weights_terms(*codes, cells._columns.weight, cells.estimates,
+                                   cells.n_units, sets)
 
 
 def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -359,20 +287,6 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     estimated = [j for j, (_, _, proportional) in enumerate(spec) if proportional]
     wif = weights_terms(cells, [spec[j][1] for j in estimated])
     return _combine(cells, estimand, [t for t, _, _ in spec], W, estimated, wif)
-
-
-def partitioned_product(matrix: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``matrix @ W.T`` for sparse weights (an aggregation's: each cell in one term): each
-    term's weighted columns summed, with no dense product over the cells a term does not use."""
-    rows, cols = np.nonzero(W.T)  # (cell, term) pairs, by cell
-    order = np.argsort(cols, kind="stable")
-    cells, terms = rows[order], cols[order]
-    scaled = matrix[:, cells] * W[terms, cells][None, :]
-    out = np.zeros((matrix.shape[0], W.shape[0]))
-    if cells.size:
-        starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
-        out[:, terms[starts]] = np.add.reduceat(scaled, starts, axis=1)
-    return out
 
 
 def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,

@@ -1,4 +1,5 @@
-"""Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021).
+"""Group-time average treatment effects ATT(g,t) of Callaway & Sant'Anna (2021), their
+influence functions and R ``did``'s pre-test of the pre-treatment cells.
 
 Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods.
 Journal of Econometrics 225(2), 200-230. For every treated cohort ``g`` and period ``t`` a 2x2
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...estimands.aggregate import CellEffects
+from ...estimands.aggregate import CellEffects, cluster_sums
+from ...results.effect import TestResult, wald_test
 from .cs_drdid import EST_METHODS, TRIM_LEVEL
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")
@@ -306,3 +308,60 @@ def cell_effects(table: pd.DataFrame, influence: np.ndarray, unit_cohort: np.nda
     return CellEffects(cells=cells, estimates=given["att"].to_numpy()[ok],
                        influence=influence[:, ok], unit_cohort=unit_cohort,
                        unit_level=None if unit_level is None else unit_level.astype(str))
+
+
+# ---------------------------------------------------------------------------- inference
+def gt_pretest(cells: CellEffects, vcov: np.ndarray) -> TestResult | None:
+    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square).
+
+    Cells of cohorts with a single treated unit are left out: their influence function carries
+    no treated-side variance, so they would inflate the statistic without bound.
+    """
+    pre = pretest_cells(cells, np.diag(vcov))
+    return None if pre.size == 0 else _pretest(cells, pre, vcov[np.ix_(pre, pre)])
+
+
+def pretest_cells(cells: CellEffects, variances: np.ndarray) -> np.ndarray:
+    """The cells :func:`gt_pretest` tests: pre-treatment, with variance, of cohorts with more
+    than one treated unit."""
+    columns = cells._columns
+    return np.flatnonzero((columns.rel_time < 0) & (variances > 0) & ~(columns.weight < 2))
+
+
+def _pretest(cells: CellEffects, pre: np.ndarray, vcov_pre: np.ndarray) -> TestResult:
+    """:func:`gt_pretest` on the tested cells ``pre`` and their covariance."""
+    columns = cells._columns
+    n_single = int(((columns.rel_time < 0) & (columns.weight < 2)).sum())
+    note = "did's att_gt pre-test"
+    if n_single:
+        note += f"; {n_single} cells of single-unit cohorts left out"
+    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates[pre], vcov_pre,
+                     np.eye(pre.size), note=note)
+
+
+@dataclass(frozen=True, eq=False)
+class CellVariance:
+    """The ATT(g,t) influence functions summed within clusters (``psi``) and scaled by the
+    number of units ``n``: the variance of each cell and the covariance of any subset, without
+    the cells x cells matrix."""
+
+    psi: np.ndarray
+    n: int
+
+    @classmethod
+    def of(cls, cells: CellEffects, clusters: np.ndarray | None) -> "CellVariance":
+        psi = cells.influence if clusters is None else cluster_sums(cells.influence, clusters)
+        return cls(psi, cells.influence.shape[0])
+
+    def variances(self) -> np.ndarray:
+        return np.einsum("ij,ij->j", self.psi, self.psi) / self.n**2
+
+    def covariance(self, idx: np.ndarray) -> np.ndarray:
+        part = self.psi[:, idx]
+        return part.T @ part / self.n**2
+
+
+def cells_pretest(cells: CellEffects, variance: CellVariance) -> TestResult | None:
+    """:func:`gt_pretest` from the clustered influence functions."""
+    pre = pretest_cells(cells, variance.variances())
+    return None if pre.size == 0 else _pretest(cells, pre, variance.covariance(pre))

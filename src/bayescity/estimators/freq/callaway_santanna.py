@@ -14,12 +14,11 @@ from threadpoolctl import ThreadpoolController
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
-from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, cluster_sums,
-                                    post_terms, second_stage_of)
+from ...estimands.aggregate import Aggregation, CellEffects, aggregate, post_terms, second_stage_of
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...progress import track
-from ...results.effect import EffectResult, wald_test
+from ...results.effect import EffectResult
 from ...results.parts import Facts, Message, notes, warnings
 from ..core import params as P
 from ..core.base import Fitted, ParamError, resolve_by
@@ -28,7 +27,9 @@ from ..core.cohorts import (drop_small_cohorts, one_unit_cohort_note, one_unit_c
                             prepare_sample, small_cohort_note, unit_values)
 from ..core.covariates import covariate_note, sentences
 from ..core.cs_drdid import EST_METHODS
-from ..core.cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
+from ..core.cs_gt import (CONTROL_GROUPS, CellVariance, WidePanel, att_gt, cell_effects,
+                          cells_pretest, to_wide)
+from ..core.cs_gt import gt_pretest  # noqa: F401 - R did's pre-test, public here before
 from ..registry import register
 from .common import FreqEstimator
 
@@ -54,62 +55,6 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
                           ignore_index=True)
         inf = np.hstack([p[1] for p in parts])
     return table, cell_effects(table, inf, wide.cohort, levels)
-
-
-def gt_pretest(cells: CellEffects, vcov: np.ndarray):
-    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square).
-
-    Cells of cohorts with a single treated unit are left out: their influence function carries
-    no treated-side variance, so they would inflate the statistic without bound.
-    """
-    pre = pretest_cells(cells, np.diag(vcov))
-    return None if pre.size == 0 else _pretest(cells, pre, vcov[np.ix_(pre, pre)])
-
-
-def pretest_cells(cells: CellEffects, variances: np.ndarray) -> np.ndarray:
-    """The cells :func:`gt_pretest` tests: pre-treatment, with variance, of cohorts with more
-    than one treated unit."""
-    columns = cells._columns
-    return np.flatnonzero((columns.rel_time < 0) & (variances > 0) & ~(columns.weight < 2))
-
-
-def _pretest(cells: CellEffects, pre: np.ndarray, vcov_pre: np.ndarray):
-    """:func:`gt_pretest` on the tested cells ``pre`` and their covariance."""
-    columns = cells._columns
-    n_single = int(((columns.rel_time < 0) & (columns.weight < 2)).sum())
-    note = "did's att_gt pre-test"
-    if n_single:
-        note += f"; {n_single} cells of single-unit cohorts left out"
-    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates[pre], vcov_pre,
-                     np.eye(pre.size), note=note)
-
-
-@dataclass(frozen=True, eq=False)
-class CellVariance:
-    """The ATT(g,t) influence functions summed within clusters (``psi``) and scaled by the
-    number of units ``n``: the variance of each cell and the covariance of any subset, without
-    the cells x cells matrix."""
-
-    psi: np.ndarray
-    n: int
-
-    @classmethod
-    def of(cls, cells: CellEffects, clusters: np.ndarray | None) -> "CellVariance":
-        psi = cells.influence if clusters is None else cluster_sums(cells.influence, clusters)
-        return cls(psi, cells.influence.shape[0])
-
-    def variances(self) -> np.ndarray:
-        return np.einsum("ij,ij->j", self.psi, self.psi) / self.n**2
-
-    def covariance(self, idx: np.ndarray) -> np.ndarray:
-        part = self.psi[:, idx]
-        return part.T @ part / self.n**2
-
-
-def cells_pretest(cells: CellEffects, variance: CellVariance):
-    """:func:`gt_pretest` from the clustered influence functions."""
-    pre = pretest_cells(cells, variance.variances())
-    return None if pre.size == 0 else _pretest(cells, pre, variance.covariance(pre))
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,9 +130,10 @@ class CallawaySantAnna(FreqEstimator):
     ``ATT_event`` result carries the joint Wald test that ATT(e) = 0 for the leads in
     ``pretrend_window`` (default e = -5..-1; None tests every lead, which over-rejects when a few
     late-treated units alone identify the long leads), and R ``did``'s pre-test of all
-    pre-period ATT(g,t) in ``info["did_gt_pretest"]`` for comparison; the second-stage overall numbers
-    of R ``did::aggte`` (group, dynamic, calendar) sit in the ``info["overall"]`` of
-    ``ATT_cohort``, ``ATT_event`` and ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
+    pre-period ATT(g,t) as its ``did_gt_pretest`` setting (``result.facts()``) for comparison;
+    the second-stage overall numbers of R ``did::aggte`` (group, dynamic, calendar) are the
+    ``overall`` part (``result.facts("overall")``) of ``ATT_cohort``, ``ATT_event`` and
+    ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
     ``cells_`` its :class:`~bayescity.estimands.aggregate.CellEffects`. Every cohort counts, as
     in R ``did``; a cohort of one unit (e.g. Shenzhen alone in 2008) is noted on the results,
     and its terms carry ``n_treated`` 1: its ATT(g,t) have no treated-side variance and its
