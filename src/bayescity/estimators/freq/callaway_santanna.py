@@ -19,7 +19,7 @@ from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_boo
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...progress import track
 from ...results.effect import EffectResult
-from ...results.parts import Facts, Message, notes, warnings
+from ...results.parts import Facts, Message, Table, notes, warnings
 from ..core import params as P
 from ..core.base import Fitted, ParamError, resolve_by
 from ..core.checks import check_window
@@ -254,12 +254,13 @@ class CallawaySantAnna(FreqEstimator):
             levels = unit_values(run.frame, run.panel.unit, self.by, run.wide.units).astype(str)
             table_by, cells_by = gt_cells(run.wide, self.control_group, self.est_method, levels)
             gt_by = self._gt_table(run, table_by, cells_by)
-        results = self._aggregates(run, cells, cells_by, variance)
+        gt = self._gt_table(run, table, cells, variance)
+        results = self._aggregates(run, cells, cells_by, variance, gt)
         if self.bootstrap:
             results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",
                             total=4 + bool(self.by))
-        state = CSState(gt=self._gt_table(run, table, cells, variance), cells=cells,
-                        clusters=run.clusters, gt_by=gt_by, cells_by=cells_by)
+        state = CSState(gt=gt, cells=cells, clusters=run.clusters, gt_by=gt_by,
+                        cells_by=cells_by)
         return Fitted(tuple(results), state)
 
     def _prepare(self, panel: Panel) -> _Run:
@@ -286,13 +287,15 @@ class CallawaySantAnna(FreqEstimator):
                        warnings(*warned) + notes(*noted))
 
     def _aggregates(self, run: _Run, cells: CellEffects, cells_by: CellEffects | None,
-                    variance: CellVariance) -> Iterator[EffectResult]:
-        """The results of every estimand, one after another (each bootstrapped when asked)."""
+                    variance: CellVariance, gt: pd.DataFrame) -> Iterator[EffectResult]:
+        """The results of every estimand, one after another (each bootstrapped when asked);
+        ``ATT_cohort`` carries the ATT(g,t) table (``att_gt`` part)."""
         yield self._result(run, aggregate(cells, "ATT"))
         yield self._event_result(run, cells, variance)
         for estimand in ("ATT_cohort", "ATT_calendar"):
             agg = aggregate(cells, estimand)
-            yield self._result(run, agg, overall=second_stage_of(cells, agg))
+            extra = [Table("att_gt", gt)] if estimand == "ATT_cohort" else []
+            yield self._result(run, agg, overall=second_stage_of(cells, agg), parts=extra)
         if cells_by is not None:
             yield self._result(run, aggregate(cells_by, f"ATT_by_{self.by}"))
 
@@ -329,9 +332,10 @@ class CallawaySantAnna(FreqEstimator):
                                     multiplier=self.multiplier)
 
     def _result(self, run: _Run, agg: Aggregation, overall: Aggregation | None = None,
-                extra_info: dict | None = None) -> EffectResult:
+                extra_info: dict | None = None, parts: list | None = None) -> EffectResult:
         info = {**run.settings, **(extra_info or {})}
-        parts = [] if overall is None else [Facts("overall", self._overall_summary(run, overall))]
+        parts = list(parts or []) + ([] if overall is None else
+                                     [Facts("overall", self._overall_summary(run, overall))])
         messages = run.messages
         if len(agg.terms) > 1 and not self.bootstrap:
             messages += notes("pointwise intervals from analytic standard errors; R did's "

@@ -13,7 +13,7 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
-from ...results.parts import notes, warnings
+from ...results.parts import Table, notes, warnings
 from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
 from ..core import params as P
 from ..core.covariates import always_treated_note, covariate_report
@@ -136,6 +136,20 @@ def cell_fit(imputed: pd.DataFrame, kept: Sequence[str], *, unit: str, time: str
     return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size), members)
 
 
+def counterfactual(imputed: pd.DataFrame, *, unit: str, time: str, outcome: str) -> pd.DataFrame:
+    """Treated units' mean observed outcome and mean untreated outcome Y(0)-hat by event time
+    (before adoption the first stage's fit, from adoption on the imputation), with the number
+    of units behind each event time: what the effect at each event time is the gap of."""
+    ever = imputed.loc[imputed[COHORT].to_numpy() > 0]
+    y = ever[outcome].to_numpy(dtype=float)
+    frame = pd.DataFrame({"event_time": (ever[time] - ever[COHORT]).to_numpy(dtype=int),
+                          "observed": y, "untreated": y - ever[RESID].to_numpy(dtype=float),
+                          "unit": ever[unit].to_numpy()})
+    return (frame.groupby("event_time")
+            .agg(observed=("observed", "mean"), untreated=("untreated", "mean"),
+                 n_units=("unit", "nunique")).reset_index())
+
+
 #: Fewer untreated units than this behind a first-stage dummy make its clustered variance unreliable.
 MIN_UNTREATED_UNITS = 5
 
@@ -217,6 +231,8 @@ class Imputation(FreqEstimator):
                         self.interval_prob, info, messages)
         out = [self._aggregate(estimand, fit, inf) for estimand in
                ("ATT", "ATT_event", "ATT_cohort")]
+        out[0] = out[0].replace(parts=(*out[0].parts, Table("counterfactual", counterfactual(
+            imputed, unit=panel.unit, time=panel.time, outcome=panel.outcome))))
         if self.by:
             fit_by = cell_fit(imputed, kept, **spec, by=self.by)
             out.append(self._aggregate(f"ATT_by_{self.by}", fit_by, inf, self.by))
