@@ -111,6 +111,7 @@ class CellEffects:
 
     @property
     def n_units(self) -> int | None:
+        """Units of the influence functions (None without them)."""
         return None if self.influence is None else self.influence.shape[0]
 
     def membership(self) -> np.ndarray | None:

@@ -31,9 +31,11 @@ FIGURES_VERSION = 2
 class FigureCache(Protocol):
     """Where rendered figures are kept: ``get`` returns a stored payload or None."""
 
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The payload stored under ``key``, or None."""
 
-    def put(self, key: str, payload: dict[str, Any]) -> None: ...
+    def put(self, key: str, payload: dict[str, Any]) -> None:
+        """Store ``payload`` under ``key``."""
 
 
 @lru_cache(maxsize=1)

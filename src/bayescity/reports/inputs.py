@@ -82,6 +82,7 @@ class ReportInputs:
     truth: pd.DataFrame | None = None
 
     def fit(self, est_id: str) -> FitRecord:
+        """The record of the fit with id ``est_id``."""
         return next(f for f in self.fits if f.id == est_id)
 
     def posterior_file(self, est_id: str) -> str | None:

@@ -99,18 +99,30 @@ class EffectResult:
             object.__setattr__(self, f"_{name}", value)
 
     # ------------------------------------------------------------------ fields (read-only)
-    method = property(lambda self: self._method)
-    paradigm = property(lambda self: self._paradigm)
-    estimand = property(lambda self: self._estimand)
-    n_obs = property(lambda self: self._n_obs)
-    interval_prob = property(lambda self: self._interval_prob)
-    interval_kind = property(lambda self: self._interval_kind)
-    n_clusters = property(lambda self: self._n_clusters)
-    tests = property(lambda self: self._tests)
-    vcov = property(lambda self: self._vcov)
-    draws = property(lambda self: self._draws)
-    messages = property(lambda self: self._messages)
-    parts = property(lambda self: self._parts)
+    method = property(lambda self: self._method,
+                      doc="The registered method that made the result (``twfe``, ...).")
+    paradigm = property(lambda self: self._paradigm,
+                        doc="``frequentist``, ``bayesian`` or ``ml``.")
+    estimand = property(lambda self: self._estimand,
+                        doc="What the rows estimate: ``ATT``, ``ATT_event``, ``ATT_by_<trait>``...")
+    n_obs = property(lambda self: self._n_obs,
+                     doc="Observations (unit-periods) the estimate rests on.")
+    interval_prob = property(lambda self: self._interval_prob,
+                             doc="Probability mass of the intervals (0.95 unless asked).")
+    interval_kind = property(lambda self: self._interval_kind,
+                             doc="The kind of interval ``lower`` and ``upper`` are.")
+    n_clusters = property(lambda self: self._n_clusters,
+                          doc="Clusters of the standard errors, or None.")
+    tests = property(lambda self: self._tests,
+                     doc="The tests reported with the estimand (equal levels, pre-trends, ...).")
+    vcov = property(lambda self: self._vcov,
+                    doc="Covariance of the terms' estimates (read-only), or None.")
+    draws = property(lambda self: self._draws,
+                     doc="Posterior draws, draws x terms (read-only), or None.")
+    messages = property(lambda self: self._messages,
+                        doc="The warnings and notes, each a Message with its severity.")
+    parts = property(lambda self: self._parts,
+                     doc="The typed, declared extras: settings, tables, diagnostics, draws.")
 
     @property
     def table(self) -> pd.DataFrame:
@@ -160,6 +172,7 @@ class EffectResult:
     # ------------------------------------------------------------------ views
     @property
     def terms(self) -> list[str]:
+        """The terms (row labels), in table order."""
         return list(self._table["term"])
 
     def summary(self) -> pd.DataFrame:
@@ -229,6 +242,7 @@ class EffectResult:
         return hit.iloc[0].copy()
 
     def estimate(self, term: str | int = "overall") -> float:
+        """The point estimate of one term."""
         return float(self.row(term)["estimate"])
 
     # ------------------------------------------------------------------ conversions
