@@ -350,13 +350,17 @@ class CellVariance:
 
     @classmethod
     def of(cls, cells: CellEffects, clusters: np.ndarray | None) -> "CellVariance":
+        """The cells' influence functions summed within ``clusters`` (one label per unit;
+        None: every unit its own cluster)."""
         psi = cells.influence if clusters is None else cluster_sums(cells.influence, clusters)
         return cls(psi, cells.influence.shape[0])
 
     def variances(self) -> np.ndarray:
+        """Each cell's variance: the diagonal of ``psi' psi / n^2``."""
         return np.einsum("ij,ij->j", self.psi, self.psi) / self.n**2
 
     def covariance(self, idx: np.ndarray) -> np.ndarray:
+        """The covariance of the cells ``idx``: that block of ``psi' psi / n^2``."""
         part = self.psi[:, idx]
         return part.T @ part / self.n**2
 

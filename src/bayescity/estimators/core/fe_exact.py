@@ -55,6 +55,7 @@ class FESolver:
         return b
 
     def residual(self, y: np.ndarray) -> np.ndarray:
+        """``y`` less its projection on the fixed effects (columns: one per column of ``y``)."""
         y2 = y.reshape(len(y), -1)
         return y2 - self.D @ self.coef(y2)
 
