@@ -157,11 +157,12 @@ def test_dml_intervals_and_calibration_on_simulated_panels():
     assert size["BLP joint slopes", "homogeneous"] <= 0.10, calib
     assert size["dml", "homogeneous"] <= 0.10, calib
     assert size["causal_forest", "homogeneous"] <= 0.12, calib
-    assert size["BLP joint slopes", "heterogeneous"] >= 0.5, calib
-    assert size["dml", "heterogeneous"] >= 0.25, calib
+    # the imputation design's power (the long-difference design had 58%, 38%, 66% and 63%)
+    assert size["BLP joint slopes", "heterogeneous"] >= 0.9, calib
+    assert size["dml", "heterogeneous"] >= 0.9, calib
     top_two = ranking.set_index("method")["top_two_true"]
-    assert top_two["dml"] >= 0.6, ranking
-    assert top_two["causal_forest"] >= 0.5, ranking
+    assert top_two["dml"] >= 0.85, ranking
+    assert top_two["causal_forest"] >= 0.8, ranking
 
 
 # --------------------------------------------------------------------------- the clean panel study

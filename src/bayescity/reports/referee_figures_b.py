@@ -20,11 +20,12 @@ rasterises one for the report.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn (reruns draw none)
+    from matplotlib.figure import Figure
 
 from .figures import Figure as Rendered
 from .figures import render
@@ -34,10 +35,16 @@ WIDTH = 6.4
 MAX_PANELS = 8
 
 
+def _new(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 def _panels(n: int, height: float = 2.6) -> tuple[Figure, list]:
     cols = min(n, 2)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(WIDTH, height * rows))
+    fig = _new(WIDTH, height * rows)
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -95,7 +102,7 @@ def placebo_ratios(table: pd.DataFrame) -> Figure:
 def power_curve(table: pd.DataFrame) -> Figure:
     """Power of the pre-trend test against the slope of a linear violation (``slope``,
     ``power``), the rows ``reported`` (the slopes detected with the powers asked) marked."""
-    fig = Figure(figsize=(WIDTH, 3.2))
+    fig = _new(WIDTH, 3.2)
     ax = fig.subplots()
     curve, marks = table[~table["reported"]], table[table["reported"]]
     ax.plot(curve["slope"], curve["power"], color="#1f77b4")
@@ -112,7 +119,7 @@ def power_curve(table: pd.DataFrame) -> Figure:
 
 def spillover_by_ring(table: pd.DataFrame) -> Figure:
     """The spillover effect by ring (``term``, ``estimate``, ``lower``, ``upper``)."""
-    fig = Figure(figsize=(WIDTH, 3.0))
+    fig = _new(WIDTH, 3.0)
     ax = fig.subplots()
     x = np.arange(len(table))
     est = table["estimate"].to_numpy(float)

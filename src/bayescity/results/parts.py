@@ -251,6 +251,19 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "blp": PartSpec(Facts, "Best linear projection: reference levels and intercept", "ml"),
     # staggered cells
     "overall": PartSpec(Facts, "R did's second-stage overall numbers", "cells"),
+    # referee estimators
+    "comparisons": PartSpec(Table, "Goodman-Bacon decomposition: every 2x2 comparison with "
+                                   "its estimate and weight", "referee", "bacon_comparisons.csv"),
+    "decomposition": PartSpec(Facts, "The TWFE coefficient decomposed: weight of each "
+                                     "comparison type and de Chaisemartin-D'Haultfoeuille's "
+                                     "negative weights", "referee"),
+    # what the report draws and reads besides the estimates: robustness checks (their kind:
+    # randomization, placebo_outcome, fake_timing or sensitivity, and what they expect),
+    # group-time effects by cohort, observed and imputed untreated outcomes of treated units
+    "check": PartSpec(Facts, "Robustness check", "placebo"),
+    "att_gt": PartSpec(Table, "ATT(g,t): group-time effects", "cells", "att_gt.csv"),
+    "counterfactual": PartSpec(Table, "Treated units' observed outcome and imputed untreated "
+                                      "outcome by event time", "cells"),
     # robustness analyses
     "placebo": PartSpec(Distribution, "Placebo distribution", "placebo"),
     "mechanisms": PartSpec(Table, "Mediators: effect of the policy and association with the "

@@ -140,6 +140,7 @@ class Estimator:
     # ------------------------------------------------------------------ parameters
     @classmethod
     def param_names(cls) -> list[str]:
+        """The constructor keywords, in signature order."""
         return list(signature_defaults(cls))
 
     @classmethod
@@ -148,6 +149,7 @@ class Estimator:
         return describe(cls)
 
     def get_params(self) -> dict[str, Any]:
+        """The estimator's parameters as given (scikit-learn's ``get_params``)."""
         return {p: getattr(self, p) for p in self.param_names()}
 
     def __repr__(self) -> str:

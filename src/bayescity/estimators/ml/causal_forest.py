@@ -27,13 +27,13 @@ class CausalForest(_StaggeredML):
     whose ``groups`` econml 0.17 ignores in the final forest.
 
     ``CATE`` is the forest's prediction for each treated city; ``BLP`` the cluster-robust best
-    linear projection of the doubly robust effects on the modifiers (as grf's
+    linear projection of the cities' pseudo-outcomes on the modifiers (as grf's
     ``best_linear_projection``); grf's calibration test uses held-out fold forests; the drivers
-    table adds forest importance and mean |SHAP| (shap's tree explainer on the fitted trees,
-    exact for them), with rank stability over the fold forests and ``n_seeds`` refits with
-    other seeds. Those refits only rank the traits and predict held-out cities, so they grow a
-    quarter of ``n_trees`` (at least 500, at most ``n_trees``): the reported forest, its
-    importance and SHAP values use all ``n_trees``.
+    table adds forest importance and the mean absolute SHAP value (shap's tree explainer on the
+    fitted trees, exact for them), with rank stability over the fold forests and ``n_seeds``
+    refits with other seeds. Those refits only rank the traits and predict held-out cities, so
+    they grow a quarter of ``n_trees`` (at least 500, at most ``n_trees``): the reported forest,
+    its importance and SHAP values use all ``n_trees``.
     """
 
     cate_kind = "forest"
