@@ -195,6 +195,6 @@ def test_imputation_att_rows_are_the_imputation_estimators(clean, clean_fit):
     for estimand in ("ATT", "ATT_event", "ATT_cohort", "ATT_by_noise_cat"):
         ours, theirs = clean_fit.effect(estimand).table, ref.effect(estimand).table
         assert list(ours["term"]) == list(theirs["term"]), estimand
-        # imputation fits its first stage with pyfixest (demeaning tolerance 1e-6)
-        np.testing.assert_allclose(ours["estimate"], theirs["estimate"], atol=2e-5)
-        np.testing.assert_allclose(ours["std_error"], theirs["std_error"], rtol=1e-4)
+        # both first stages are exact least squares (imputation's sparse direct solve)
+        np.testing.assert_allclose(ours["estimate"], theirs["estimate"], atol=1e-10)
+        np.testing.assert_allclose(ours["std_error"], theirs["std_error"], rtol=1e-8)
