@@ -1,9 +1,12 @@
-"""``dml`` and ``causal_forest``: double machine learning on the staggered panel.
+"""``dml`` and ``causal_forest``: machine learning of effect heterogeneity on the staggered panel.
 
-Both estimate ATT(g,t) on the long-difference cells of :mod:`.cells` (or, for comparison, the
-two-way demeaned design of :mod:`.within`) with cross-fitted nuisances, aggregate them with the
-shared treated-cell weights, and model the heterogeneity of the per-city doubly robust scores
-over the effect modifiers: linearly (``dml``) or with an honest forest (``causal_forest``).
+Both form per-city-year pseudo-outcomes by one of three designs -- ``imputation`` (default:
+unit-time effects of the BJS first stage on every untreated city-year, :mod:`.imputation`),
+``long_difference`` (doubly robust long differences with cross-fitted nuisances, :mod:`.cells`)
+or ``within`` (the two-way demeaned partially linear model, for comparison, :mod:`.within`) --,
+aggregate their cell effects with the shared treated-cell weights, and model the heterogeneity
+of each city's pseudo-outcome over the effect modifiers: linearly (``dml``) or with an honest
+forest (``causal_forest``).
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ from ..core.base import Estimator, ParamError
 from ..core.covariates import Reported
 from ..core.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
+from .folds import FoldLog
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
+from .imputation import (first_year_covariates, impute, imputation_cells, imputation_notes,
+                         imputation_rows)
 from .learners import LEARNERS
 from .sample import MLSample, build_sample
 from .scores import ScoreRows, project
 from .within import within_scores
 
-DESIGNS = ("cells", "within")
+DESIGNS = ("imputation", "long_difference", "within")
+ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 
 
 def _seeds(random_state, n: int) -> list[int]:
@@ -58,15 +65,21 @@ class _StaggeredML(Estimator):
     params = {"control_group": P.Spec("choice", "comparison units: never treated, or not yet "
                                                 "treated (as callaway_santanna)",
                                       choices=CONTROL_GROUPS),
-              "design": P.Spec("choice", "cells: long-difference ATT(g,t) cells; within: the "
-                                         "two-way demeaned partially linear model",
+              "design": P.Spec("choice", "imputation: BJS unit-time effects on every untreated "
+                                         "city-year; long_difference: doubly robust ATT(g,t) "
+                                         "cells with learned nuisances; within: the two-way "
+                                         "demeaned partially linear model",
                                choices=DESIGNS),
               "covariates": P.COVARIATES, "effect_modifiers": P.EFFECT_MODIFIERS, "by": P.BY,
               "by_bins": P.BY_BINS,
-              "outcome_model": P.Spec("choice", "learner of the control outcome change",
-                                      choices=LEARNERS),
-              "propensity_model": P.Spec("choice", "learner of the propensity score",
-                                         choices=LEARNERS),
+              "outcome_model": P.Spec("choice", "learner of the control outcome change in "
+                                                "long_difference and within (null: lasso); "
+                                                "imputation takes null or linear only",
+                                      choices=LEARNERS, none=True),
+              "propensity_model": P.Spec("choice", "learner of the propensity score in "
+                                                   "long_difference (null: lasso); imputation "
+                                                   "takes null or linear only",
+                                         choices=LEARNERS, none=True),
               "n_folds": P.Spec("int", "cross-fitting folds (grouped by cluster)", low=2),
               "mc_iters": P.Spec("int", "repetitions of the cross-fitting split", low=1),
               "cluster": P.CLUSTER,
@@ -80,9 +93,20 @@ class _StaggeredML(Estimator):
     def _validate(self) -> None:
         if self.n_jobs == 0:
             raise ParamError(f"n_jobs: a positive integer or -1 (all cores), got {self.n_jobs!r}")
+        if self.design == "imputation":
+            for name in ("outcome_model", "propensity_model"):
+                learner = getattr(self, name)
+                if learner not in (None, "linear"):
+                    raise ParamError(
+                        f"{name}: {learner!r} is learned in design long_difference; the "
+                        "imputation design (the default) fits Y(0) by city and year effects "
+                        "and year-specific covariate slopes, linear in the outcome as its "
+                        f"standard errors require -- set design: long_difference to use "
+                        f"{learner}, or leave {name} out")
 
     def _check_panel(self, panel) -> None:
-        if self.control_group == "never_treated" and not (panel.unit_table()[COHORT] == 0).any():
+        if (self.design != "imputation" and self.control_group == "never_treated"
+                and not (panel.unit_table()[COHORT] == 0).any()):
             raise ParamError("control_group: never_treated, but no unit is never treated; use "
                              "control_group: not_yet_treated")
 
@@ -92,11 +116,25 @@ class _StaggeredML(Estimator):
     def _covariates(self, panel) -> list[str]:
         return list(panel.covariates if self.covariates is None else self.covariates)
 
+    def _outcome_learner(self) -> str:
+        """``outcome_model``, or the design's default: ``linear`` (BJS's first stage, no ML
+        adjustment) for ``imputation``, ``lasso`` otherwise."""
+        if self.outcome_model is not None:
+            return self.outcome_model
+        return "linear" if self.design == "imputation" else "lasso"
+
+    def _propensity_learner(self) -> str | None:
+        """``propensity_model``, or ``lasso``; None in the imputation design (no propensity)."""
+        if self.design == "imputation":
+            return None
+        return "lasso" if self.propensity_model is None else self.propensity_model
+
     # ------------------------------------------------------------------ fit
     def _fit(self, panel) -> list[EffectResult]:
         seeds = _seeds(self.random_state, 3)
+        control = "not_yet_treated" if self.design == "imputation" else self.control_group
         sample = build_sample(
-            panel, method=self.method, control_group=self.control_group,
+            panel, method=self.method, control_group=control,
             covariates=self._covariates(panel), modifiers=self._modifiers(panel),
             cluster=self.cluster or panel.cluster_col, by=self.by, by_bins=self.by_bins,
             min_cohort_size=self.min_cohort_size, n_folds=self.n_folds,
@@ -106,10 +144,9 @@ class _StaggeredML(Estimator):
         self._covariates_used = self._covariates(panel)
         self._cluster_col = self.cluster or panel.cluster_col
         notes = list(sample.notes)
-        if self.design == "cells":
-            out, scores = self._cell_results(sample, seeds[1], notes)
-        else:
-            out, scores = self._within_results(sample, seeds[1], notes)
+        design = {"imputation": self._imputation_results, "long_difference": self._cell_results,
+                  "within": self._within_results}[self.design]
+        out, scores = design(sample, seeds[1], notes)
         self.scores_ = scores
         if sample.modifiers.columns:
             out += self._heterogeneity_results(sample, scores, seeds[2], notes)
@@ -119,7 +156,8 @@ class _StaggeredML(Estimator):
         settings = dict(design=self.design, control_group=self.control_group,
                         covariates=self._covariates_used,
                         effect_modifiers=sample.modifiers.traits,
-                        outcome_model=self.outcome_model, propensity_model=self.propensity_model,
+                        outcome_model=self._outcome_learner(),
+                        propensity_model=self._propensity_learner(),
                         n_folds=int(self.n_folds), mc_iters=int(self.mc_iters),
                         n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
                         cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: "
@@ -145,21 +183,37 @@ class _StaggeredML(Estimator):
 
     def _cell_results(self, sample: MLSample, seed: int, notes: list[str]):
         specs = cell_specs(sample.wide, self.control_group, post_only=True)
-        fit = fit_cells(sample.cells, specs, self.outcome_model, self.propensity_model,
+        fit = fit_cells(sample.cells, specs, self._outcome_learner(), self._propensity_learner(),
                         _seeds(seed, len(specs)), self._jobs(), sample.levels)
         self.gt_, self.cells_, self.fold_log_ = fit.table, fit.cells, fit.fold_log
         notes += list(fit.notes)
-        notes.append("long-difference cells Y_t - Y_(g-1) for t >= g against "
-                     f"{self.control_group.replace('_', '-')} controls; post-treatment cells only")
-        out = [self._result(aggregate(fit.cells, e), sample, notes)
-               for e in ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")]
+        notes.append("long-difference design: cells Y_t - Y_(g-1) for t >= g against "
+                     f"{self.control_group.replace('_', '-')} controls (one base year per cell, "
+                     "doubly robust scores); post-treatment cells only")
+        out = [self._result(aggregate(fit.cells, e), sample, notes) for e in ESTIMANDS]
         if self.by:
             out.append(self._result(aggregate(fit.cells_by, f"ATT_by_{self.by}"), sample, notes))
         return out, fit.scores
 
+    def _imputation_results(self, sample: MLSample, seed: int, notes: list[str]):
+        wide = sample.wide
+        imp = impute(wide, first_year_covariates(wide))
+        # no nuisance is learned: an empty record (the CATE model's folds are checked apart)
+        self.fold_log_ = FoldLog(len(wide.units), sample.folds.shape[0] * sample.n_folds)
+        self.gt_, self.cells_ = imputation_cells(imp, wide)
+        self.imputed_ = imp
+        notes += [*imp.notes, *imputation_notes(imp, self._covariates_used, self._cluster_col)]
+        df = max(sample.n_clusters - 1, 1)
+        out = [self._result(aggregate(self.cells_, e), sample, notes, df=df) for e in ESTIMANDS]
+        if self.by:
+            _, cells_by = imputation_cells(imp, wide, sample.levels)
+            out.append(self._result(aggregate(cells_by, f"ATT_by_{self.by}"), sample, notes,
+                                    df=df))
+        return out, imputation_rows(imp)
+
     def _within_results(self, sample: MLSample, seed: int, notes: list[str]):
         scores, self.fold_log_ = within_scores(sample.wide, sample.folds, sample.n_folds,
-                                               self.outcome_model, seed, self._jobs())
+                                               self._outcome_learner(), seed, self._jobs())
         notes.append("within design (two-way demeaned, partially linear DML): the TWFE "
                      "estimand, a variance-weighted average that also compares treated cities "
                      "with already-treated ones; shown for comparison, not the treated-cell ATT")
@@ -235,10 +289,13 @@ class _StaggeredML(Estimator):
 
     @staticmethod
     def _unit_table(sample: MLSample, scores: ScoreRows, het: Heterogeneity) -> pd.DataFrame:
+        """Per scored unit: ``unit_effect`` (its pseudo-outcome averaged over its post periods:
+        mean imputed ``tau_it``, or doubly robust effect), its weight, CATE and held-out CATE."""
         score, weight = scores.unit_scores()
         on = weight > 0
         cate = np.full(len(on), np.nan)
         cate[het.explained] = het.cate
         return pd.DataFrame({"unit": sample.wide.units[on], "cohort": sample.wide.cohort[on],
-                             "dr_score": score[on], "weight": weight[on], "cate": cate[on],
+                             "unit_effect": score[on], "weight": weight[on], "cate": cate[on],
                              "cate_heldout": het.heldout[on]})
+
