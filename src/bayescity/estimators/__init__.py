@@ -7,7 +7,8 @@ importing bayescity stays fast.
 
 from .bayes import HierarchicalDID
 from .core.base import Estimator, NotFittedError, ParamError, UnknownEstimandError
-from .freq import TWFE, CallawaySantAnna, EventStudy, Imputation, Spillover, SunAbraham
+from .freq import (DCDH, TWFE, Bacon, CallawaySantAnna, EventStudy, Imputation, Spillover,
+                   Stacked, SunAbraham, TwoStage)
 from .ml import DML, CausalForest
 from .registry import (UnknownMethodError, available_methods, check_params, get_estimator,
                        make_estimator, register)
@@ -15,14 +16,14 @@ from .robust import (PSMDID, Codings, Heterogeneity, HonestDiD, Mechanisms, Plac
                      PretrendsPower, SyntheticControl, SyntheticDiD)
 
 #: The estimator classes by name (each also reachable as ``bayescity.<Name>``).
-CLASSES = ["CallawaySantAnna", "CausalForest", "Codings", "DML", "EventStudy", "Heterogeneity",
-           "HierarchicalDID", "HonestDiD", "Imputation", "Mechanisms", "PSMDID", "Placebo",
-           "PretrendsPower", "Spillover", "SunAbraham", "SyntheticControl", "SyntheticDiD",
-           "TWFE"]
+CLASSES = ["Bacon", "CallawaySantAnna", "CausalForest", "Codings", "DCDH", "DML", "EventStudy",
+           "Heterogeneity", "HierarchicalDID", "HonestDiD", "Imputation", "Mechanisms", "PSMDID",
+           "Placebo", "PretrendsPower", "Spillover", "Stacked", "SunAbraham", "SyntheticControl",
+           "SyntheticDiD", "TWFE", "TwoStage"]
 
 __all__ = ["Estimator", "NotFittedError", "ParamError", "UnknownEstimandError",
            "UnknownMethodError", "available_methods", "check_params", "get_estimator",
-           "make_estimator", "register", "CallawaySantAnna", "CausalForest", "Codings", "DML",
-           "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD", "Imputation",
-           "Mechanisms", "PSMDID", "Placebo", "PretrendsPower", "Spillover", "SunAbraham",
-           "SyntheticControl", "SyntheticDiD", "TWFE"]
+           "make_estimator", "register", "Bacon", "CallawaySantAnna", "CausalForest", "Codings",
+           "DCDH", "DML", "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD",
+           "Imputation", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower", "Spillover",
+           "Stacked", "SunAbraham", "SyntheticControl", "SyntheticDiD", "TWFE", "TwoStage"]

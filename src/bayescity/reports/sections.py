@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..results import messages
@@ -21,6 +20,7 @@ from ..results.parts import DECLARED
 from . import figures as F
 from . import overview as O
 from . import posterior as P
+from . import referee_figures as RF
 from . import referee_figures_b as RB
 from . import tfp as T
 from .blocks import RED, Block, Section, table_block
@@ -83,7 +83,7 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
                   *section_blocks(inputs.results, section_id, figs, skip=O.DRAWN)]
         if section_id == "referee":
-            blocks = [*referee_figures(inputs, figs), *blocks]
+            blocks = [*referee_figures(inputs, figs), *bacon_blocks(inputs, figs), *blocks]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
@@ -99,6 +99,20 @@ def referee_figures(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
                 anchor = f"fig-{name}-{est_id}-{r.estimand}".replace("_", "-")
                 blocks.append(Block("figure", figs(RB.part_figure, name, part.frame, anchor,
                                                    label(est_id, r.estimand))))
+    return blocks
+
+
+def bacon_blocks(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
+    """The Goodman-Bacon plot of each result whose ``comparisons`` part decomposes one TWFE
+    coefficient (tables split by trait level are left to their table)."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for r, part in distinct_parts(results, "comparisons"):
+            frame = part.frame
+            if "level" not in frame.columns:
+                blocks.append(Block("figure", figs(
+                    RF.bacon_figure, frame, r.facts("decomposition").get("twfe"),
+                    f"fig-bacon-{est_id}", f"Goodman-Bacon decomposition: {est_id}")))
     return blocks
 
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..constants import INTERVAL_PROB, MIN_TREATED_UNITS, PARADIGMS, SUMMARY_COLUMNS
 from .parts import (NOTE, WARNING, Facts, FrozenDict, Message, Part, Table, check_parts,
@@ -45,13 +45,19 @@ class TestResult:
     terms: tuple[str, ...] = ()
 
 
-def _term_table(table: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in TERM_COLUMNS if c not in table.columns]
+def _term_table(table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+    """The canonical term table (a private copy) from a DataFrame or a mapping of columns."""
+    names = table.columns if isinstance(table, pd.DataFrame) else table.keys()
+    missing = [c for c in TERM_COLUMNS if c not in names]
     if missing:
         raise ValueError(f"EffectResult table lacks columns {missing}")
-    columns = {c: table[c].to_numpy(copy=True) for c in TERM_COLUMNS}
+    columns = {c: np.array(table[c], copy=True) for c in TERM_COLUMNS}
+    n = len(columns["term"])
     columns["term"] = np.array([str(t) for t in columns["term"]], dtype=object)
-    given = table[N_TREATED] if N_TREATED in table.columns else [pd.NA] * len(table)
+    for c in TERM_COLUMNS[1:]:
+        if columns[c].ndim == 0:  # a scalar column (e.g. prob_positive = NaN)
+            columns[c] = np.full(n, columns[c].item(), dtype=float)
+    given = table[N_TREATED] if N_TREATED in names else [pd.NA] * n
     columns[N_TREATED] = pd.array(given, dtype="Int64")
     return pd.DataFrame(columns)
 
@@ -77,7 +83,8 @@ class EffectResult:
 
     __slots__ = tuple(f"_{f}" for f in RESULT_FIELDS)
 
-    def __init__(self, method: str, paradigm: str, estimand: str, table: pd.DataFrame,
+    def __init__(self, method: str, paradigm: str, estimand: str,
+                 table: pd.DataFrame | Mapping[str, Any],
                  n_obs: int, interval_prob: float = INTERVAL_PROB, interval_kind: str = "wald",
                  n_clusters: int | None = None, tests: Sequence[TestResult] = (),
                  vcov: np.ndarray | None = None, draws: np.ndarray | None = None,
@@ -300,6 +307,33 @@ def _rebuild(fields: dict[str, Any]) -> EffectResult:
     return EffectResult(**fields)
 
 
+def _two_sided(df: float | None, interval_prob: float, z: np.ndarray) -> tuple[float, np.ndarray]:
+    """The critical value of a symmetric ``interval_prob`` interval and the two-sided p-values
+    of ``z``: normal, or t with ``df`` degrees of freedom. The special functions scipy's
+    ``norm``/``t`` evaluate, without building a frozen distribution per call (same numbers)."""
+    q = 0.5 + interval_prob / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if df is None:
+            return float(special.ndtri(q)), 2 * special.ndtr(-np.abs(z))
+        if not df > 0:  # no t distribution: scipy's frozen t gives NaN too
+            return np.nan, np.full(np.shape(z), np.nan)
+        return float(special.stdtrit(df, q)), 2 * special.stdtr(df, -np.abs(z))
+
+
+def wald_columns(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
+                 interval_prob: float = INTERVAL_PROB, df: float | None = None
+                 ) -> dict[str, Any]:
+    """The columns of :func:`wald_table` as arrays (an EffectResult takes them as they are)."""
+    est = np.asarray(estimates, dtype=float)
+    se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    crit, p = _two_sided(df, interval_prob, z)
+    return {"term": [str(t) for t in terms], "estimate": est, "std_error": se,
+            "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
+            "prob_positive": np.full(est.shape, np.nan)}
+
+
 def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
                interval_prob: float = INTERVAL_PROB, df: float | None = None) -> pd.DataFrame:
     """Estimates with standard errors, symmetric intervals and two-sided p-values.
@@ -307,15 +341,15 @@ def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
     With ``df`` the t distribution is used (as fixest/Stata do with clustered errors: G-1 df),
     otherwise the normal.
     """
-    est = np.asarray(estimates, dtype=float)
-    se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
-    dist = stats.t(df) if df is not None else stats.norm()
-    crit = dist.ppf(0.5 + interval_prob / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * dist.sf(np.abs(est / se))
-    return pd.DataFrame({"term": [str(t) for t in terms], "estimate": est, "std_error": se,
-                         "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
-                         "prob_positive": np.nan})
+    return pd.DataFrame(wald_columns(terms, estimates, vcov, interval_prob=interval_prob, df=df))
+
+
+def _upper_tail(sf, x: float, *df: float) -> float:
+    """``P(X > x)`` as scipy's ``chi2.sf``/``f.sf`` give it: 1 at or below 0, NaN for NaN or
+    degrees of freedom that are not positive."""
+    if np.isnan(x) or not all(d > 0 for d in df):
+        return np.nan
+    return 1.0 if x <= 0 else float(sf(*df, x))
 
 
 def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: np.ndarray, *,
@@ -323,19 +357,26 @@ def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: n
               terms: Sequence[Any] = ()) -> TestResult:
     """Joint Wald test of ``R @ beta = 0``: chi-square, or F with ``df_denom`` denominator df.
 
-    ``terms`` names the coefficients of ``beta``; the test records those it restricts.
+    ``terms`` names the coefficients of ``beta``; the test records those it restricts. The
+    restricted covariance ``R V R'`` may be singular: its rank (numpy's ``matrix_rank``
+    tolerance) gives the degrees of freedom and its pseudo-inverse (numpy's ``pinv`` cut-off)
+    the statistic, both from one singular value decomposition.
     """
     R = np.atleast_2d(restriction)
     rb = R @ np.asarray(estimates, dtype=float)
     middle = R @ np.atleast_2d(vcov) @ R.T
-    q = int(np.linalg.matrix_rank(middle))
-    stat = float(rb @ np.linalg.pinv(middle) @ rb)
+    u, s, vt = np.linalg.svd(middle)
+    top = s.max(initial=0.0)
+    q = int(np.count_nonzero(s > top * max(middle.shape) * np.finfo(float).eps))
+    inverse = np.divide(1.0, s, out=np.zeros_like(s), where=s > 1e-15 * top)
+    stat = float(((vt @ rb) * inverse) @ (u.T @ rb))
     used = tuple(str(t) for t, hit in zip(terms, np.abs(R).sum(axis=0) > 0) if hit)
     if df_denom is not None:
         f = stat / q
-        return TestResult(name, f, q, float(stats.f.sf(f, q, df_denom)), "wald_F", df_denom, note,
-                          used)
-    return TestResult(name, stat, q, float(stats.chi2.sf(stat, q)), "wald_chi2", None, note, used)
+        return TestResult(name, f, q, _upper_tail(special.fdtrc, f, q, df_denom), "wald_F",
+                          df_denom, note, used)
+    return TestResult(name, stat, q, _upper_tail(special.chdtrc, stat, q), "wald_chi2", None,
+                      note, used)
 
 
 def equality_restriction(k: int) -> np.ndarray:

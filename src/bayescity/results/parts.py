@@ -251,6 +251,12 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "blp": PartSpec(Facts, "Best linear projection: reference levels and intercept", "ml"),
     # staggered cells
     "overall": PartSpec(Facts, "R did's second-stage overall numbers", "cells"),
+    # referee estimators
+    "comparisons": PartSpec(Table, "Goodman-Bacon decomposition: every 2x2 comparison with "
+                                   "its estimate and weight", "referee", "bacon_comparisons.csv"),
+    "decomposition": PartSpec(Facts, "The TWFE coefficient decomposed: weight of each "
+                                     "comparison type and de Chaisemartin-D'Haultfoeuille's "
+                                     "negative weights", "referee"),
     # what the report draws and reads besides the estimates: robustness checks (their kind:
     # randomization, placebo_outcome, fake_timing or sensitivity, and what they expect),
     # group-time effects by cohort, observed and imputed untreated outcomes of treated units
