@@ -27,8 +27,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ... import datasets
+from ...data.loader import load_panel
 from ...data.sim_effects import DIRECT_SHARE, MECHANISMS, ramp
 from ...parallel import map_tasks
+from .hierarchical import HierarchicalDID
 
 #: Marginal sd (pp) and AR(1) coefficient of the built-in panel's TFP-growth noise.
 NOISE_SD, NOISE_RHO = 1.5, 0.3
@@ -99,8 +102,6 @@ SCENARIOS = (
 @lru_cache(maxsize=1)
 def builtin_design() -> pd.DataFrame:
     """City, year, cohort and traits of the built-in panel (the same in every simulation)."""
-    from ... import datasets
-
     data = datasets.load_china_cities().data
     return data[[UNIT, "year", "pilot_year", "region3", "north_south"]].copy()
 
@@ -139,8 +140,6 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _builtin(seed: int) -> pd.DataFrame:
-    from ... import datasets
-
     sim = datasets.simulate_city_panel(seed, selection=False)
     frame = sim.data[[UNIT, "year", "pilot_year", "region3", "north_south", "tfp_growth"]]
     cells = sim.truth.cell_effects[[UNIT, "year", "tau"]]
@@ -162,17 +161,14 @@ def truths(frame: pd.DataFrame, traits: Sequence[str]) -> dict[str, pd.Series]:
 
 def replication(task: tuple) -> list[dict]:
     """Fit one simulated panel of a scenario and score every estimand term against the truth."""
-    import bayescity as bc
-
     scenario, fit_params, index, seed = task
     rng = np.random.default_rng(seed)
     frame = simulate(scenario, rng)
     params = {**dict(scenario.params), **dict(fit_params)}
     by = [params["by"]] if isinstance(params.get("by"), str) else list(params.get("by") or [])
-    panel = bc.load_panel(frame.drop(columns="tau"), unit=UNIT, time="year", outcome="y",
+    panel = load_panel(frame.drop(columns="tau"), unit=UNIT, time="year", outcome="y",
                           cohort="pilot_year", traits=by)
-    est = bc.make_estimator("hierarchical_did", covariates=[],
-                            random_state=int(rng.integers(2**31)), **params)
+    est = HierarchicalDID(covariates=[], random_state=int(rng.integers(2**31)), **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(panel)
