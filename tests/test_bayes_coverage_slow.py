@@ -20,7 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayescity.estimators.bayes.coverage import (SCENARIOS, coverage_study, coverage_table)
+from bayescity.estimators.bayes.coverage import (
+    SCENARIOS,
+    coverage_study,
+    coverage_table,
+)
 from bayescity.experiments.executors import LocalPoolExecutor
 from bayescity.parallel import use_executor
 
