@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..data.io import BUILTIN_PREFIX
 from ..tfp.derive import DeriveSpec, outcome_problem
+from .calibration_config import CalibrationConfig
 
 
 class ConfigError(ValueError):
@@ -99,6 +100,8 @@ class ExperimentConfig(_Strict):
     data: DataConfig
     estimators: list[EstimatorConfig] = Field(min_length=1)
     sweep: SweepConfig | None = None
+    #: What ``bayescity calibrate`` simulates (:mod:`.calibration_config`); ``run`` ignores it.
+    calibration: CalibrationConfig | None = None
 
     @field_validator("name")
     @classmethod
