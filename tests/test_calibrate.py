@@ -265,3 +265,37 @@ def test_every_shipped_calibration_config_calibrates_in_smoke_mode(tmp_path):
         assert res.exit_code == 0, (config.name, res.output)
     table = pd.read_csv(folders(tmp_path / "rep")[0] / "calibration.csv")
     assert (table["n_reps"] >= 1).all() and table["coverage"].notna().any()
+
+
+def test_noise_scale_is_the_untreated_two_way_residual_sd_as_statsmodels_fits_it(tmp_path):
+    import statsmodels.formula.api as smf
+
+    df = pd.read_csv(user_csv(tmp_path))
+    df = df.drop(index=np.random.default_rng(3).choice(len(df), 60, replace=False))
+    panel = load_panel(df, unit="unit", time="year", outcome="y", cohort="g",
+                       traits=["region", "size"])
+    design = user_design(panel)
+    untreated = panel.data[panel.data["_bc_treat"] == 0]
+    ols = smf.ols("y ~ C(unit) + C(year)", data=untreated).fit()
+    assert design.sigma == pytest.approx(np.sqrt(ols.scale), rel=1e-8)
+    fitted = (design.unit_effect[panel.unit_codes] + design.period_effect[panel.time_codes])
+    on = panel.frame["_bc_treat"].to_numpy() == 0
+    assert np.allclose(fitted[on], ols.fittedvalues.to_numpy(), atol=1e-7)
+
+
+def test_scenario_noise_has_the_users_scale_and_its_named_structure(tmp_path):
+    from bayescity.data.scenarios import scenario_noise
+
+    panel = load_panel(user_csv(tmp_path), unit="unit", time="year", outcome="y", cohort="g",
+                       traits=["region", "size"])
+    design = user_design(panel)
+    rng = np.random.default_rng(11)
+    for scenario in ("homogeneous", "ar1_shocks", "heavy_tails"):
+        u = np.stack([scenario_noise(design, scenario, rng) for _ in range(60)])
+        assert u.std() == pytest.approx(design.sigma, rel=0.08), scenario
+        grid = u.reshape(60, 48, 12)
+        lag1 = np.corrcoef(grid[:, :, 1:].ravel(), grid[:, :, :-1].ravel())[0, 1]
+        expected = 0.5 if scenario == "ar1_shocks" else 0.0
+        assert lag1 == pytest.approx(expected, abs=0.03), scenario
+        kurtosis = ((u - u.mean()) ** 4).mean() / u.var() ** 2
+        assert (kurtosis > 5) == (scenario == "heavy_tails"), (scenario, kurtosis)
