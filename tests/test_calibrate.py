@@ -210,8 +210,11 @@ def test_a_scenario_the_design_cannot_carry_is_refused_by_name_or_skipped(tmp_pa
     res = calibrate(config, tmp_path / "rep", "--only", "twfe")
     assert res.exit_code == 0, res.output
     assert "scenario linear_in_trait skipped" in " ".join(res.output.split())
-    res = calibrate(config, tmp_path / "rep", "--only", "twfee")
-    assert res.exit_code == 2 and "--only" in res.output
+    for args, words in ((["--only", "twfee"], "--only"),
+                        (["--scenario", "homogenous"], "did you mean 'homogeneous'"),
+                        (["--replications", "0"], "--replications")):
+        res = calibrate(config, tmp_path / "rep", *args)
+        assert res.exit_code == 2 and words in " ".join(res.output.split()), args
 
 
 def test_a_failing_fit_is_counted_not_fatal(tmp_path):

@@ -52,6 +52,11 @@ def calibrate(config: str = typer.Argument(..., help="experiment YAML file"),
                                           observer=display)
         except Exception as exc:  # noqa: BLE001 - mapped to exit codes
             fail(exc)
+    print_outcome(outcome)
+
+
+def print_outcome(outcome) -> None:
+    """The closing table, skipped scenarios, failures and where the folder is."""
     out.print(coverage_table(outcome.table))
     for name, reason in outcome.plan.skipped.items():
         out.print(f"note: scenario {name} skipped: {reason}", highlight=False, soft_wrap=True)

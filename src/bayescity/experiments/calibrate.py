@@ -35,7 +35,7 @@ from ..data.io import write_csv
 from ..data.scenarios import SCENARIOS, Design, user_design
 from ..progress import track
 from . import artefacts as art
-from .calibration_config import CalibrationConfig
+from .calibration_config import CalibrationConfig, check_scenarios
 from .calibration_measures import calibration_table
 from .calibration_task import EstimatorSpec, ReplicationTask, remember_design, run_replication
 from .config import ConfigError, ExperimentConfig, load_config
@@ -109,7 +109,10 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
     full = load_config(config_path)
     cal = full.calibration or CalibrationConfig()
     if scenarios:
-        cal = CalibrationConfig.model_validate({**cal.model_dump(), "scenarios": scenarios})
+        try:
+            check_scenarios(scenarios)
+        except ValueError as exc:
+            raise ConfigError(f"--scenario: {exc}") from None
     config, panel, _ = prepare(full, only)
     config = merged_config(config, cal)
     check_column_params(config, panel)
@@ -117,8 +120,8 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
         design = user_design(panel, cal.settings())
     except ValueError as exc:
         raise ConfigError(f"invalid calibration for data {panel.source!r}:\n{exc}") from None
-    wanted = (scenarios or cal.smoke.scenarios or cal.scenarios) if smoke else cal.scenarios
-    chosen, skipped = choose_scenarios(design, scenarios or wanted)
+    wanted = scenarios or ((cal.smoke.scenarios or cal.scenarios) if smoke else cal.scenarios)
+    chosen, skipped = choose_scenarios(design, wanted)
     if replications is not None and replications < 1:
         raise ConfigError(f"--replications: must be at least 1, got {replications}")
     n = replications or (cal.smoke.replications if smoke else cal.replications)

@@ -44,7 +44,7 @@ def _null_named(value: Any) -> Any:
     return ["null" if v is None else v for v in value] if isinstance(value, list) else value
 
 
-def _check_scenarios(value: list[str] | None) -> list[str] | None:
+def check_scenarios(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
     from ..estimators.base import did_you_mean
@@ -70,7 +70,7 @@ class CalibrationSmoke(_Strict):
     scenarios: list[str] | None = Field(None, min_length=1)
 
     _null = field_validator("scenarios", mode="before")(_null_named)
-    _scenarios = field_validator("scenarios")(_check_scenarios)
+    _scenarios = field_validator("scenarios")(check_scenarios)
 
 
 class CalibrationConfig(_Strict):
@@ -91,7 +91,7 @@ class CalibrationConfig(_Strict):
     smoke: CalibrationSmoke = Field(default_factory=CalibrationSmoke)
 
     _null = field_validator("scenarios", mode="before")(_null_named)
-    _scenarios = field_validator("scenarios")(_check_scenarios)
+    _scenarios = field_validator("scenarios")(check_scenarios)
 
     def settings(self) -> ScenarioSettings:
         """The simulator's settings."""
