@@ -137,7 +137,8 @@ def test_projection_truth_is_exact_for_an_effect_linear_in_a_trait(tmp_path):
 def test_correct_estimators_cover_on_the_homogeneous_scenario(calibrated):
     table = calibrated["table"]
     for est in ("imputation", "cs"):
-        rows = table[(table["scenario"] == "homogeneous") & (table["estimator"] == est)]
+        rows = table[(table["scenario"] == "homogeneous") & (table["estimator"] == est)
+                     & table["coverage"].notna()]
         assert (rows["interval_prob"] == 0.95).all()
         assert rows.loc[rows["estimand"] == "ATT", "coverage"].item() >= 4 / 6
         pooled = np.average(rows["coverage"], weights=rows["n_reps"])
@@ -145,6 +146,12 @@ def test_correct_estimators_cover_on_the_homogeneous_scenario(calibrated):
         assert abs(np.average(rows["z_mean"], weights=rows["n_reps"])) < 0.6
     zero = table[(table["scenario"] == "by_trait_zero_level") & (table["term"] == "West")]
     assert (zero["truth"] == 0).all() and zero["power"].isna().all() and zero["size"].notna().all()
+    equal = table[table["estimand"] == "equal_levels"].set_index("scenario")
+    delta = calibrated["lock"]["design"]["reference effect (delta)"]
+    assert equal.loc["homogeneous", "truth"] == 0
+    assert equal.loc["homogeneous", "false_discovery"] <= 2 / 6
+    assert equal.loc["by_trait_zero_level", "truth"] == pytest.approx(1.5 * delta, rel=1e-5)
+    assert equal.loc["by_trait_zero_level", "power"] >= 4 / 6
 
 
 def test_the_table_is_recomputed_from_the_replications(calibrated):

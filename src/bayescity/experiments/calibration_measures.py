@@ -12,9 +12,13 @@ table can be recomputed from that file. One row per scenario x estimator x estim
 * ``mean_width``: mean interval width, in the outcome's units;
 * ``power``: share of intervals excluding 0 where the truth is not zero; ``size``: the same
   where the truth is exactly zero (the rate of false claims of an effect);
-* ``false_discovery``: for terms along a pure-noise trait (``role`` noise: BLP slopes, levels,
-  drivers) the share of replications in which the trait is declared to matter (interval
-  excluding 0; for a drivers row its joint BLP p-value below ``1 - interval_prob``);
+* ``false_discovery``: how often heterogeneity that is not there is declared: for terms along
+  a pure-noise trait (``role`` noise: BLP slopes, drivers) the share of replications in which
+  the trait is declared to matter (interval excluding 0; for a drivers row its joint BLP
+  p-value below ``1 - interval_prob``), and for the test of equal effects across a trait's
+  levels (estimand ``equal_levels``, term the trait; truth the spread of the true level
+  effects) its rejection rate where the true levels are equal (then also its ``size``; where
+  they differ, its ``power``);
 * ``rank_first``, ``mean_rank``: for drivers rows, how often the trait ranks first in the
   drivers table and its mean rank (for the true drivers, ``role`` driver, the first is what a
   researcher hopes for);
@@ -27,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .calibration_task import DRIVERS
+from .calibration_task import DRIVERS, EQUAL_LEVELS
 
 MEASURE_COLUMNS = ("scenario", "estimator", "method", "paradigm", "estimand", "term", "role",
                    "truth", "interval_prob", "interval_kind", "n_reps", "n_failed", "coverage",
@@ -49,8 +53,9 @@ def calibration_table(replications: pd.DataFrame) -> pd.DataFrame:
     ok = ok.assign(term=np.where(ok["estimand"] == "CATE", POOLED_TERM, ok["term"]))
     rows = []
     for _, group in ok.groupby(_KEYS, sort=False):
-        row = (driver_measures(group) if group["estimand"].iloc[0] == DRIVERS
-               else effect_measures(group))
+        kind = group["estimand"].iloc[0]
+        row = (driver_measures(group) if kind == DRIVERS else test_measures(group)
+               if kind == EQUAL_LEVELS else effect_measures(group))
         if row is not None:
             rows.append(row)
     table = pd.DataFrame(rows, columns=[c for c in MEASURE_COLUMNS if c != "n_failed"])
@@ -101,7 +106,7 @@ def driver_measures(group: pd.DataFrame) -> dict:
     (power for a true driver, a false discovery for a noise trait)."""
     rank = group["rank"].to_numpy(float)
     alpha = 1.0 - float(group["interval_prob"].iloc[0])
-    rejected = float(np.mean(group["driver_p"].to_numpy(float) < alpha))
+    rejected = float(np.mean(group["p_value"].to_numpy(float) < alpha))
     role = group["role"].iloc[0]
     return {**_first(group, [*_KEYS, "method", "paradigm", "role", "interval_prob"]),
             "interval_kind": "", "truth": np.nan,
@@ -110,6 +115,22 @@ def driver_measures(group: pd.DataFrame) -> dict:
             "power": rejected if role == "driver" else np.nan, "size": np.nan,
             "false_discovery": rejected if role == "noise" else np.nan,
             "rank_first": float(np.mean(rank == 1)), "mean_rank": float(rank.mean())}
+
+
+def test_measures(group: pd.DataFrame) -> dict:
+    """How often the test of equal effects across a trait's levels rejects: its size (and a
+    false discovery of heterogeneity) where the true levels are equal, else its power."""
+    alpha = 1.0 - float(group["interval_prob"].iloc[0])
+    rejected = float(np.mean(group["p_value"].to_numpy(float) < alpha))
+    truth = group["truth"].to_numpy(float)
+    equal = bool(np.all(truth == 0))
+    return {**_first(group, [*_KEYS, "method", "paradigm", "role", "interval_prob"]),
+            "interval_kind": "wald test", "truth": float(np.mean(truth)),
+            "n_reps": int(group["replication"].nunique()), "coverage": np.nan,
+            "z_mean": np.nan, "z_sd": np.nan, "mean_width": np.nan,
+            "power": np.nan if equal else rejected, "size": rejected if equal else np.nan,
+            "false_discovery": rejected if equal else np.nan, "rank_first": np.nan,
+            "mean_rank": np.nan}
 
 
 def _failed_only(reps: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import pandas as pd
 from ..constants import INTERVAL_PROB
 from ..data.scenarios import Design, Simulated, simulate, user_design
 from ..data.traits import bin_trait
-from ..estimands.truth import ScenarioTruth
+from ..estimands.truth import ZERO_TOL, ScenarioTruth
 from ..estimators.registry import get_estimator
 from ..progress import progress_to
 from ..results.effect import EffectResult
@@ -32,9 +32,11 @@ from .runner import child_seeds, load_experiment_panel, resolve_params
 
 REPLICATION_COLUMNS = ("scenario", "replication", "estimator", "method", "paradigm", "estimand",
                        "term", "role", "truth", "estimate", "std_error", "lower", "upper",
-                       "interval_prob", "interval_kind", "rank", "driver_p", "error")
-#: The pseudo-estimand of drivers-table rows (one per trait: its combined rank and BLP p).
-DRIVERS = "drivers"
+                       "interval_prob", "interval_kind", "rank", "p_value", "error")
+#: Pseudo-estimands: drivers-table rows (one per trait: its combined rank and joint BLP test's
+#: p-value) and the Wald test of equal effects across a trait's levels (truth: the spread of
+#: the true level effects, zero when they are equal).
+DRIVERS, EQUAL_LEVELS = "drivers", "equal_levels"
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,12 @@ def _fit_rows(spec: EstimatorSpec, seed: int, sim: Simulated,
     try:
         params = estimator_params(spec, seed, sim.noise_traits)
         results = get_estimator(spec.method)(**params).fit(sim.panel).results()
-        frames = [result_rows(r, params, sim, truth) for r in results]
-        frames += [driver_rows(r, sim) for r in results if _drivers(r) is not None]
-        return pd.concat(frames, ignore_index=True).assign(estimator=spec.id, error="")
+        rows = [result_rows(r, params, sim, truth) for r in results]
+        tests = [level_test_rows(r, own, sim) for r, own in zip(results, rows)
+                 if _level_test(r) is not None]
+        drivers = [driver_rows(r, sim) for r in results if _drivers(r) is not None]
+        table = pd.concat([*rows, *tests, *drivers], ignore_index=True)
+        return table.assign(estimator=spec.id, error="")
     except Exception as exc:  # noqa: BLE001 - a failed fit is a counted outcome
         return pd.DataFrame([{"estimator": spec.id, "method": spec.method,
                               "error": f"{type(exc).__name__}: {exc}"}])
@@ -173,7 +178,7 @@ def term_role(estimand: str, term: Any, sim: Simulated) -> str:
     """``driver`` for terms along a true driver of the effect, ``noise`` along a noise trait."""
     if estimand == "BLP":
         trait = str(term).partition("=")[0]
-    elif estimand == DRIVERS:
+    elif estimand in (DRIVERS, EQUAL_LEVELS):
         trait = str(term)
     elif estimand.startswith("ATT_by_"):
         trait = estimand.removeprefix("ATT_by_")
@@ -189,12 +194,38 @@ def _drivers(result: EffectResult) -> pd.DataFrame | None:
 
 def driver_rows(result: EffectResult, sim: Simulated) -> pd.DataFrame:
     """The drivers table of a heterogeneity result: each trait's combined rank and the p-value
-    of its joint BLP test (``driver_p``), with its role."""
+    of its joint BLP test (``p_value``), with its role."""
     table = _drivers(result)
     p = table.get("blp_p", np.nan)
     return pd.DataFrame({"method": result.method, "paradigm": result.paradigm,
                          "estimand": DRIVERS, "term": table["trait"].astype(str).to_numpy(),
                          "role": [term_role(DRIVERS, t, sim) for t in table["trait"]],
                          "rank": table["rank"].to_numpy(dtype=float),
-                         "driver_p": np.asarray(p, dtype=float),
+                         "p_value": np.asarray(p, dtype=float),
                          "interval_prob": float(result.interval_prob or INTERVAL_PROB)})
+
+
+def _level_test(result: EffectResult):
+    """The Wald test of equal effects across the levels of an ``ATT_by_<trait>`` result."""
+    trait = result.estimand.removeprefix("ATT_by_")
+    if trait == result.estimand:
+        return None
+    hits = [t for t in result.tests if t.name == f"equal ATT across {trait}"
+            and str(t.kind).startswith("wald")]
+    return hits[0] if hits else None
+
+
+def level_test_rows(result: EffectResult, rows: pd.DataFrame, sim: Simulated) -> pd.DataFrame:
+    """One row for the equal-levels test of an ``ATT_by_<trait>`` result: its p-value, and as
+    truth the spread (max - min) of the true level effects of its terms."""
+    test = _level_test(result)
+    trait = result.estimand.removeprefix("ATT_by_")
+    truth = rows["truth"].to_numpy(dtype=float)
+    spread = float(truth.max() - truth.min()) if np.isfinite(truth).all() else np.nan
+    if spread <= ZERO_TOL * max(float(np.abs(truth).max()), 1.0):  # rounding of equal levels
+        spread = 0.0
+    return pd.DataFrame([{"method": result.method, "paradigm": result.paradigm,
+                          "estimand": EQUAL_LEVELS, "term": trait,
+                          "role": term_role(EQUAL_LEVELS, trait, sim), "truth": spread,
+                          "p_value": float(test.p_value),
+                          "interval_prob": float(result.interval_prob)}])

@@ -181,8 +181,10 @@ def series_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def heterogeneity_table(table: pd.DataFrame) -> pd.DataFrame:
-    """BLP slopes and drivers rows along true drivers and noise traits."""
-    keep = table["estimand"].isin(["BLP", "drivers"]) & table["role"].isin(["driver", "noise"])
+    """Tests of equal effects across levels, and BLP slopes and drivers rows along true
+    drivers and noise traits."""
+    keep = (table["estimand"] == "equal_levels") | (
+        table["estimand"].isin(["BLP", "drivers"]) & table["role"].isin(["driver", "noise"]))
     cols = ["scenario", "estimator", "estimand", "term", "role", "truth", "coverage",
             "power", "false_discovery", "rank_first", "mean_rank", "n_reps"]
     return table.loc[keep, cols].reset_index(drop=True)
@@ -250,8 +252,11 @@ def results_sections(table: pd.DataFrame, reps: pd.DataFrame, facts: Calibration
     if not het.empty:
         out.append(Section("heterogeneity", "Heterogeneity: true drivers and noise traits",
                            [table_block(het, "calibration-heterogeneity")],
-                           "false_discovery: how often a pure-noise trait is declared to "
-                           "matter; rank_first: how often the trait leads the drivers table."))
+                           "false_discovery: how often heterogeneity that is not there is "
+                           "declared (a pure-noise trait's slope or driver test; equal_levels: "
+                           "the test of equal effects across a trait's levels rejecting when "
+                           "the true levels are equal); rank_first: how often the trait leads "
+                           "the drivers table."))
     return out
 
 
