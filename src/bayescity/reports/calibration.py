@@ -240,6 +240,7 @@ def results_sections(table: pd.DataFrame, reps: pd.DataFrame, facts: Calibration
     head = headline_table(table)
     main = Section("calibration", "ATT overall and by trait level", [
         table_block(head, "calibration-table", styler=_flag(head, HEADLINE_COLUMNS))],
+        f"Intervals at the results' own level ({_levels(table)}). "
         "Coverage in red lies outside the 95% binomial band around the nominal level. "
         "power: intervals excluding 0 where the truth is not zero; size: where it is zero. "
         "Every row, with event times, cohorts and calendar periods: calibration.csv.")
@@ -250,7 +251,7 @@ def results_sections(table: pd.DataFrame, reps: pd.DataFrame, facts: Calibration
                            [table_block(series, "calibration-series")]))
     het = heterogeneity_table(table)
     if not het.empty:
-        out.append(Section("heterogeneity", "Heterogeneity: true drivers and noise traits",
+        out.append(Section("heterogeneity", "Heterogeneity: level tests, true drivers and noise traits",
                            [table_block(het, "calibration-heterogeneity")],
                            "false_discovery: how often heterogeneity that is not there is "
                            "declared (a pure-noise trait's slope or driver test; equal_levels: "
@@ -258,6 +259,11 @@ def results_sections(table: pd.DataFrame, reps: pd.DataFrame, facts: Calibration
                            "the true levels are equal); rank_first: how often the trait leads "
                            "the drivers table."))
     return out
+
+
+def _levels(table: pd.DataFrame) -> str:
+    probs = sorted(set(table["interval_prob"].dropna().round(6)))
+    return "interval_prob " + ", ".join(f"{p:g}" for p in probs) if probs else "none"
 
 
 def _plot_rows(table: pd.DataFrame) -> pd.DataFrame:
