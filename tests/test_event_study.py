@@ -197,7 +197,8 @@ def hand_design(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def test_wild_event_time_is_wild_bootstrap_coef_on_the_same_design(mpdta, wild_mpdta):
-    from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_coef
+    from bayescity.estimators.core.seeds import child_seeds
+    from bayescity.estimators.core.inference import wild_bootstrap_coef
 
     work, names = hand_design(mpdta)
     seeds = child_seeds(child_seeds(5, 3)[0], len(names))

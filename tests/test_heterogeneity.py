@@ -9,9 +9,9 @@ import bayescity as bc
 from bayescity.datasets import simulate_city_panel
 from bayescity.estimators import ParamError
 from bayescity.estimators.freq.es_common import reparametrised
-from bayescity.estimators.freq.inference import (bootstrap_weights, fe_projection,
+from bayescity.estimators.core.inference import (bootstrap_weights, fe_projection,
                                                  wild_cluster_bootstrap)
-from bayescity.estimators.freq.twfe import level_dummies
+from bayescity.estimators.core.levels import level_dummies
 from bayescity.estimators.robust.heterogeneity import level_panel
 from bayescity.estimators.robust.wild_wald import wild_wald_test
 from bayescity.results.effect import equality_restriction

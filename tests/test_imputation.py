@@ -10,7 +10,7 @@ import pytest
 
 import bayescity as bc
 from bayescity.estimators import UnknownEstimandError
-from bayescity.estimators.freq.es_common import drop_always_treated
+from bayescity.estimators.core.controls import drop_always_treated
 from bayescity.estimators.freq.imputation import imputation_cells
 
 import pyfixest as pf

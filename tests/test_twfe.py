@@ -10,8 +10,9 @@ import pytest
 
 import bayescity
 from bayescity.data.panel import TREAT
-from bayescity.estimators.base import UnknownEstimandError
-from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_terms
+from bayescity.estimators.core.base import UnknownEstimandError
+from bayescity.estimators.core.seeds import child_seeds
+from bayescity.estimators.core.inference import wild_bootstrap_terms
 from bayescity.estimators.freq.twfe import TWFE
 
 import pyfixest as pf

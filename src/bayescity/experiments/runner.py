@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..data.loader import load_panel
 from ..data.panel import Panel
-from ..estimators.base import ParamError, did_you_mean
+from ..estimators.core.base import ParamError, did_you_mean
 from ..estimators.registry import get_estimator
 from ..parallel import use_executor
 from ..progress import ProgressEvent, progress_to

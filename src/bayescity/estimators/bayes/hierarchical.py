@@ -11,9 +11,9 @@ from ...data.panel import TREAT, Panel
 from ...diagnostics import breach_notes
 from ...estimands import Aggregation, to_effect_result
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
-from ..freq.common import covariate_report, sentences
-from ..freq.es_common import covariates_of, with_trend_controls
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.covariates import covariate_report, sentences
 from ..registry import register
 from . import checks
 from .design import VARIANTS, error_model, treatment_design

@@ -11,17 +11,17 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import ParamError
-from ..checks import check_bool, check_int, check_window
+from ..core.base import ParamError
+from ..core.checks import check_bool, check_int, check_window
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report, sentences
+from ..core.fixest import VCOV_TYPES, Coefs, design_frame, fit_design, safe_name
+from ..core.inference import WILD_WEIGHTS, WildBootstrapResult, wild_bootstrap_terms
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from .common import (INFERENCE_KINDS, FreqEstimator, always_treated_note, covariate_report,
-                     sentences, validate_wild)
+from .common import INFERENCE_KINDS, FreqEstimator, validate_wild
 from .es_common import (Combined, Inference, aggregate_cells, cell_counts, cell_members,
-                        covariates_of, drop_always_treated, effect_result, equality_tests,
-                        wild_combinations, with_trend_controls)
-from .fixest import VCOV_TYPES, Coefs, design_frame, fit_design, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_terms)
+                        effect_result, equality_tests, wild_combinations)
 
 
 def event_sample(frame: pd.DataFrame, window: tuple[int, int],
@@ -172,7 +172,7 @@ class EventStudy(FreqEstimator):
     child seed the event-time terms, the second the ATT, the third the ``by`` levels.
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
     param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,

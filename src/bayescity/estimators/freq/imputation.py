@@ -13,12 +13,13 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report, sentences
+from ..core.fixest import predict_untreated
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
-                        drop_always_treated, effect_result, equality_tests,
-                        with_trend_controls)
-from .fixest import predict_untreated
+from .common import FreqEstimator
+from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, effect_result,
+                        equality_tests)
 
 RESID = "_y_minus_y0"
 
@@ -171,7 +172,7 @@ class Imputation(FreqEstimator):
     period are dropped (no untreated period to learn their unit effect from).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
     def __init__(self, covariates: Sequence[str] | None = None,

@@ -11,14 +11,15 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...estimands.summarize import PRETREND_WINDOW
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import ParamError
-from ..checks import check_int, check_window
+from ..core.base import ParamError
+from ..core.checks import check_int, check_window
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report, sentences
+from ..core.fixest import VCOV_TYPES, Coefs, fit_design, safe_name
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import (Combined, Inference, aggregate_cells, cell_members, covariates_of,
-                        drop_always_treated, effect_result, equality_tests,
-                        with_trend_controls)
-from .fixest import VCOV_TYPES, Coefs, fit_design, safe_name
+from .common import FreqEstimator
+from .es_common import (Combined, Inference, aggregate_cells, cell_members, effect_result,
+                        equality_tests)
 
 CONTROLS = ("never", "last")
 
@@ -124,7 +125,7 @@ class SunAbraham(FreqEstimator):
     period are dropped.
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
     param_choices = {"control_cohort": CONTROLS, "vcov": VCOV_TYPES}

@@ -10,12 +10,16 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.covariates import covariate_report, sentences
+from ..core.fixest import VCOV_TYPES, Coefs, fit_coefs
+from ..core.inference import (WILD_WEIGHTS, WildBootstrapResult, wild_bootstrap_terms,
+                              wild_term_table)
+from ..core.levels import level_dummies, treated_units_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from .common import INFERENCE_KINDS, FreqEstimator, covariate_report, sentences, validate_wild
-from .es_common import covariates_of, wild_info, with_trend_controls
-from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_terms, wild_term_table)
+from .common import INFERENCE_KINDS, FreqEstimator, validate_wild
+from .es_common import wild_info
 
 
 def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariates: Sequence[str],
@@ -23,25 +27,6 @@ def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariat
     """ATT as the coefficient on the treatment dummy in ``y ~ D + X | unit + time``."""
     c = fit_coefs(data, outcome, [TREAT, *covariates], [unit, time], vcov=vcov, cluster=cluster)
     return c.select([TREAT])
-
-
-def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """``data`` plus ``D x 1[by == level]`` per level (a new frame); returns (frame, levels, names)."""
-    levels = sorted(pd.unique(data[by]), key=str)
-    values, treat = data[by].to_numpy(), data[TREAT].to_numpy(dtype=float)
-    names = [f"{TREAT}__{safe_name(level)}" for level in levels]
-    D = np.column_stack([treat * (values == level) for level in levels])
-    return design_frame(data, names, D), [str(lv) for lv in levels], names
-
-
-def treated_units_by(data: pd.DataFrame, unit: str, by: str | None = None) -> np.ndarray:
-    """Distinct units with a treated observation in ``data`` (per sorted level of ``by``)."""
-    treated = data.loc[data[TREAT].to_numpy() == 1]
-    if by is None:
-        return np.array([treated[unit].nunique()], dtype=np.int64)
-    levels = sorted(pd.unique(data[by]), key=str)
-    counts = treated.groupby(by)[unit].nunique()
-    return np.array([int(counts.get(level, 0)) for level in levels], dtype=np.int64)
 
 
 def twfe_att_by(work: pd.DataFrame, names: Sequence[str], *, unit: str, time: str, outcome: str,
@@ -88,7 +73,7 @@ class TWFE(FreqEstimator):
     D'Haultfoeuille 2020).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
     param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ...constants import INTERVAL_PROB
-from ..base import ParamError
+from ..core.base import ParamError
 from ..registry import register
 from .estimators import _StaggeredML
 from .heterogeneity import CateSettings

@@ -19,8 +19,8 @@ from ...data.panel import COHORT
 from ...estimands.aggregate import Aggregation, aggregate
 from ...estimands.summarize import to_effect_result
 from ...results.effect import EffectResult, wald_test
-from ..base import Estimator, ParamError, did_you_mean, resolve_by
-from ..freq.cs_gt import CONTROL_GROUPS, cell_specs
+from ..core.base import Estimator, ParamError, did_you_mean, resolve_by
+from ..core.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
 from .learners import LEARNERS

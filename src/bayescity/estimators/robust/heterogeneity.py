@@ -12,11 +12,12 @@ import pandas as pd
 from ...data.panel import COHORT, Panel
 from ...progress import track
 from ...results.effect import EffectResult, TestResult, equality_restriction, wald_test
-from ..base import Estimator, ParamError, resolve_by
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.inference import WILD_WEIGHTS, bootstrap_weights, fe_projection
+from ..core.levels import level_dummies
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.inference import WILD_WEIGHTS, RandomState, bootstrap_weights, child_seeds, fe_projection
-from ..freq.twfe import level_dummies
 from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
 from .wild_wald import wild_wald_test
 

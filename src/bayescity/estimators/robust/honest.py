@@ -14,9 +14,9 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
 from ...progress import track
 from ...results.effect import EffectResult, TestResult
-from ..base import Estimator, ParamError, resolve_by
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.inference import RandomState, child_seeds
 from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
 
 RESTRICTIONS = ("relative_magnitude", "smoothness")

@@ -14,9 +14,9 @@ import pandas as pd
 
 from ...data.panel import Panel
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, did_you_mean
+from ..core.base import Estimator, ParamError, did_you_mean
+from ..core.seeds import RandomState, child_seeds
 from ..registry import UnknownMethodError, check_params, get_estimator
-from ..freq.inference import RandomState, child_seeds
 
 #: Methods that wrap another estimator and therefore cannot be wrapped themselves.
 WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings")

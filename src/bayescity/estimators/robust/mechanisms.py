@@ -24,11 +24,11 @@ import pandas as pd
 from ...data.panel import TREAT, Panel
 from ...progress import track
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.fixest import fit_coefs
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.fixest import fit_coefs
-from ..freq.inference import RandomState, child_seeds
 from .inner import check_columns, check_inner, check_inner_panel, make_inner, notes_of, relabel
 
 #: Estimand of the policy's effect on mediator m: ``ATT_on_<m>`` (term ``overall``).

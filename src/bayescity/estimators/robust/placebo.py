@@ -12,14 +12,13 @@ from ...data.codings import drop_units, unit_cohorts, with_cohorts
 from ...data.panel import COHORT, Panel
 from ...progress import report_progress
 from ...results.effect import EffectResult, TestResult
-from ..base import Estimator, ParamError, resolve_by
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.seeds import RandomState, child_seeds
+from ..core.tasks import map_with_progress
 from ..registry import register
-from ..tasks import map_with_progress
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.inference import RandomState, child_seeds
 from .fwl import TWFEDesign, twfe_design, twfe_estimates, with_cohort_sums
-from .inner import (check_columns, check_inner, check_inner_panel, make_inner, notes_of,
-                    relabel)
+from .inner import check_columns, check_inner, check_inner_panel, make_inner, notes_of, relabel
 from .permute import Batch, permuted_cohorts, plan_batches, randomization_pvalue
 
 KINDS = ("timing", "fake_timing", "outcome")

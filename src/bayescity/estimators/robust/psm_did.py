@@ -10,11 +10,11 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..base import Estimator, ParamError, resolve_by
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.fixest import VCOV_TYPES, Coefs, fit_coefs
+from ..core.levels import level_dummies, treated_units_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.fixest import VCOV_TYPES, Coefs, fit_coefs
-from ..freq.inference import RandomState, child_seeds
-from ..freq.twfe import level_dummies, treated_units_by
 from .inner import check_columns
 from .psm import (MATCHING, PROPENSITY_MODELS, Matching, balance_table, kernel_matching,
                   nearest_neighbour, propensity_scores)

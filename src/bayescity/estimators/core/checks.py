@@ -4,7 +4,7 @@ Value checks (:func:`check_int`, :func:`check_prob`, :func:`check_window` ...) r
 estimator's ``_validate`` when the config is read; checks that need the data
 (:func:`check_numeric_columns`, :func:`check_unit_constant`, :func:`require_untreated_periods`)
 run in its ``check_panel`` before any estimator of a run is fitted. Each raises
-:class:`~bayescity.estimators.base.ParamError` naming the parameter.
+:class:`~bayescity.estimators.core.base.ParamError` naming the parameter.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.panel import Panel
-from ..data.validate import constant_within_unit, numeric_problems
+from ...data.panel import Panel
+from ...data.validate import constant_within_unit, numeric_problems
 from .base import ParamError, did_you_mean
 
 

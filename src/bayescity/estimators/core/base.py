@@ -6,8 +6,8 @@ import difflib
 import inspect
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ..data.panel import Panel
-from ..results.effect import EffectResult
+from ...data.panel import Panel
+from ...results.effect import EffectResult
 
 
 class UnknownEstimandError(KeyError, ValueError):
@@ -48,7 +48,7 @@ def resolve_by(panel: Panel, by: str | None, by_bins: str | int | None = None) -
     is binned with ``by_bins`` (see :func:`bayescity.data.traits.bin_trait`) and refused without
     it. Raises :class:`ParamError` in the config's words. Returns ``panel`` unchanged when
     ``by`` is None or categorical."""
-    from ..data.traits import bin_trait, n_bins
+    from ...data.traits import bin_trait, n_bins
 
     if by is None:
         if by_bins is not None:

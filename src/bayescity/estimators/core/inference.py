@@ -24,34 +24,12 @@ from scipy import sparse
 
 from ...constants import INTERVAL_PROB
 from ...progress import track
+from .seeds import RandomState, child_seeds, seed_sequence
 
 WILD_WEIGHTS = ("rademacher", "webb", "mammen")
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 _MAMMEN = np.array([-(np.sqrt(5) - 1) / 2, (np.sqrt(5) + 1) / 2])
 _MAMMEN_P = np.array([(np.sqrt(5) + 1) / (2 * np.sqrt(5)), (np.sqrt(5) - 1) / (2 * np.sqrt(5))])
-
-RandomState = int | np.random.SeedSequence | np.random.Generator | None
-
-
-# ----------------------------------------------------------------------------- seeds and weights
-def seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
-    """A SeedSequence from an int, a SeedSequence (returned as is) or None (fresh entropy)."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(2**63)))
-    return np.random.SeedSequence(random_state)
-
-
-def child_seeds(random_state: RandomState, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child seeds, the same on every call (the parent is not advanced).
-
-    ``SeedSequence.spawn`` mutates its parent, so fitting twice with one SeedSequence would
-    give different numbers; the children here are derived from the spawn key instead.
-    """
-    parent = seed_sequence(random_state)
-    return [np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, i),
-                                   pool_size=parent.pool_size) for i in range(n)]
 
 
 def rademacher_enumeration(n_clusters: int) -> np.ndarray:
