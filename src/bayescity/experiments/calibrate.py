@@ -71,7 +71,7 @@ class CalibrationOutcome:
 def merged_config(config: ExperimentConfig, cal: CalibrationConfig) -> ExperimentConfig:
     """``config`` with the calibration's parameter overrides merged into its estimators;
     raise ConfigError for an override of an unknown estimator or parameter."""
-    from ..estimators.base import did_you_mean
+    from ..estimators.core.base import did_you_mean
     from ..estimators.registry import check_params, get_estimator
 
     ids = [e.id for e in config.estimators]

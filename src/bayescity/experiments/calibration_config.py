@@ -47,7 +47,7 @@ def _null_named(value: Any) -> Any:
 def check_scenarios(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    from ..estimators.base import did_you_mean
+    from ..estimators.core.base import did_you_mean
 
     unknown = [s for s in value if s not in SCENARIOS]
     if unknown:
