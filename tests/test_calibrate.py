@@ -64,8 +64,10 @@ def calibrated(tmp_path_factory):
     """One calibration of a user's CSV: twfe, imputation and CS on two scenarios."""
     folder = tmp_path_factory.mktemp("calib")
     user_csv(folder)
-    config = study(folder, ESTIMATORS, {"scenarios": ["homogeneous", "by_trait_zero_level"],
-                                        "replications": 6, "zero_level": "West"})
+    binned = {"id": "twfe_size", "method": "twfe", "params": {"by": "size", "by_bins": "median"}}
+    config = study(folder, [*ESTIMATORS, binned],
+                   {"scenarios": ["homogeneous", "by_trait_zero_level"], "replications": 6,
+                    "zero_level": "West"})
     res = calibrate(config, folder / "rep")
     assert res.exit_code == 0, res.output
     (run,) = folders(folder / "rep")
@@ -115,6 +117,13 @@ def test_truth_is_the_simulated_effects_aggregated_with_treated_cell_weights(cal
         assert rows[("ATT_cohort", str(g))] == pytest.approx(cells.loc[g].mean(), abs=1e-12)
     for e, value in eff.groupby("e")[TAU].mean().items():
         assert rows[("ATT_event", str(e))] == pytest.approx(value, abs=1e-12)
+    binned = reps[(reps["scenario"] == "by_trait_zero_level") & (reps["replication"] == 3)
+                  & (reps["estimator"] == "twfe_size")].set_index(["estimand", "term"])["truth"]
+    units = sim.panel.unit_table()
+    upper = units["unit"][units["size"] > units["size"].median()]
+    high = eff["unit"].isin(upper)
+    assert binned[("ATT_by_size", "Q2")] == pytest.approx(eff.loc[high, TAU].mean(), abs=1e-12)
+    assert binned[("ATT_by_size", "Q1")] == pytest.approx(eff.loc[~high, TAU].mean(), abs=1e-12)
 
 
 def test_projection_truth_is_exact_for_an_effect_linear_in_a_trait(tmp_path):
@@ -146,7 +155,8 @@ def test_correct_estimators_cover_on_the_homogeneous_scenario(calibrated):
         assert abs(np.average(rows["z_mean"], weights=rows["n_reps"])) < 0.6
     zero = table[(table["scenario"] == "by_trait_zero_level") & (table["term"] == "West")]
     assert (zero["truth"] == 0).all() and zero["power"].isna().all() and zero["size"].notna().all()
-    equal = table[table["estimand"] == "equal_levels"].set_index("scenario")
+    equal = table[(table["estimand"] == "equal_levels") & (table["term"] == "region")]
+    equal = equal.set_index("scenario")
     delta = calibrated["lock"]["design"]["reference effect (delta)"]
     assert equal.loc["homogeneous", "truth"] == 0
     assert equal.loc["homogeneous", "false_discovery"] <= 2 / 6
