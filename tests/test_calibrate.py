@@ -319,3 +319,15 @@ def test_scenario_noise_has_the_users_scale_and_its_named_structure(tmp_path):
         assert lag1 == pytest.approx(expected, abs=0.03), scenario
         kurtosis = ((u - u.mean()) ** 4).mean() / u.var() ** 2
         assert (kurtosis > 5) == (scenario == "heavy_tails"), (scenario, kurtosis)
+
+
+def test_the_no_effect_scenario_answers_to_null_as_yaml_and_the_cli_write_it(tmp_path):
+    user_csv(tmp_path)
+    config = study(tmp_path, [ESTIMATORS[0]], {"scenarios": [None], "replications": 1})
+    assert "- null" in config.read_text()
+    assert calibrate(config, tmp_path / "rep").exit_code == 0
+    assert calibrate(config, tmp_path / "rep", "--scenario", "null").exit_code == 0
+    for run in folders(tmp_path / "rep"):
+        table = pd.read_csv(run / "calibration.csv")
+        assert set(table["scenario"]) == {"no_effect"}
+        assert (table.loc[table["estimand"] == "ATT", "truth"] == 0).all()

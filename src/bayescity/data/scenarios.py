@@ -33,7 +33,7 @@ scenario                effect tau_it on treated cells                          
                                                                                   stationary sd sigma
 ``heavy_tails``         ``delta``                                                 ``sigma * t(df) / sd(t(df))``
                                                                                   (t with ``t_df`` = 3 df)
-``null``                0                                                         iid N(0, sigma^2)
+``no_effect``           0 (alias ``null``)                                        iid N(0, sigma^2)
 ======================  ========================================================  ===========================
 
 Before the first treated period every effect is zero (no anticipation, parallel trends hold).
@@ -58,7 +58,9 @@ import pandas as pd
 from .panel import COHORT, TREAT, Panel
 
 SCENARIOS = ("homogeneous", "by_trait_zero_level", "linear_in_trait", "dynamic_by_region",
-             "ar1_shocks", "heavy_tails", "null")
+             "ar1_shocks", "heavy_tails", "no_effect")
+#: Other names a config may use for a scenario (``null`` reads as a gap in CSV readers).
+ALIASES = {"null": "no_effect"}
 #: Scenarios whose effect depends on the categorical ``trait`` / the ``numeric_trait``.
 NEEDS_TRAIT = ("by_trait_zero_level", "dynamic_by_region")
 NEEDS_NUMERIC = ("linear_in_trait",)
@@ -254,7 +256,7 @@ def scenario_effects(design: Design, scenario: str) -> np.ndarray:
     delta, s = design.delta, design.settings
     if scenario in ("homogeneous", "ar1_shocks", "heavy_tails"):
         tau = np.full(len(frame), delta)
-    elif scenario == "null":
+    elif scenario == "no_effect":
         tau = np.zeros(len(frame))
     elif scenario in NEEDS_TRAIT:
         level = frame[design.trait].astype(str).to_numpy()

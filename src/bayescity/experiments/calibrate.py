@@ -35,7 +35,7 @@ from ..data.io import write_csv
 from ..data.scenarios import SCENARIOS, Design, user_design
 from ..progress import track
 from . import artefacts as art
-from .calibration_config import CalibrationConfig, check_scenarios
+from .calibration_config import CalibrationConfig, canonical_scenarios, check_scenarios
 from .calibration_measures import calibration_table
 from .calibration_task import EstimatorSpec, ReplicationTask, remember_design, run_replication
 from .config import ConfigError, ExperimentConfig, load_config
@@ -109,6 +109,7 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
     full = load_config(config_path)
     cal = full.calibration or CalibrationConfig()
     if scenarios:
+        scenarios = canonical_scenarios(scenarios)
         try:
             check_scenarios(scenarios)
         except ValueError as exc:

@@ -5,7 +5,7 @@ supports, 20 replications each, with the defaults of
 :class:`bayescity.data.scenarios.ScenarioSettings`::
 
     calibration:
-      scenarios: [homogeneous, by_trait_zero_level, dynamic_by_region, null]
+      scenarios: [homogeneous, by_trait_zero_level, dynamic_by_region, no_effect]
       replications: 100          # simulated panels per scenario
       seed_offset: 0             # another offset gives other panels from the same seed
       effect_size: 0.5           # reference effect in residual sds of the outcome
@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..data.scenarios import SCENARIOS, ScenarioSettings
+from ..data.scenarios import ALIASES, SCENARIOS, ScenarioSettings
 
 _DEFAULTS = ScenarioSettings()
 #: Replications per scenario without a ``replications:`` key.
@@ -39,9 +39,12 @@ DEFAULT_REPLICATIONS = 20
 DEFAULT_SMOKE_REPLICATIONS = 2
 
 
-def _null_named(value: Any) -> Any:
-    """YAML reads the scenario ``null`` unquoted as nothing: take it as the scenario's name."""
-    return ["null" if v is None else v for v in value] if isinstance(value, list) else value
+def canonical_scenarios(value: Any) -> Any:
+    """Scenario names with aliases resolved (``null`` -> ``no_effect``); YAML reads ``null``
+    unquoted as nothing, which is taken as that alias."""
+    if not isinstance(value, list):
+        return value
+    return [ALIASES.get("null" if v is None else v, v) for v in value]
 
 
 def check_scenarios(value: list[str] | None) -> list[str] | None:
@@ -69,7 +72,7 @@ class CalibrationSmoke(_Strict):
     replications: int = Field(DEFAULT_SMOKE_REPLICATIONS, ge=1)
     scenarios: list[str] | None = Field(None, min_length=1)
 
-    _null = field_validator("scenarios", mode="before")(_null_named)
+    _aliases = field_validator("scenarios", mode="before")(canonical_scenarios)
     _scenarios = field_validator("scenarios")(check_scenarios)
 
 
@@ -90,7 +93,7 @@ class CalibrationConfig(_Strict):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     smoke: CalibrationSmoke = Field(default_factory=CalibrationSmoke)
 
-    _null = field_validator("scenarios", mode="before")(_null_named)
+    _aliases = field_validator("scenarios", mode="before")(canonical_scenarios)
     _scenarios = field_validator("scenarios")(check_scenarios)
 
     def settings(self) -> ScenarioSettings:
