@@ -12,6 +12,8 @@ from bayescity.results import EffectResult
 from conftest import make_staggered
 
 METHODS = available_methods()
+#: Parameters naming the spatial structure a method needs (the battery's panel has coordinates).
+SPATIAL = {"spillover": {"coordinates": ["lat", "lon"], "bands": [0, 50]}}
 
 
 def _panel(df: pd.DataFrame):
@@ -24,13 +26,19 @@ def _make(method: str, **extra):
     params = dict(getattr(cls, "smoke_params", {}) or {})
     if "random_state" in cls.param_names():
         params["random_state"] = 11
+    params.update(SPATIAL.get(method, {}))
     params.update(extra)
     return cls(**params)
 
 
 @pytest.fixture(scope="module")
 def panel_df():
-    return make_staggered(seed=3, n_units=45)
+    df = make_staggered(seed=3, n_units=45)
+    rng = np.random.default_rng(3)
+    units = df["unit"].unique()
+    where = pd.DataFrame({"unit": units, "lat": rng.uniform(25, 35, units.size),
+                          "lon": rng.uniform(105, 115, units.size)})
+    return df.merge(where, on="unit")
 
 
 def test_registry_has_the_frequentist_core():
@@ -60,6 +68,32 @@ def test_contract(method, panel_df):
     assert overall.terms == ["overall"]
     with pytest.raises(UnknownEstimandError, match="available"):
         est.effect("ATT_nonsense")
+    _parts_render(results, method)
+    _state_is_frozen(est)
+
+
+def _parts_render(results, method: str) -> None:
+    """Every part is declared and the report renders it (by its type)."""
+    from bayescity.reports.cache import FigureMaker
+    from bayescity.reports.parts import render_part
+    from bayescity.results.parts import DECLARED
+
+    for r in results:
+        assert r.part("settings") is not None, (method, r.estimand)
+        for part in r.parts:
+            assert type(part) is DECLARED[part.name].type
+            assert render_part(part, f"{part.name}-x", part.name, FigureMaker()) is not None
+
+
+def _state_is_frozen(est) -> None:
+    """The fit keeps its state in one frozen object, not in attributes set along the way."""
+    import dataclasses
+
+    assert {k for k in vars(est) if k.endswith("_")} <= {"results_", "state_", "n_obs_"}
+    assert not any(k.startswith("_") for k in vars(est))
+    if est.state_ is not None:
+        assert dataclasses.is_dataclass(est.state_)
+        assert est.state_.__dataclass_params__.frozen
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -40,7 +40,7 @@ def test_comparison_flags_disjoint_intervals_and_sign_flips():
 
 
 def test_comparison_rows_follow_estimands_and_sort_event_times():
-    freq, bayes = RI.frequentist(), RI.bayesian(np.random.default_rng(1), "")
+    freq, bayes = RI.frequentist(), RI.bayesian(np.random.default_rng(1))
     comp = comparison_table(compare({"twfe": freq, "bayes": bayes}))
     events = comp.loc[comp["estimand"] == "ATT_event", "term"].astype(int).tolist()
     assert events == sorted(events) and -3 in events and 2 in events
@@ -111,8 +111,9 @@ def full_report(tmp_path_factory):
 def test_full_report_shows_every_section_figure_and_breach(full_report):
     inputs, run, comparison = full_report
     html = (run / "report.html").read_text(encoding="utf-8")
-    for section in ("data", "comparison", "effects", "posterior-bayes", "heterogeneity-ml",
-                    "placebo", "mechanisms", "heterogeneity", "tests", "notes", "provenance"):
+    for section in ("verdict", "data", "comparison", "effects", "robustness", "posterior-bayes",
+                    "heterogeneity-ml", "mechanisms", "heterogeneity", "tests", "notes",
+                    "provenance"):
         assert f'<section id="{section}">' in html, section
     for fig in RI.FIGURES:
         assert f'<figure id="{fig}">' in html, fig

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from .commands import calibrate as calibrate_cmd
+from .commands import methods as methods_cmd
 from .commands import models as models_cmd
 from .commands import report as report_cmd
 from .commands import sweep as sweep_cmd
@@ -33,6 +34,7 @@ app.add_typer(models_cmd.app, name="models")
 app.command("report")(report_cmd.report)
 app.command("sweep")(sweep_cmd.sweep)
 app.command("calibrate")(calibrate_cmd.calibrate)
+app.command("methods")(methods_cmd.methods)
 out = Console(width=140)
 err = Console(stderr=True)
 
@@ -77,7 +79,8 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
                                                 help="Dask scheduler address, tcp://host:8786")
         ) -> None:
     """Run an experiment config and write reports/<name>/<run_id>/ (report.html inside)."""
-    from .commands.display import closing_table
+    from .commands.display import closing_table, robustness_table
+    from .reports import checks_frame
     from .commands.notes import print_messages
     from .commands.run import execute_run
 
@@ -85,6 +88,9 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
                           refit=refit, only=only, quiet=quiet, workers=workers,
                           executor=executor, scheduler=scheduler)
     out.print(closing_table(outcome.comparison, outcome.table))
+    checks = robustness_table(checks_frame(outcome.results))
+    if checks is not None:
+        out.print(checks)
     print_messages(out, outcome.warnings, outcome.results)
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)

@@ -50,7 +50,7 @@ estimator's estimand uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -317,14 +317,14 @@ def simulate(design: Design, scenario: str, rng: np.random.Generator) -> Simulat
     noise_traits = rng.uniform(size=(int(panel.unit_codes.max()) + 1, len(design.noise_names)))
     u = scenario_noise(design, scenario, rng)
     y = design.unit_effect[panel.unit_codes] + design.period_effect[panel.time_codes] + tau + u
-    frame = panel.frame.copy()
+    frame = panel.frame
     frame[panel.outcome] = y
     for k, name in enumerate(design.noise_names):
         frame[name] = noise_traits[panel.unit_codes, k]
     note = (f"calibration scenario {scenario!r}: {panel.outcome!r} simulated "
             f"(sigma {design.sigma:.4g}, effect size {design.delta:.4g})")
-    sim_panel = replace(panel, frame=frame, traits=(*panel.traits, *design.noise_names),
-                        notes=(*panel.notes, note))
+    sim_panel = panel.replace(frame=frame, traits=(*panel.traits, *design.noise_names),
+                              notes=(*panel.notes, note))
     treated = frame[TREAT].to_numpy() == 1
     keep = [panel.unit, panel.time, *sim_panel.traits]
     effects = frame.loc[treated, [*keep, COHORT]].assign(**{TAU: tau[treated]})

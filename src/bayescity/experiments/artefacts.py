@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from ..data.panel import Panel
+from ..results import plain
 
 VERSIONED_PACKAGES = ("bayescity", "numpy", "pandas", "scipy", "pyfixest", "xarray", "pydantic",
                       "arviz", "pymc", "econml")
@@ -43,6 +44,29 @@ def data_hash(panel: Panel) -> str:
              "#", str(panel.cluster)]
     h.update("|".join(roles).encode())
     return h.hexdigest()
+
+
+def files_hash(dhash: str, params: Any) -> str:
+    """``dhash`` combined with the SHA-256 of every file a parameter names (a neighbours file,
+    also inside a wrapper's ``estimator_params``): a fit that reads a file is refitted when the
+    file's content changes, not only when its path does. ``dhash`` itself when none does."""
+    files = sorted(_named_files(params))
+    if not files:
+        return dhash
+    h = hashlib.sha256(dhash.encode())
+    for path in files:
+        h.update(path.encode() + b"\0" + plain.sha256_file(path).encode())
+    return h.hexdigest()
+
+
+def _named_files(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value} if len(value) < 4096 and Path(value).is_file() else set()
+    if isinstance(value, dict):
+        return set().union(*(_named_files(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_named_files(v) for v in value))
+    return set()
 
 
 def package_versions() -> dict[str, str]:
@@ -64,8 +88,6 @@ def fit_key(method: str, params: dict[str, Any], dhash: str, version: str | None
     version (the running one unless ``version`` is given, as when a stored key is checked) and
     the results format (:data:`bayescity.results.plain.RESULTS_FORMAT`, always the running
     one: a fit stored in another format never matches)."""
-    from ..results import plain
-
     blob = json.dumps({"method": method, "params": params, "data": dhash,
                        "version": version or bayescity_version(),
                        "results_format": plain.RESULTS_FORMAT}, sort_keys=True, default=str)

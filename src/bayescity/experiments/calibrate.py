@@ -33,13 +33,17 @@ import yaml
 
 from ..data.io import write_csv
 from ..data.scenarios import SCENARIOS, Design, user_design
+from ..estimators.core.base import did_you_mean
+from ..estimators.registry import check_params, get_estimator
 from ..progress import track
+from ..reports.calibration import CalibrationFacts, write_calibration_report
 from . import artefacts as art
 from .calibration_config import CalibrationConfig, canonical_scenarios, check_scenarios
 from .calibration_measures import calibration_table
 from .calibration_task import EstimatorSpec, ReplicationTask, remember_design, run_replication
 from .config import ConfigError, ExperimentConfig, load_config
 from .executors import ExecutorSpec, open_executor
+from .figure_store import FigureStore
 from .runner import NullObserver, RunObserver, _plain, check_column_params, prepare
 
 
@@ -71,9 +75,6 @@ class CalibrationOutcome:
 def merged_config(config: ExperimentConfig, cal: CalibrationConfig) -> ExperimentConfig:
     """``config`` with the calibration's parameter overrides merged into its estimators;
     raise ConfigError for an override of an unknown estimator or parameter."""
-    from ..estimators.core.base import did_you_mean
-    from ..estimators.registry import check_params, get_estimator
-
     ids = [e.id for e in config.estimators]
     problems = [f"calibration: params: no estimator with id {k!r}{did_you_mean(k, ids)}; "
                 f"ids: {ids}" for k in cal.params if k not in ids]
@@ -208,9 +209,6 @@ def calibration_lock(plan: CalibrationPlan, smoke: bool, only: list[str] | None
 
 def _report(folder: Path, plan: CalibrationPlan, table: pd.DataFrame, reps: pd.DataFrame,
             lock: dict[str, Any], models_root: str | Path) -> None:
-    from ..reports.calibration import CalibrationFacts, write_calibration_report
-    from .figure_store import FigureStore
-
     facts = CalibrationFacts(name=plan.config.name, run_id=lock["run_id"],
                              smoke=lock["smoke"], design=design_facts(plan.design),
                              scenarios=plan.scenarios, skipped=dict(plan.skipped),

@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..data.scenarios import ALIASES, SCENARIOS, ScenarioSettings
+from ..estimators.core.base import did_you_mean
 
 _DEFAULTS = ScenarioSettings()
 #: Replications per scenario without a ``replications:`` key.
@@ -50,8 +51,6 @@ def canonical_scenarios(value: Any) -> Any:
 def check_scenarios(value: list[str] | None) -> list[str] | None:
     if value is None:
         return None
-    from ..estimators.core.base import did_you_mean
-
     unknown = [s for s in value if s not in SCENARIOS]
     if unknown:
         raise ValueError(f"unknown scenario {unknown[0]!r}{did_you_mean(unknown[0], SCENARIOS)}; "

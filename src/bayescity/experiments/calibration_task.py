@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import warnings
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,8 @@ from ..estimands.truth import ZERO_TOL, ScenarioTruth
 from ..estimators.registry import get_estimator
 from ..progress import progress_to
 from ..results.effect import EffectResult
+from .calibration_config import CalibrationConfig
+from .config import ExperimentConfig
 from .runner import child_seeds, load_experiment_panel, resolve_params
 
 REPLICATION_COLUMNS = ("scenario", "replication", "estimator", "method", "paradigm", "estimand",
@@ -91,9 +92,6 @@ def remember_design(config: dict[str, Any], design: Design) -> None:
 
 def task_design(config: dict[str, Any]) -> Design:
     """The user's design of ``config`` (loaded and fitted once per process)."""
-    from .calibration_config import CalibrationConfig
-    from .config import ExperimentConfig
-
     key = design_key(config)
     if key not in _DESIGNS:
         parsed = ExperimentConfig.model_validate(config)
@@ -188,7 +186,7 @@ def term_role(estimand: str, term: Any, sim: Simulated) -> str:
 
 
 def _drivers(result: EffectResult) -> pd.DataFrame | None:
-    table = result.info.get("drivers") if isinstance(result.info, Mapping) else None
+    table = result.part_frame("drivers")
     return table if isinstance(table, pd.DataFrame) and {"trait", "rank"} <= set(table) else None
 
 

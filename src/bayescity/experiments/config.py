@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..data.io import BUILTIN_PREFIX
 from ..tfp.derive import DeriveSpec, outcome_problem
+from ..data.codings import parse_coding
+from ..estimators.registry import UnknownMethodError, check_params, get_estimator
 from .calibration_config import CalibrationConfig
 
 
@@ -51,7 +53,6 @@ class DataConfig(_Strict):
     @field_validator("coding")
     @classmethod
     def _coding(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        from ..data.codings import parse_coding
 
         parse_coding(v)
         return v
@@ -110,7 +111,6 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_estimators(self) -> "ExperimentConfig":
-        from ..estimators.registry import UnknownMethodError, check_params, get_estimator
 
         ids = [e.id for e in self.estimators]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -171,4 +171,19 @@ def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
     if not source.startswith(BUILTIN_PREFIX) and not Path(source).is_absolute():
         resolved = str((path.parent / source).resolve())
         config = config.model_copy(update={"data": config.data.model_copy(update={"source": resolved})})
-    return config
+    estimators = [e.model_copy(update={k: _resolve_paths(getattr(e, k), e.method, path.parent)
+                                       for k in ("params", "smoke")}) for e in config.estimators]
+    return config.model_copy(update={"estimators": estimators})
+
+
+def _resolve_paths(params: dict[str, Any], method: str, folder: Path) -> dict[str, Any]:
+    """``params`` with each relative file path the method names in ``path_params`` (a
+    neighbours file ...) resolved against ``folder``, as the data source is; a wrapped
+    estimator's ``estimator_params`` too."""
+    out = dict(params)
+    for name in get_estimator(method).path_params:
+        if isinstance(out.get(name), str) and not Path(out[name]).is_absolute():
+            out[name] = str((folder / out[name]).resolve())
+    if isinstance(out.get("estimator"), str) and isinstance(out.get("estimator_params"), dict):
+        out["estimator_params"] = _resolve_paths(out["estimator_params"], out["estimator"], folder)
+    return out

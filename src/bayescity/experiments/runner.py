@@ -22,6 +22,7 @@ import pandas as pd
 from ..data.loader import load_panel
 from ..data.panel import Panel
 from ..estimators.core.base import ParamError, did_you_mean
+from ..estimators.core.checks import check_design
 from ..estimators.registry import get_estimator
 from ..parallel import use_executor
 from ..progress import ProgressEvent, progress_to
@@ -29,7 +30,12 @@ from ..results.effect import EffectResult
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, load_config
 from .executors import ExecutorSpec, open_executor
+from .figure_store import FigureStore
+from .fits import Fits
+from .publish import publish_run
 from .store import ModelStore
+from ..data.codings import apply_coding
+from ..tfp.derive import load_derived_panel
 
 
 class RunObserver(Protocol):
@@ -53,21 +59,6 @@ class NullObserver:
     def task_progress(self, event) -> None: ...
 
     def stage(self, text) -> None: ...
-
-
-@dataclass
-class Fits:
-    """The fitted (or reused) results of a run, per estimator id, in config order."""
-
-    results: dict[str, list[EffectResult]]
-    resolved: dict[str, dict[str, Any]]
-    keys: dict[str, str]
-    seeds: dict[str, int]
-    data_hash: str
-    cached: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    #: estimator id -> the stored posterior (netCDF) path and its SHA-256
-    posteriors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,10 +97,8 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
-    from ..data.codings import apply_coding
 
     if config.data.derive:
-        from ..tfp.derive import load_derived_panel
 
         panel = load_derived_panel(config.data.source, config.data.derive,
                                    **config.data.load_kwargs())
@@ -122,8 +111,23 @@ def load_experiment_panel(config: ExperimentConfig) -> Panel:
 COLUMN_PARAMS = ("by", "cluster", "covariates", "trend_covariates")
 
 
+def check_design_once(config: ExperimentConfig, panel: Panel) -> None:
+    """Raise one ConfigError (one sentence for the whole run) when the treatment design does
+    not give what the config's estimators need (e.g. a group indicator such as
+    ``ever_treated`` given as the treatment: no treated unit has an untreated period)."""
+    needs = sorted({n for est in config.estimators
+                    for n in get_estimator(est.method).design_needs})
+    try:
+        check_design(panel, needs)
+    except ParamError as exc:
+        raise ConfigError(f"invalid data {panel.source!r} for the estimators of "
+                          f"{config.name!r}: {exc}") from None
+
+
 def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
-    """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
+    """Raise a ConfigError naming the estimator, parameter and column for unknown column names;
+    the treatment design is checked first, once for every estimator."""
+    check_design_once(config, panel)
     have, problems = set(panel.frame.columns), []
     for est in config.estimators:
         merged = {**est.params, **est.smoke}
@@ -138,7 +142,7 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
             continue
         for params in ([est.params, merged] if est.smoke else [est.params]):
             try:
-                get_estimator(est.method)(**params).check_panel(panel)
+                get_estimator(est.method)(**params).check_panel(panel, design=False)
             except ParamError as exc:
                 problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
                 break
@@ -183,12 +187,13 @@ def fit_estimators(config: ExperimentConfig, panel: Panel, seeds: dict[str, int]
     for i, est in enumerate(config.estimators):
         params = resolve_params(est.method, est.params, est.smoke if smoke else None,
                                 seeds[est.id])
-        key = art.fit_key(est.method, params, dhash)
+        est_hash = art.files_hash(dhash, params)
+        key = art.fit_key(est.method, params, est_hash)
         hit = None if refit else store.load(config.name, est.id, key)
         observer.fit_started(est.id, est.method, i, len(config.estimators), hit is not None)
         start = time.perf_counter()
         if hit is None:
-            hit = _fit_and_store(config.name, est.id, est.method, params, key, dhash, panel,
+            hit = _fit_and_store(config.name, est.id, est.method, params, key, est_hash, panel,
                                  store)
         else:
             fits.cached.append(est.id)
@@ -196,7 +201,7 @@ def fit_estimators(config: ExperimentConfig, panel: Panel, seeds: dict[str, int]
         observer.fit_finished(est.id, fits.seconds[est.id])
         fits.results[est.id], fits.resolved[est.id], fits.keys[est.id] = hit.results, params, key
         if hit.posterior is not None:
-            fits.posteriors[est.id] = {"path": str(hit.posterior.resolve()),
+            fits.posteriors[est.id] = {"path": hit.posterior.relative_to(store.root).as_posix(),
                                        "sha256": hit.manifest.files[hit.posterior.name].sha256}
     return fits
 
@@ -219,9 +224,6 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     Nothing is written to the reports root unless the whole run succeeds; hidden folders left
     by killed runs are removed first. ``executor`` runs the estimators' parallel loops.
     """
-    from .figure_store import FigureStore
-    from .publish import publish_run
-
     config, panel, seeds = prepare(load_config(config_path), only)
     art.remove_stale(reports_root, models_root)
     observer = observer or NullObserver()
@@ -238,7 +240,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         start = time.perf_counter()
         lock = _lock(config, fits, run_id, smoke, only)
         published = publish_run(run.staging, config, panel, fits, lock,
-                                FigureStore(models_root))
+                                FigureStore(models_root), models_root=str(models_root))
         timings["publish"] = time.perf_counter() - start
     return RunOutcome(config, fits.results, run.final, published.table, seeds, fits.cached,
                       published.comparison, timings, panel.warnings)

@@ -5,7 +5,9 @@ One folder per fit, ``<root>/<experiment>/<estimator id>-<key>/``, holding
 * ``manifest.json`` -- what was fitted (method, resolved params, data hash, bayescity version,
   key), when, and the SHA-256 and size of every other file; its own checksum inside;
 * a results bundle (:mod:`bayescity.results.plain`: JSON, Parquet, ``.npy``);
-* ``posterior.nc`` -- the fit's ``arviz.InferenceData`` as netCDF, when it has one.
+* ``posterior.nc`` -- the fit's ``arviz.InferenceData`` as netCDF, when it has one: float32
+  draws, compressed, each draw once (estimands are in the results' draws), no pointwise
+  log-likelihood (:mod:`bayescity.results.stored_posterior`).
 
 :meth:`ModelStore.load` checks the manifest's schema, that its key is the key asked for and is
 the hash of what it says was fitted, and every checksum, before reading a number. Anything
@@ -22,7 +24,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..results.effect import EffectResult
+from ..results.stored_posterior import write_posterior
 from ..results.plain import (BundleError, canonical_checksum, read_results, sha256_file,
                              verify_files, write_results)
 from .artefacts import bayescity_version, fit_key, owned_name
@@ -121,8 +124,6 @@ class ModelStore:
         verify_files(path, {n: e.sha256 for n, e in manifest.files.items()})
         results = read_results(path)
         posterior = path / manifest.posterior if manifest.posterior else None
-        if posterior is not None:
-            results = [_with_posterior(r, posterior) for r in results]
         return StoredFit(path, manifest, results, posterior)
 
     # ----------------------------------------------------------------- writing
@@ -131,16 +132,16 @@ class ModelStore:
         """Store a fit (and its InferenceData as netCDF); replaces an unusable folder.
 
         ``meta`` holds ``method``, ``params``, ``data_hash`` and optionally ``fit_seconds``.
-        The returned results carry ``info["posterior_path"]`` when ``idata`` is given.
+        The stored fit's ``posterior`` is the netCDF file when ``idata`` is given; nothing
+        stored records an absolute path, so a store folder can be moved.
         """
         final = self.entry_dir(experiment, est_id, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / owned_name("tmp", final.name)
         tmp.mkdir()
         try:
-            if idata is not None:
-                idata.to_netcdf(str(tmp / POSTERIOR), engine="h5netcdf")
-                results = [_with_posterior(r, final / POSTERIOR) for r in results]
+            if idata is not None:  # float32, each draw once, no log-likelihood
+                write_posterior(idata, results, tmp / POSTERIOR)
             names = write_results(results, tmp)
             if idata is not None:
                 names.append(POSTERIOR)
@@ -215,10 +216,6 @@ def _manifest(folder: Path, names: list[str], experiment: str, est_id: str, key:
 def _jsonable(obj: Any) -> Any:
     """Params as stored in the manifest: what JSON keeps of them (tuples become lists)."""
     return json.loads(json.dumps(obj, default=str))
-
-
-def _with_posterior(result: EffectResult, path: Path) -> EffectResult:
-    return replace(result, info={**result.info, "posterior_path": str(Path(path).resolve())})
 
 
 def _publish(tmp: Path, final: Path) -> None:

@@ -37,7 +37,10 @@ from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, parse_config, read_raw
 from .executors import ExecutorSpec, open_executor
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
+from .figure_store import FigureStore
 from .store import ModelStore
+from ..reports.sweep import write_sweep_report
+from ..parallel import use_executor
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -161,8 +164,6 @@ def check_variants(config_path: str | Path, found: list[tuple[dict, dict]]
 
 def run_variant(task: VariantTask) -> pd.DataFrame:
     """Fit one variant (reusing stored fits) and return its results with the grid columns."""
-    from ..parallel import use_executor
-
     config = parse_config(task.raw, task.config_path)
     config, panel, seeds = prepare(config)
     with open_executor(task.inner) as pool, use_executor(pool):
@@ -201,7 +202,8 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
               models_root: str | Path = "models", smoke: bool = False, refit: bool = False,
               executor: ExecutorSpec | None = None) -> SweepOutcome:
     """Run every variant and publish ``<reports_root>/<name>/sweep-<id>/`` with ``sweep.csv``
-    (one column per grid key, then ``variant`` and the results columns) and ``grid.yaml``."""
+    (one column per grid key, then ``variant`` and the results columns), ``grid.yaml`` and
+    ``report.html`` (:mod:`bayescity.reports.sweep`)."""
     grid = resolve_grid(config_path, specs)
     found = variants(config_path, grid)
     configs = check_variants(config_path, found)
@@ -223,11 +225,13 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
                 tables = pool.map(run_variant, tasks)
         table = pd.concat(tables, ignore_index=True)
         write_csv(table, run.staging / "sweep.csv")
-        doc = {"config": str(Path(config_path).resolve()), "smoke": smoke,
+        doc = {"name": name, "sweep_id": sweep_id, "config": str(Path(config_path).resolve()), "smoke": smoke,
                "grid": {k: [_cell(v) for v in vs] for k, vs in grid.items()},
                "variants": [{"variant": t.index, **{k: _cell(v) for k, v in t.assignment.items()}}
                             for t in tasks]}
-        (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False),
+        (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False,
+                                                              allow_unicode=True),
                                                encoding="utf-8")
+        write_sweep_report(run.staging, FigureStore(models_root))
     return SweepOutcome(table, run.final, grid, time.perf_counter() - start)
 

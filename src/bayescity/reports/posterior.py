@@ -1,9 +1,9 @@
 """The posterior report of a Bayesian fit, drawn by ArviZ from its stored InferenceData.
 
-The netCDF file named by the fit (``info["posterior_path"]``, kept in ``models/``) is opened
-only after its SHA-256 matches the one recorded when it was written. The diagnostics table is
-the estimator's own (``info["diagnostics"]``: ``parameter, variable, rhat, ess_bulk, ess_tail,
-reported, breach``, from :func:`bayescity.diagnostics.diagnose`) when it has one, else the same
+The netCDF file of the fit (kept in the model store, ``models/``) is opened only after its
+SHA-256 matches the one recorded when it was written. The diagnostics table is the estimator's
+own (its ``diagnostics`` part: ``parameter, variable, rhat, ess_bulk, ess_tail, reported,
+breach``, from :func:`bayescity.diagnostics.diagnose`) when it has one, else the same
 table computed here by :func:`~bayescity.diagnostics.diagnose`; the cells its ``breach`` column
 names are highlighted. Everything drawn from the InferenceData is collected in a
 :class:`PosteriorDigest`, which a figure cache keeps by the file's checksum, so a rerun with an
@@ -15,15 +15,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..diagnostics import breach_notes
 from ..results.plain import sha256_file
+from ..results.stored_posterior import restore_estimands
 from .cache import figure_from, figure_payload
 from .figures import Figure, render
+from ..diagnostics import diagnose
+from ..diagnostics.convergence import GATES, divergence_count, ebfmi_values, sampler_notes
 
 #: At most this many scalar panels per figure.
 MAX_PANELS = 12
@@ -46,8 +49,11 @@ def posterior_problem(path: str | None, sha256: str | None) -> str:
     return ""
 
 
-def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
-    """The InferenceData at ``path`` loaded into memory, or None and the reason it is not."""
+def open_posterior(path: str | None, sha256: str | None,
+                   results: list | None = None) -> tuple[Any, str]:
+    """The InferenceData at ``path`` loaded into memory, with the estimands the store keeps in
+    the fit's ``results`` put back (:mod:`bayescity.results.stored_posterior`), or None and
+    the reason it is not."""
     problem = posterior_problem(path, sha256)
     if problem:
         return None, problem
@@ -57,6 +63,7 @@ def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
         idata = az.from_netcdf(str(path))
         for group in idata.groups():
             getattr(idata, group).load()
+        idata = restore_estimands(idata, results or [])
     except (OSError, ValueError, KeyError) as exc:
         return None, f"posterior file {path} cannot be read ({exc})"
     return idata, ""
@@ -73,17 +80,23 @@ def _plot_order(name: str) -> int:
 
 def plotted_vars(idata: Any, limit: int = MAX_PANELS) -> tuple[list[str], list[str]]:
     """Posterior variables small enough to plot (the overall and by-trait effects first, then
-    model parameters in order; at most ``limit`` scalar panels) and those left out."""
-    chosen, skipped, panels = [], [], 0
+    model parameters in order; at most ``limit`` panels) and why the others are left out
+    (a vector of more values than ``limit``, or the panels already full)."""
+    chosen, too_many, no_room, panels = [], [], [], 0
     sizes = {str(name): int(np.prod([n for d, n in var.sizes.items()
                                      if d not in ("chain", "draw")]))
              for name, var in idata.posterior.data_vars.items()}
     for name in sorted(sizes, key=_plot_order):
-        if panels + sizes[name] <= limit:
+        if sizes[name] > limit:
+            too_many.append(f"{name} ({sizes[name]} values)")
+        elif panels + sizes[name] <= limit:
             chosen.append(name)
             panels += sizes[name]
         else:
-            skipped.append(f"{name} ({sizes[name]} values)")
+            no_room.append(name)
+    skipped = ([f"vectors with too many values to plot: {', '.join(too_many)}"]
+               if too_many else [])
+    skipped += ([f"beyond the {limit}-panel limit: {', '.join(no_room)}"] if no_room else [])
     return chosen, skipped
 
 
@@ -94,14 +107,21 @@ def _arviz_figure(plot, fig_id: str, title: str, caption: str = "", **kwargs) ->
         warnings.simplefilter("ignore")
         axes = plot(show=False, **kwargs)
     fig = np.ravel(axes)[0].get_figure()
+    for ax in np.ravel(axes):  # one-line titles that fit their panel (no overlap)
+        ax.set_title(ax.get_title().replace("\n", " "), fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.set_layout_engine("constrained")
     try:
         return render(fig, fig_id, title, caption)
     finally:
         plt.close(fig)
 
 
-def posterior_figures(idata: Any, est_id: str, var_names: list[str]) -> list[Figure]:
-    """Rank plots, posterior densities and (when drawn) the posterior predictive check."""
+def posterior_figures(idata: Any, est_id: str, var_names: list[str],
+                      interval_prob: float = INTERVAL) -> list[Figure]:
+    """Rank plots, posterior densities and (when drawn) the posterior predictive check. The
+    density bars are ArviZ's highest-density intervals of ``interval_prob`` (the results'
+    own); the caption says so, since the tables report equal-tailed intervals."""
     import arviz as az
 
     if not var_names:
@@ -111,8 +131,11 @@ def posterior_figures(idata: Any, est_id: str, var_names: list[str]) -> list[Fig
                       "Uniform ranks across chains indicate good mixing.", data=idata,
                       var_names=var_names),
         _arviz_figure(az.plot_posterior, f"fig-posterior-{est_id}",
-                      f"{est_id}: posterior densities", "Bars: 95% highest-density intervals.",
-                      data=idata, var_names=var_names, hdi_prob=INTERVAL, textsize=9),
+                      f"{est_id}: posterior densities",
+                      f"Bars: {interval_prob:.0%} highest-density intervals (HDI); the tables "
+                      f"report {interval_prob:.0%} equal-tailed intervals, which differ from "
+                      "the HDI where a posterior is skewed.",
+                      data=idata, var_names=var_names, hdi_prob=interval_prob, textsize=9),
     ]
     if {"posterior_predictive", "observed_data"} <= set(idata.groups()):
         figs.append(_arviz_figure(az.plot_ppc, f"fig-ppc-{est_id}",
@@ -128,7 +151,6 @@ def diagnostics_table(idata: Any, given: Any, reported: list[str]) -> pd.DataFra
         return given
     if idata is None:
         return pd.DataFrame()
-    from ..diagnostics import diagnose
 
     return diagnose(idata, reported=reported).table
 
@@ -159,11 +181,20 @@ def sampler_sentences(idata: Any) -> list[str]:
     :mod:`bayescity.diagnostics`."""
     if idata is None or "posterior" not in idata.groups():
         return []
-    from ..diagnostics.convergence import GATES, divergence_count, ebfmi_values, sampler_notes
 
     post = idata.posterior
     n_draws = int(post.sizes.get("chain", 1) * post.sizes.get("draw", 0))
     return list(sampler_notes(divergence_count(idata), ebfmi_values(idata), n_draws, GATES))
+
+
+def facts_sentences(sampler: Any) -> list[str]:
+    """Divergences and low E-BFMI, read from an estimator's ``sampler`` facts against the gates
+    of :mod:`bayescity.diagnostics`."""
+    if not sampler:
+        return []
+    n_draws = int(sampler.get("chains", 0) or 0) * int(sampler.get("draws", 0) or 0)
+    ebfmi = [float(v) for v in (sampler.get("ebfmi") or ())]
+    return list(sampler_notes(int(sampler.get("divergences", 0) or 0), ebfmi, n_draws, GATES))
 
 
 def idata_facts(idata: Any) -> dict[str, Any]:
@@ -177,17 +208,23 @@ def idata_facts(idata: Any) -> dict[str, Any]:
         facts["divergences"] = int(idata.sample_stats["diverging"].sum())
     attrs = {**getattr(idata, "attrs", {}), **post.attrs}
     if "sampling_time" in attrs:
-        facts["sampling time (s)"] = round(float(attrs["sampling_time"]), 2)
+        facts["sampling time (s)"] = f"{float(attrs['sampling_time']):.2f}"
     return facts
 
 
 def sampler_facts(facts: dict[str, Any], sampler: Any) -> pd.DataFrame:
-    """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``info["sampler"]``."""
+    """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``sampler`` facts."""
     facts = dict(facts)
-    if isinstance(sampler, dict):
-        if "sampling_time" in sampler:  # the estimator's own figure, once
-            facts.pop("sampling time (s)", None)
-        facts.update({str(k): v for k, v in sampler.items() if np.ndim(v) == 0})
+    if isinstance(sampler, Mapping):
+        for key, value in sampler.items():
+            if np.ndim(value) != 0 or isinstance(value, (tuple, list)):
+                continue
+            if key == "sampling_time":  # the estimator's own figure, once, with its unit
+                facts["sampling time (s)"] = f"{float(value):.2f}"
+            elif isinstance(value, float):
+                facts[str(key).replace("_", " ")] = f"{value:.4g}"
+            else:
+                facts[str(key).replace("_", " ")] = value
     return pd.DataFrame({"value": [str(v) for v in facts.values()]},
                         index=pd.Index(list(facts), name="sampler"))
 
@@ -224,51 +261,12 @@ class PosteriorDigest:
                    dict(doc["facts"]), [str(s) for s in doc["sentences"]], table)
 
 
-def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str]
-                     ) -> PosteriorDigest:
+def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str],
+                     interval_prob: float = INTERVAL) -> PosteriorDigest:
     """Draw the figures of ``idata`` and read its facts (the table only when not ``given``)."""
     var_names, skipped = plotted_vars(idata)
     table = None
     if not (isinstance(given, pd.DataFrame) and not given.empty):
         table = diagnostics_table(idata, None, reported)
-    return PosteriorDigest(posterior_figures(idata, est_id, var_names), skipped,
+    return PosteriorDigest(posterior_figures(idata, est_id, var_names, interval_prob), skipped,
                            idata_facts(idata), sampler_sentences(idata), table)
-
-
-def _info_values(results: list[Any], key: str) -> list[Any]:
-    return [r.info[key] for r in results if key in r.info]
-
-
-def model_facts(results: list[Any]) -> pd.DataFrame:
-    """The fit's ``info["variant"]`` and ``info["priors"]`` (prior settings by key)."""
-    facts: dict[str, Any] = {}
-    for variant in _info_values(results, "variant")[:1]:
-        facts["variant"] = variant
-    for priors in _info_values(results, "priors")[:1]:
-        if isinstance(priors, dict):
-            facts.update({f"prior: {k}": v for k, v in priors.items() if np.ndim(v) == 0})
-    return pd.DataFrame({"value": [str(v) for v in facts.values()]},
-                        index=pd.Index(list(facts), name="model"))
-
-
-#: Model checks a Bayesian fit keeps in ``info``, shown under its posterior.
-MODEL_CHECKS = {"ppc": "Posterior predictive check",
-                "prior_predictive": "Prior predictive check",
-                "prior_sensitivity": "Prior sensitivity: posterior means with every prior "
-                                     "scale halved and doubled",
-                "loo": "Variants compared by PSIS-LOO"}
-
-
-def model_checks(results: list[Any]) -> list[tuple[str, str, pd.DataFrame]]:
-    """``(key, title, table)`` of each model check in ``info`` (:data:`MODEL_CHECKS`); tables
-    kept per estimand are stacked."""
-    out = []
-    for key, title in MODEL_CHECKS.items():
-        tables = [t for t in _info_values(results, key)
-                  if isinstance(t, pd.DataFrame) and not t.empty]
-        if not tables:
-            continue
-        table = tables[0] if "estimand" not in tables[0].columns else pd.concat(
-            tables, ignore_index=True).drop_duplicates()
-        out.append((key, title, table.reset_index(drop=True)))
-    return out

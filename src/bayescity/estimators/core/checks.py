@@ -1,64 +1,24 @@
-"""Parameter checks shared by estimators of every paradigm, in the config's words.
+"""Checks shared by estimators of every paradigm, in the config's words.
 
-Value checks (:func:`check_int`, :func:`check_prob`, :func:`check_window` ...) run in an
-estimator's ``_validate`` when the config is read; checks that need the data
-(:func:`check_numeric_columns`, :func:`check_unit_constant`, :func:`require_untreated_periods`)
-run in its ``check_panel`` before any estimator of a run is fitted. Each raises
-:class:`~bayescity.estimators.core.base.ParamError` naming the parameter.
+Value checks of single parameters come from their declarations (:mod:`.params`);
+:func:`check_window` adds the shape of an event-time window (leads only, around zero) for an
+estimator's ``_validate``. Checks that need the data run before any estimator of a run is
+fitted: :func:`check_design` (what the treatment design must give), :func:`check_role` (a
+column parameter against its declared role: :func:`check_numeric_columns`,
+:func:`check_unit_constant`, :func:`check_traits`, :func:`resolve_by`). Each raises
+:class:`~bayescity.estimators.core.params.ParamError` naming the parameter.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ...data.panel import Panel
 from ...data.validate import constant_within_unit, numeric_problems
-from .base import ParamError, did_you_mean
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParamError(f"{name}: {value!r} is not true or false")
-
-
-def check_int(name: str, value: Any, minimum: int | None = None) -> None:
-    """An integer, at least ``minimum`` when given."""
-    if not _is_int(value):
-        raise ParamError(f"{name}: {value!r} is not an integer")
-    if minimum is not None and value < minimum:
-        raise ParamError(f"{name}: {value} is below the minimum {minimum}")
-
-
-def check_prob(name: str, value: Any) -> None:
-    """A probability strictly between 0 and 1 (e.g. ``interval_prob: 0.9``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 < float(value) < 1:
-        raise ParamError(f"{name}: {value!r} must be a number strictly between 0 and 1 "
-                         "(e.g. 0.95)")
-
-
-def check_names(name: str, value: Any) -> None:
-    """None or a list of column names (a bare string is refused: YAML `[a, b]` lists them)."""
-    if value is None:
-        return
-    if isinstance(value, str) or not isinstance(value, Sequence) \
-            or not all(isinstance(v, str) for v in value):
-        raise ParamError(f"{name}: give a list of column names, e.g. [{value}]"
-                         if isinstance(value, str) else
-                         f"{name}: {value!r} is not a list of column names")
-
-
-def check_name(name: str, value: Any) -> None:
-    """None or one column name."""
-    if value is not None and not isinstance(value, str):
-        raise ParamError(f"{name}: {value!r} is not a column name")
+from .params import ParamError, Spec, did_you_mean, is_int
+from ...data.traits import bin_trait, n_bins
 
 
 def check_window(name: str, value: Any, *, allow_none: bool = True, leads_only: bool = False,
@@ -72,7 +32,7 @@ def check_window(name: str, value: Any, *, allow_none: bool = True, leads_only: 
             return
         raise ParamError(f"{name}: give two event times [first, last]")
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2 \
-            or not all(_is_int(v) for v in value):
+            or not all(is_int(v) for v in value):
         raise ParamError(f"{name}: {value!r} is not a pair of integer event times [first, last]")
     lo, hi = int(value[0]), int(value[1])
     if lo > hi:
@@ -119,6 +79,22 @@ def _first_varying_unit(frame: pd.DataFrame, unit: str, column: str) -> Any:
     return first.item() if hasattr(first, "item") else first
 
 
+#: What an estimator may need of the treatment design, checked by :func:`check_design`.
+DESIGN_NEEDS = ("treated_units", "untreated_periods")
+
+
+def check_design(panel: Panel, needs: Sequence[str]) -> None:
+    """Raise :class:`ParamError` (one sentence, in the data's words) unless the panel's
+    treatment design gives what ``needs`` names: ``treated_units`` (some unit is treated) and
+    ``untreated_periods`` (some treated unit has an untreated period, so the design is not a
+    group indicator such as ``ever_treated``)."""
+    unknown = [n for n in needs if n not in DESIGN_NEEDS]
+    if unknown:
+        raise ValueError(f"unknown design needs {unknown}")
+    if "treated_units" in needs or "untreated_periods" in needs:
+        require_untreated_periods(panel)
+
+
 def require_untreated_periods(panel: Panel) -> None:
     """Refuse a panel whose treated units are all treated in every period they are observed.
 
@@ -138,3 +114,70 @@ def require_untreated_periods(panel: Panel) -> None:
         "`cohort:` or a 0/1 `treatment:` column that turns 1 in the adoption period")
     raise ParamError(f"data: all {len(treated)} treated units are treated in every period they "
                      f"are observed: {reason}")
+
+
+def resolve_by(panel: Panel, by: str | None, by_bins: str | int | None = None) -> Panel:
+    """The panel to fit ``by=<trait>`` on: ``by`` must be a trait of the panel; a numeric trait
+    is binned with ``by_bins`` (see :func:`bayescity.data.traits.bin_trait`) and refused without
+    it. Raises :class:`ParamError` in the config's words. Returns ``panel`` unchanged when
+    ``by`` is None or categorical."""
+    if by is None:
+        if by_bins is not None:
+            raise ParamError("by_bins: given without `by`")
+        return panel
+    if by not in panel.traits:
+        raise ParamError(f"by: {by!r} is not a trait of the panel{did_you_mean(by, panel.traits)}; "
+                         f"traits: {list(panel.traits)} (list it under data: traits)")
+    kind = panel.trait_kind(by)
+    if kind == "categorical":
+        if by_bins is not None:
+            raise ParamError(f"by_bins: trait {by!r} is categorical; by_bins is for numeric traits")
+        return panel
+    if by_bins is None:
+        n = panel.unit_table()[by].nunique()
+        raise ParamError(f"by: trait {by!r} is numeric ({n} distinct unit values); set "
+                         "`by_bins: quartiles` (or terciles, median, an integer) to estimate "
+                         "the effect per quantile bin, or use a categorical trait")
+    try:
+        n_bins(by_bins)
+    except ValueError as exc:
+        raise ParamError(str(exc)) from None
+    return bin_trait(panel, by, by_bins)
+
+
+def check_role(panel: Panel, name: str, value: Any, spec: Spec, estimator: Any) -> None:
+    """Check a column parameter against the panel by its declared role
+    (:data:`~bayescity.estimators.core.params.ROLES`); raise :class:`ParamError` naming the
+    parameter and the column."""
+    if value is None or (not isinstance(value, str) and not value):
+        if spec.role == "by":
+            resolve_by(panel, None, getattr(estimator, "by_bins", None))
+        return
+    names = [value] if isinstance(value, str) else list(value)
+    role = spec.role
+    if role in ("covariates", "numeric_column", "numeric_columns"):
+        check_numeric_columns(panel, name, names)
+    elif role in ("trend_covariates", "unit_column"):
+        check_unit_constant(panel, name, names)
+    elif role == "cluster":
+        check = check_unit_constant if estimator.cluster_within_units else check_columns_exist
+        check(panel, name, names)
+    elif role == "traits":
+        check_traits(panel, name, names)
+    elif role == "by":
+        bins = getattr(estimator, "by_bins", None)
+        if len(names) == 1:
+            resolve_by(panel, names[0], bins)
+        else:
+            for trait in names:
+                numeric = trait in panel.traits and panel.trait_kind(trait) == "numeric"
+                resolve_by(panel, trait, bins if numeric else None)
+
+
+def check_traits(panel: Panel, name: str, traits: Sequence[str]) -> None:
+    """Traits of the panel (numeric ones numeric): effect modifiers and the like."""
+    unknown = [t for t in traits if t not in panel.traits]
+    if unknown:
+        hint = did_you_mean(unknown[0], panel.traits)
+        raise ParamError(f"{name}: {unknown[0]!r} is not a trait of the panel{hint}; traits: "
+                         f"{list(panel.traits)} (list it under data: traits)")

@@ -7,7 +7,6 @@ Shared by every paradigm: :func:`covariates_of` (the covariates to adjust for),
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -74,7 +73,7 @@ def with_trend_controls(panel: Panel,
                 columns[name] = values * (period == s)
                 names.append(name)
     frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
-    return replace(panel, frame=frame), names
+    return panel.replace(frame=frame), names
 
 
 def _trend_bases(values: pd.Series) -> dict[str, np.ndarray]:

@@ -8,10 +8,24 @@ and warnings of a result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from ...results.parts import Message, Part
+from .inference import fe_projection, residualize
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What every result of one fit reports alike: its settings (plain values for the
+    ``settings`` part), its messages and further parts."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[Message, ...] = ()
+    parts: tuple[Part, ...] = ()
 
 #: Why a covariate was dropped that the fixed effects and the other covariates span (harmless).
 SPANNED = "a combination of the other covariates and the fixed effects"
@@ -72,7 +86,6 @@ def _drop_reason(data: pd.DataFrame, column: str, unit: str, time: str,
         return "constant within units: absorbed by the unit fixed effects"
     if (data.groupby(time)[column].nunique(dropna=False) <= 1).all():
         return "the same for every unit in each period: absorbed by the period fixed effects"
-    from .inference import fe_projection, residualize
 
     x = data[column].to_numpy(dtype=float)
     rest = residualize(fe_projection(data, [unit, time], list(kept)), x)

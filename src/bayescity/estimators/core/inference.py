@@ -24,9 +24,16 @@ from scipy import sparse
 
 from ...constants import INTERVAL_PROB
 from ...progress import track
+from .params import Spec
 from .seeds import RandomState, child_seeds, seed_sequence
+from .fe_ols import demean
+from .fe_ols import factor_codes
 
 WILD_WEIGHTS = ("rademacher", "webb", "mammen")
+#: ``wild_weights`` as a declared parameter.
+WILD_WEIGHTS_PARAM = Spec("choice", "wild bootstrap weights: rademacher (fully enumerated when "
+                                    "2^G <= n_boot), webb (fewer than about 12 clusters) or "
+                                    "mammen", choices=WILD_WEIGHTS)
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 _MAMMEN = np.array([-(np.sqrt(5) - 1) / 2, (np.sqrt(5) + 1) / 2])
 _MAMMEN_P = np.array([(np.sqrt(5) + 1) / (2 * np.sqrt(5)), (np.sqrt(5) - 1) / (2 * np.sqrt(5))])
@@ -93,7 +100,6 @@ def demean_fixed_effects(m: np.ndarray, fe_codes: np.ndarray | None, tol: float)
     m = np.asarray(m, dtype=float)
     if fe_codes is None:
         return m.copy()
-    from .fe_ols import demean
 
     return demean(m.reshape(len(m), -1), fe_codes, tol).reshape(m.shape)
 
@@ -103,7 +109,6 @@ def fe_projection(data: pd.DataFrame, fixed_effects: Sequence[str] = (),
     """The :class:`Projection` onto fixed effects ``fixed_effects`` and regressors ``covariates``."""
     fe = None
     if fixed_effects:
-        from .fe_ols import factor_codes
 
         fe = factor_codes([data[f].to_numpy() for f in fixed_effects])
     w = data.loc[:, list(covariates)].to_numpy(dtype=float).reshape(len(data), len(covariates))

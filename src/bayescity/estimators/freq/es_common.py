@@ -17,9 +17,11 @@ import pandas as pd
 from ...data.panel import COHORT
 from ...progress import track
 from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
+from ...results.parts import Facts, Message
 from ..core.fixest import design_frame
 from ..core.inference import WildBootstrapResult, wild_bootstrap_coef, wild_label
 from ..core.seeds import RandomState, child_seeds
+from ...estimands.aggregate import CellEffects, aggregate
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,16 @@ class Combined:
 
 @dataclass(frozen=True)
 class Inference:
-    """Facts every result of one fit shares: sample size, clusters, df and interval kind."""
+    """Facts every result of one fit shares: sample size, clusters, df and interval kind, the
+    settings it reports and its messages."""
 
     n_obs: int
     n_clusters: int | None
     df: float | None
     interval_kind: str
     interval_prob: float
-    info: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[Message, ...] = ()
 
 
 def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> pd.DataFrame:
@@ -100,8 +104,6 @@ def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray
                     cell_units: tuple[np.ndarray, ...] | None = None) -> Combined:
     """Aggregate cell effects with the shared treated-cell weights ``W``: ``W b``, ``W V W'``;
     ``cell_units`` (see :func:`cell_members`) lets each term count its distinct treated units."""
-    from ...estimands.aggregate import CellEffects, aggregate
-
     b = np.asarray(estimates, dtype=float)
     agg = aggregate(CellEffects(cells.reset_index(drop=True), b, cell_units=cell_units), estimand,
                     trait=trait, post_only=post_only)
@@ -112,7 +114,7 @@ def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray
 def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
                   tests: Sequence[TestResult] = (), normalised: Sequence[str] = (),
                   boots: Sequence[WildBootstrapResult] | None = None,
-                  seed: np.random.SeedSequence | None = None, **info: Any) -> EffectResult:
+                  seed: np.random.SeedSequence | None = None, **settings: Any) -> EffectResult:
     """An :class:`EffectResult` with Wald intervals (t with ``inf.df`` degrees of freedom).
 
     Terms in ``normalised`` are fixed by normalisation (a reference period): their standard
@@ -134,12 +136,13 @@ def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
             values[~fixed] = [getattr(b, col) for b in boots]
             table[col] = values
         kind = boots[0].interval_kind
-        info = {**wild_info(boots, str(inf.info.get("vcov")), seed),
-                "tests": "analytic Wald tests", **info}
+        settings = {**wild_info(boots, str(inf.settings.get("vcov")), seed),
+                    "tests": "analytic Wald tests", **settings}
     return EffectResult(method=method, paradigm="frequentist", estimand=estimand, table=table,
                         n_obs=inf.n_obs, interval_prob=inf.interval_prob, interval_kind=kind,
                         n_clusters=inf.n_clusters, tests=tuple(tests), vcov=c.vcov,
-                        info={**inf.info, **info})
+                        messages=inf.messages,
+                        parts=[Facts("settings", {**inf.settings, **settings})])
 
 
 def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,

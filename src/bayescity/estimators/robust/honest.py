@@ -14,10 +14,12 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
 from ...progress import track
 from ...results.effect import EffectResult, TestResult
+from ...results.parts import Facts, Table, notes
+from ..core import params as P
 from ..core.base import Estimator, ParamError, resolve_by
 from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
+from .inner import check_inner, check_inner_panel, make_inner, relabel
 
 RESTRICTIONS = ("relative_magnitude", "smoothness")
 EVENT_ESTIMATORS = ("event_study", "callaway_santanna")
@@ -26,9 +28,6 @@ CI_METHODS = {"relative_magnitude": ("C-LF", "Conditional"),
 #: Estimand of the sensitivity analysis: one term per restriction bound (``Mbar=0.5``, ``M=0.02``).
 SENSITIVITY_ESTIMAND = "ATT_sensitivity"
 REFERENCE = -1
-#: What the breakdown values that are not a bound of the grid mean.
-BREAKDOWN_MEANING = {0.0: " (the original interval already includes 0)",
-                     float("inf"): " (no bound in the grid brings 0 into the interval)"}
 #: moderndid's (and R HonestDiD's) default grid of M-bar under relative magnitudes.
 RM_DEFAULT_BOUNDS = tuple(np.linspace(0, 2, 10))
 
@@ -106,13 +105,40 @@ def sensitivity(coefs: EventCoefficients, l_vec: np.ndarray, restriction: str,
     return table, (float(original.lb), float(original.ub))
 
 
-def breakdown_value(table: pd.DataFrame, original: tuple[float, float]) -> float:
-    """The smallest bound in the grid whose robust interval includes zero (0.0 when the original
-    interval already does; ``inf`` when no bound in the grid reaches zero)."""
-    if original[0] <= 0.0 <= original[1]:
-        return 0.0
-    covers = (table["lb"] <= 0.0) & (table["ub"] >= 0.0) | table["lb"].isna()
+def breakdown_value(table: pd.DataFrame) -> float:
+    """The breakdown value of a sensitivity grid: the smallest bound whose robust interval
+    includes zero (``inf`` when no bound of the grid does). It is read from the robust
+    intervals alone: the original interval does not enter (under relative magnitudes the
+    robust interval at M-bar = 0 can exclude zero when the original one does not, since the
+    pre-period coefficients then inform the post-period bias). An empty robust set (NaN
+    bounds: the data reject the restriction) does not include zero."""
+    covers = (table["lb"] <= 0.0) & (table["ub"] >= 0.0)
     return float(table.loc[covers, "bound"].min()) if covers.any() else float("inf")
+
+
+def breakdown_sentence(value: float, symbol: str, bounds: pd.Series) -> str:
+    """What the breakdown value says, in words."""
+    if value == float("inf"):
+        return (f"no {symbol} in the grid (up to {bound_label(bounds.max())}) brings 0 into the "
+                "robust interval")
+    if value <= bounds.min():
+        return (f"breakdown {symbol} = {bound_label(value)}: already the smallest bound of the "
+                "grid includes 0")
+    return f"breakdown {symbol} = {bound_label(value)}"
+
+
+def bound_label(value: float) -> str:
+    """A bound as a term label: 3 significant digits (``0.0664``, not ``0.0663996``)."""
+    return f"{float(value):.3g}"
+
+
+def bound_terms(bounds: Sequence[float], symbol: str) -> list[str]:
+    """Term labels ``M=0.0664`` for a grid, with more digits where 3 would make two equal."""
+    for digits in range(3, 17):
+        labels = [f"{symbol}={float(b):.{digits}g}" for b in bounds]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{symbol}={float(b)!r}" for b in bounds]
 
 
 @register("honest_did")
@@ -139,7 +165,22 @@ class HonestDiD(Estimator):
     """
 
     paradigm = "frequentist"
-    param_choices = {"restriction": RESTRICTIONS, "estimator": EVENT_ESTIMATORS}
+    params = {"estimator": P.Spec("choice", "the event-study estimator whose coefficients "
+                                            "are bounded", choices=EVENT_ESTIMATORS),
+              "estimator_params": P.ESTIMATOR_PARAMS,
+              "restriction": P.Spec("choice", "relative_magnitude (Mbar) or smoothness (M) "
+                                              "restriction on post-period violations",
+                                    choices=RESTRICTIONS),
+              "bounds": P.Spec("numbers", "values of Mbar or M; null: a default grid",
+                               low=0, none=True),
+              "event_time": P.Spec("int", "the event time bounded; null: the average "
+                                          "post-period effect", low=0, none=True),
+              "ci_method": P.Spec("str", "confidence-set method (C-LF or Conditional for "
+                                         "relative_magnitude; FLCI, Conditional, C-F or C-LF for "
+                                         "smoothness); null: HonestDiD's default", none=True),
+              "grid_points": P.Spec("int", "grid points of the confidence set search", low=10),
+              "by": P.BY, "by_bins": P.BY_BINS, "interval_prob": P.INTERVAL_PROB,
+              "random_state": P.RANDOM_STATE}
     smoke_params = {"bounds": [0.5], "grid_points": 10}
 
     def __init__(self, estimator: str = "event_study",
@@ -167,19 +208,12 @@ class HonestDiD(Estimator):
         if self.ci_method is not None and self.ci_method not in methods:
             raise ParamError(f"ci_method: {self.ci_method!r} is not one of {list(methods)} for "
                              f"restriction {self.restriction}")
-        if self.bounds is not None and (not len(self.bounds) or min(self.bounds) < 0):
-            raise ParamError(f"bounds: {self.bounds!r} must be a non-empty list of values >= 0")
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) \
-                or self.grid_points < 10:
-            raise ParamError(f"grid_points: {self.grid_points!r} must be an integer >= 10")
 
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel: Panel) -> None:
         check_inner_panel(self.estimator, self.estimator_params, panel)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         seed = child_seeds(self.random_state, 1)[0]
         fit = make_inner(self.estimator, self.estimator_params, by=self.by,
                          random_state=seed).fit(panel)
@@ -189,7 +223,6 @@ class HonestDiD(Estimator):
         table, original = sensitivity(coefs, l_vec, self.restriction, self.bounds,
                                       self.ci_method, 1.0 - self.interval_prob,
                                       int(self.grid_points))
-        self.sensitivity_ = table
         out = [relabel(r, self.method) for r in fit.results()
                if r.estimand in ("ATT", "ATT_event") or r.estimand == f"ATT_by_{self.by}"]
         return out + [self._result(coefs, l_vec, table, original, events)]
@@ -198,31 +231,37 @@ class HonestDiD(Estimator):
                 original: tuple[float, float], events: EffectResult) -> EffectResult:
         theta = float(l_vec @ coefs.betahat[coefs.num_pre:])
         symbol = "Mbar" if self.restriction == "relative_magnitude" else "M"
-        terms = [f"{symbol}={b:g}" for b in table["bound"]]
+        terms = bound_terms(table["bound"], symbol)
         rows = pd.DataFrame({"term": terms, "estimate": theta, "std_error": np.nan,
                              "lower": table["lb"].to_numpy(float),
                              "upper": table["ub"].to_numpy(float), "p_value": np.nan,
                              "prob_positive": np.nan})
         target = "average post-period effect" if self.event_time is None \
             else f"effect at e = {self.event_time}"
-        value = breakdown_value(table, original)
-        grid = f"{table['bound'].min():g}..{table['bound'].max():g}"
+        value = breakdown_value(table)
+        grid = f"{bound_label(table['bound'].min())}..{bound_label(table['bound'].max())}"
         test = TestResult(f"HonestDiD breakdown value ({self.restriction}, {target})", value,
                           float(len(table)), float("nan"), "breakdown",
                           note=f"smallest {symbol} in the grid {grid} whose {self.interval_prob:.0%}"
-                               " robust interval includes 0 (inf: none; 0: the original "
-                               "interval already does)")
+                               " robust interval includes 0 (inf: none)")
         method = str(table["method"].iloc[0])
         note = (f"Rambachan-Roth {self.restriction} sensitivity of the {target} of "
                 f"{self.estimator} ({method} intervals, moderndid); original interval "
-                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}"
-                + BREAKDOWN_MEANING.get(value, ""))
-        info = {"sensitivity": table, "original_ci": list(original), "target": target,
-                "l_vec": l_vec, "event_times": coefs.event_times.tolist(),
-                "restriction": self.restriction, "ci_method": method,
-                "estimator": self.estimator, "breakdown": value, "notes": notes_of(note)}
+                f"[{original[0]:.4g}, {original[1]:.4g}]; "
+                + breakdown_sentence(value, symbol, table["bound"]))
+        shown = pd.concat([pd.DataFrame({"bound": [np.nan], "lb": [original[0]],
+                                         "ub": [original[1]], "method": ["Original"]}),
+                           table], ignore_index=True)
+        settings = {"original_ci": list(original), "target": target,
+                    "l_vec": list(np.asarray(l_vec, dtype=float)),
+                    "event_times": coefs.event_times.tolist(), "restriction": self.restriction,
+                    "ci_method": method, "estimator": self.estimator, "breakdown": value}
         return EffectResult(method=self.method, paradigm=self.paradigm,
                             estimand=SENSITIVITY_ESTIMAND, table=rows, n_obs=events.n_obs,
                             interval_prob=self.interval_prob,
                             interval_kind=f"honest_did_{method}", n_clusters=events.n_clusters,
-                            tests=(test,), info=info)
+                            tests=(test,), messages=notes(note),
+                            parts=[Facts("settings", settings), Table("sensitivity", shown),
+                                   Facts("check", {"kind": "sensitivity",
+                                                   "expects": "an interval that excludes 0 "
+                                                              "up to a large bound"})])
