@@ -229,7 +229,8 @@ def test_a_scenario_the_design_cannot_carry_is_refused_by_name_or_skipped(tmp_pa
     assert "scenario linear_in_trait skipped" in " ".join(res.output.split())
     for args, words in ((["--only", "twfee"], "--only"),
                         (["--scenario", "homogenous"], "did you mean 'homogeneous'"),
-                        (["--replications", "0"], "--replications")):
+                        (["--replications", "0"], "--replications"),
+                        (["--reps", "-1"], "--reps")):
         res = calibrate(config, tmp_path / "rep", *args)
         assert res.exit_code == 2 and words in " ".join(res.output.split()), args
 
@@ -259,7 +260,7 @@ def test_noise_traits_enter_the_heterogeneity_estimators_and_their_drivers(tmp_p
     dml = {"id": "dml", "method": "dml",
            "params": {"covariates": [], "effect_modifiers": ["region", "size"]}}
     config = study(tmp_path, [dml], {"scenarios": ["linear_in_trait"]})
-    res = calibrate(config, tmp_path / "rep", "--smoke", "--replications", "1")
+    res = calibrate(config, tmp_path / "rep", "--smoke", "--reps", "1")
     assert res.exit_code == 0, res.output
     (run,) = folders(tmp_path / "rep")
     reps = pd.read_csv(run / "replications.csv", dtype={"term": str})

@@ -22,7 +22,7 @@ def calibrate(config: str = typer.Argument(..., help="experiment YAML file"),
               only: Optional[list[str]] = typer.Option(None, "--only", help="estimator id(s) "
                                                        "(repeatable or comma-separated)"),
               replications: Optional[int] = typer.Option(
-                  None, "--replications", help="replications per scenario (default: the "
+                  None, "--replications", "--reps", help="replications per scenario (default: the "
                   "config's calibration: replications, 20)"),
               scenario: Optional[list[str]] = typer.Option(
                   None, "--scenario", help="scenario(s) to run (repeatable or comma-separated; "

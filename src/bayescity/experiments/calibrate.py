@@ -125,7 +125,7 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
     wanted = scenarios or ((cal.smoke.scenarios or cal.scenarios) if smoke else cal.scenarios)
     chosen, skipped = choose_scenarios(design, wanted)
     if replications is not None and replications < 1:
-        raise ConfigError(f"--replications: must be at least 1, got {replications}")
+        raise ConfigError(f"--replications/--reps: must be at least 1, got {replications}")
     n = replications or (cal.smoke.replications if smoke else cal.replications)
     specs = tuple(EstimatorSpec(e.id, e.method, dict(e.params), dict(e.smoke) if smoke else None)
                   for e in config.estimators)
