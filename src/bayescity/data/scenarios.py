@@ -57,6 +57,9 @@ import pandas as pd
 
 from .panel import COHORT, TREAT, Panel
 
+__all__ = ["ALIASES", "SCENARIOS", "Design", "ScenarioSettings", "Simulated", "dgp_table",
+           "simulate", "user_design"]
+
 SCENARIOS = ("homogeneous", "by_trait_zero_level", "linear_in_trait", "dynamic_by_region",
              "ar1_shocks", "heavy_tails", "no_effect")
 #: Other names a config may use for a scenario (``null`` reads as a gap in CSV readers).
@@ -113,6 +116,7 @@ class Design:
 
     @property
     def noise_names(self) -> tuple[str, ...]:
+        """The names of the pure-noise traits a draw adds (``noise_1``, ``noise_2`` ...)."""
         return tuple(f"{NOISE_PREFIX}{k + 1}" for k in range(self.settings.noise_traits))
 
     def drivers(self, scenario: str) -> tuple[str, ...]:
