@@ -20,6 +20,8 @@ from ..data.panel import Panel
 from ..results.compare import compare
 from ..results.effect import EffectResult
 from ..reports import FigureCache, FitRecord, ReportInputs, panel_summary, save_inputs, unit_table, write_report
+from ..reports.inputs import FITS
+from .paths import inside
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -87,6 +89,8 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "F
         if extra is not None:
             write_csv(extra, folder / name)
     inputs = report_inputs(config, panel, fits, lock, tfp)
+    for est_id in inputs.results:
+        inside(folder, FITS, est_id)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table, figures)
     return Published(table, comparison)

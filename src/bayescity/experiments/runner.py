@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.loader import load_panel
-from ..data.panel import Panel
+from ..data.panel import RESERVED_PREFIX, Panel
 from ..estimators.base import ParamError, did_you_mean
 from ..estimators.registry import get_estimator
 from ..parallel import use_executor
@@ -29,6 +29,7 @@ from ..results.effect import EffectResult
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, load_config
 from .executors import ExecutorSpec, open_executor
+from .paths import check_roots
 from .store import ModelStore
 
 
@@ -123,16 +124,14 @@ COLUMN_PARAMS = ("by", "cluster", "covariates", "trend_covariates")
 
 
 def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
-    """Raise a ConfigError naming the estimator, parameter and column for unknown column names."""
-    have, problems = set(panel.frame.columns), []
+    """Raise a ConfigError naming the estimator, parameter and column for unknown column names
+    (with the data's columns, and its traits for ``by``), then for parameters that do not fit
+    the panel (the estimators' ``check_panel``)."""
+    problems = []
     for est in config.estimators:
         merged = {**est.params, **est.smoke}
-        missing = []
-        for name in COLUMN_PARAMS:
-            value = merged.get(name)
-            wanted = [value] if isinstance(value, str) else list(value or [])
-            missing += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
-                        for c in wanted if c not in have]
+        missing = [f"estimator {est.id!r} ({est.method}): {m}"
+                   for m in missing_columns(merged, panel)]
         problems += missing
         if missing:
             continue
@@ -144,6 +143,28 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
                 break
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
+
+
+def missing_columns(params: dict[str, Any], panel: Panel) -> list[str]:
+    """One sentence per column named by a :data:`COLUMN_PARAMS` parameter that the data lack."""
+    have = [str(c) for c in panel.frame.columns if not str(c).startswith(RESERVED_PREFIX)]
+    out = []
+    for name in COLUMN_PARAMS:
+        value = params.get(name)
+        wanted = [value] if isinstance(value, str) else \
+            list(value) if isinstance(value, (list, tuple)) else []
+        for column in (c for c in wanted if isinstance(c, str) and c not in have):
+            listed = f"columns: {_listing(have)}"
+            if name == "by":
+                listed = f"traits: {', '.join(panel.traits) or 'none'}; {listed}"
+            out.append(f"{name}: column {column!r} is not in the data"
+                       f"{did_you_mean(column, have)}; {listed}")
+    return out
+
+
+def _listing(names: list[str], limit: int = 30) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def select_estimators(config: ExperimentConfig, only: list[str] | None) -> ExperimentConfig:
@@ -222,6 +243,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     from .figure_store import FigureStore
     from .publish import publish_run
 
+    check_roots(reports_root, models_root)
     config, panel, seeds = prepare(load_config(config_path), only)
     art.remove_stale(reports_root, models_root)
     observer = observer or NullObserver()

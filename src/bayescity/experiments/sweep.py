@@ -36,6 +36,7 @@ from ..results.compare import compare
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, parse_config, read_raw
 from .executors import ExecutorSpec, open_executor
+from .paths import check_roots
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
 from .store import ModelStore
 
@@ -83,12 +84,15 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
 
 
 def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (dotted path; ``estimators.<id>`` selects by id) in the config mapping."""
+    """Set ``key`` (dotted path; ``estimators.<id>`` selects by id, an id with dots included)
+    in the config mapping."""
     parts = key.split(".")
     node: Any = raw
-    for depth, part in enumerate(parts[:-1]):
+    depth = 0
+    while depth < len(parts) - 1:
+        part = parts[depth]
         if isinstance(node, list):
-            node = _by_id(node, part, key)
+            node, depth = _by_id(node, parts, depth, key)
             continue
         if not isinstance(node, dict):
             raise GridError(f"grid key {key!r}: {'.'.join(parts[:depth])!r} is not a mapping")
@@ -96,17 +100,41 @@ def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
         if part not in node and not nested:
             raise GridError(f"grid key {key!r}: the config has no {'.'.join(parts[:depth + 1])!r}")
         node = node.setdefault(part, {})
+        depth += 1
     if not isinstance(node, dict):
         raise GridError(f"grid key {key!r}: {'.'.join(parts[:-1])!r} is not a mapping")
     node[parts[-1]] = value
 
 
-def _by_id(entries: list, est_id: str, key: str) -> dict:
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("id") == est_id:
-            return entry
-    ids = [e.get("id") for e in entries if isinstance(e, dict)]
-    raise GridError(f"grid key {key!r}: no estimator with id {est_id!r}; ids: {ids}")
+def check_grid(raw: dict[str, Any], grid: dict[str, list[Any]], path: str | Path) -> None:
+    """Raise a :class:`GridError` (in the config's words) for a ``sweep: grid:`` key that
+    addresses nothing in the config ``raw`` or a value that makes it invalid, each key changed
+    alone; combinations of keys and the data are checked when the sweep runs."""
+    head = f"invalid config {str(path)!r}:\n  - sweep.grid: "
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    for key, values in grid.items():
+        for value in values:
+            variant = copy.deepcopy(base)
+            try:
+                set_path(variant, key, value)
+                parse_config(variant, path)
+            except GridError as exc:
+                raise GridError(head + str(exc)) from None
+            except ConfigError as exc:
+                problems = str(exc).split("\n")[1:]
+                raise GridError(head + f"{key}={_cell(value)}: " +
+                                "\n    ".join(p.removeprefix("  - ") for p in problems)) from None
+
+
+def _by_id(entries: list, parts: list[str], depth: int, key: str) -> tuple[dict, int]:
+    """The entry whose id is the longest run of ``parts`` from ``depth`` (ids may hold dots)
+    with a key left after it, and the depth after the id."""
+    by_id = {e.get("id"): e for e in entries if isinstance(e, dict)}
+    for end in range(len(parts) - 1, depth, -1):
+        if ".".join(parts[depth:end]) in by_id:
+            return by_id[".".join(parts[depth:end])], end
+    raise GridError(f"grid key {key!r}: no estimator with id {parts[depth]!r}; "
+                    f"ids: {list(by_id)}")
 
 
 @dataclass(frozen=True)
@@ -202,6 +230,7 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
               executor: ExecutorSpec | None = None) -> SweepOutcome:
     """Run every variant and publish ``<reports_root>/<name>/sweep-<id>/`` with ``sweep.csv``
     (one column per grid key, then ``variant`` and the results columns) and ``grid.yaml``."""
+    check_roots(reports_root, models_root)
     grid = resolve_grid(config_path, specs)
     found = variants(config_path, grid)
     configs = check_variants(config_path, found)
