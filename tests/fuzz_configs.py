@@ -180,9 +180,8 @@ def param_value(spec: ParamSpec) -> st.SearchStrategy[tuple[Any, bool]]:
                                           [{"drop_units": ["u00"]}], []]).map(_maybe),
                          st.sampled_from([5, "x", {"nope": 1}, [5]]).map(_maybe))
     if kind == "seed":
-        return st.one_of(st.integers(0, 2**40).map(_maybe),
-                         st.sampled_from([-1, -5, 1.5, "x", 2**70, None, True]).map(_maybe),
-                         wrong)
+        return st.one_of(st.sampled_from([0, 7, 2**70, 2**128 - 1, None]).map(_maybe),
+                         st.sampled_from([-1, -5, 1.5, "x", True, 2**128, [1]]).map(_bad), wrong)
     if kind == "bins":
         return st.one_of(st.sampled_from(["quartiles", "terciles", "median", 2, 3, None]).map(
             _maybe), st.sampled_from(["nope", 0, -1, 1.5, 100]).map(_maybe), wrong)
@@ -345,7 +344,7 @@ def _estimator_change(draw, cfg) -> Change:
                       ("smoke",))
     if what == "unknown_field":
         return Change(("estimators", i, "parms"), {}, True, ("parms",))
-    other = ests[(i + 1) % len(ests)]["id"] if len(ests) > 1 else est["id"]
+    other = str(ests[(i + 1) % len(ests)].get("id"))
     twin = draw(st.sampled_from([other, other.upper(), other.lower()]))
     return Change(("estimators", len(ests)), {"id": twin, "method": "twfe"}, True,
                   ("unique", "id"))

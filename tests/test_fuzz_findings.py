@@ -76,6 +76,17 @@ def test_seeds_outside_what_seedsequence_takes_are_exit_2_naming_seed(study, see
     assert not (study.root / "models").exists() and not (study.root / "out").exists()
 
 
+@pytest.mark.parametrize("section", ["params", "smoke"])
+@pytest.mark.parametrize("seed", [-1, [[1]], 1.5, MAX_SEED + 1, True])
+def test_a_random_state_in_params_must_be_a_seed_too(study, section, seed):
+    """An estimator that did not use its random_state (event_study without wild inference)
+    accepted any value; a fit that did failed with a raw ValueError."""
+    res = _cli(study({"estimators": [{"id": "es", "method": "event_study",
+                                      section: {"random_state": seed}}]}))
+    assert res.exit_code == 2, res.output
+    assert f"estimator 'es' (event_study): {section}: random_state: " in res.output
+
+
 def test_the_largest_seed_runs(study):
     assert parse_config({"name": "a", "seed": MAX_SEED, "data": DATA,
                          "estimators": [{"id": "a", "method": "twfe"}]}, "x.yaml").seed == MAX_SEED

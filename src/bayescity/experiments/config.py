@@ -146,8 +146,8 @@ class ExperimentConfig(_Strict):
     @field_validator("seed")
     @classmethod
     def _seed_range(cls, v: int) -> int:
-        if not 0 <= v <= MAX_SEED:
-            raise ValueError(f"{short(v)} is not a seed: give an integer from 0 to 2**128 - 1")
+        if problem := seed_problem(v):
+            raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -180,13 +180,25 @@ def estimator_problem(est: EstimatorConfig) -> str | None:
     for section, params in (("params", est.params), ("smoke", est.smoke)):
         if problem := _unknown_params(section, params, cls.param_names()):
             return problem
-    try:
-        cls(**est.params).validate()
-        if est.smoke:
-            cls(**{**est.params, **est.smoke}).validate()
-    except (ValueError, TypeError) as exc:
-        return f"smoke: {exc}" if est.smoke and _valid(cls, est.params) else str(exc)
+        if problem := seed_problem(params.get("random_state")):
+            return f"{section}: random_state: {problem} (or leave it out: each estimator " \
+                   "gets a child of the experiment seed)"
+    for section, params in (("", est.params), ("smoke: ", {**est.params, **est.smoke})):
+        try:
+            cls(**params).validate()
+        except (ValueError, TypeError) as exc:
+            return f"{section}{exc}"
+        if not est.smoke:
+            break
     return None
+
+
+def seed_problem(value: Any) -> str | None:
+    """Why ``value`` is not a seed numpy's SeedSequence takes (None: it is, or it is None)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)
+                         and 0 <= value <= MAX_SEED):
+        return None
+    return f"{short(value)} is not a seed: give an integer from 0 to 2**128 - 1"
 
 
 def _unknown_params(section: str, params: dict[str, Any], accepted: list[str]) -> str | None:
@@ -196,14 +208,6 @@ def _unknown_params(section: str, params: dict[str, Any], accepted: list[str]) -
     hints = "".join(f"; {k!r}{did_you_mean(k, accepted)}" for k in unknown
                     if did_you_mean(k, accepted))
     return f"{section}: unknown parameter(s) {unknown}{hints}; accepted: {', '.join(accepted)}"
-
-
-def _valid(cls: type, params: dict[str, Any]) -> bool:
-    try:
-        cls(**params).validate()
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 #: The keys each mapping of a config accepts (for did-you-mean hints on a misspelt key).

@@ -153,9 +153,11 @@ class VariantTask:
 
 def variants(config_path: str | Path, grid: dict[str, list[Any]]
              ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every (assignment, config mapping) of the grid, validated; the first key varies slowest."""
+    """Every (assignment, config mapping) of the grid, validated; the first key varies slowest.
+    A variant's mapping leaves out the ``sweep:`` section (checked once, here)."""
     base = read_raw(config_path)
     parse_config(base, config_path)
+    base = {k: v for k, v in base.items() if k != "sweep"}
     out = []
     for combo in itertools.product(*grid.values()):
         assignment = dict(zip(grid, combo))
