@@ -38,7 +38,7 @@ SAMPLERS = ("gibbs", "numpyro", "nutpie", "pymc")
 
 
 def city_panel(data: pd.DataFrame):
-    from bayescity.estimators.freq.es_common import with_trend_controls
+    from bayescity.estimators.core.controls import with_trend_controls
 
     panel = bc.load_panel(data, unit="city", time="year", outcome="tfp_growth",
                           cohort="pilot_year", traits=[TRAIT])

@@ -21,7 +21,7 @@ import pandas as pd
 
 import bayescity as bc
 from bayescity.datasets import simulate_city_panel
-from bayescity.estimators.freq.cs_gt import cell_specs
+from bayescity.estimators.core.cs_gt import cell_specs
 from bayescity.estimators.ml.cells import stacked_cells
 
 COVS = ["ln_pop_2003", "ln_gdp_pc_2003"]

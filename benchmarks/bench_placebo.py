@@ -19,7 +19,7 @@ import pyfixest as pf
 import bayescity as bc
 from _timing import best_of
 from bayescity.data.codings import unit_cohorts
-from bayescity.estimators.freq.inference import child_seeds
+from bayescity.estimators.core.seeds import child_seeds
 from bayescity.estimators.robust.permute import permuted_cohorts, plan_batches, treatment_matrix
 
 COVS = ["industry_share", "fin_dev", "openness", "human_capital", "gov_size"]

@@ -13,7 +13,7 @@ import pyfixest as pf
 
 import bayescity as bc
 from _timing import best_of
-from bayescity.estimators.freq.inference import wild_bootstrap_coef
+from bayescity.estimators.core.inference import wild_bootstrap_coef
 
 COVS = ["industry_share", "fin_dev", "openness", "human_capital", "gov_size"]
 

@@ -38,3 +38,19 @@ def mpdta() -> pd.DataFrame:
     import moderndid
 
     return moderndid.load_mpdta().to_pandas()
+
+
+@pytest.fixture(scope="session")
+def main_study(tmp_path_factory):
+    """The main study (experiments/innovative_city.yaml) run once per test session with its
+    smoke parameters: ``(folder, outcome, report html)``. The folder holds ``rep/`` (the run)
+    and ``m/`` (its model store, so later runs of the same config reuse every fit)."""
+    from pathlib import Path
+
+    from bayescity.experiments.runner import run_experiment
+
+    tmp = tmp_path_factory.mktemp("main_study")
+    config = Path(__file__).resolve().parents[1] / "experiments" / "innovative_city.yaml"
+    outcome = run_experiment(config, reports_root=tmp / "rep", models_root=tmp / "m",
+                             smoke=True)
+    return tmp, outcome, (outcome.run_dir / "report.html").read_text(encoding="utf-8")

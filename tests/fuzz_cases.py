@@ -249,3 +249,14 @@ def models_cases(draw, valid: bool) -> Case:
     return Case(args, files, copies={"models": "store"}, writes=("models",), kind="models")
 
 
+
+
+@st.composite
+def methods_cases(draw, valid: bool) -> Case:
+    """``methods [METHOD]``: the listing, a registered method, or a name that is none."""
+    if valid:
+        method = draw(st.sampled_from([None, *METHODS]))
+        return Case(["methods"] + ([method] if method else []), kind="methods")
+    method = draw(st.sampled_from(["twfee", "TWFE", "", "é", "../twfe", "methods", "--x"]))
+    return Case(["methods", "--", method], kind="methods",
+                changes=[Change(("method",), method, True, ("method", "twfe"))])

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 from hypothesis import strategies as st
 
+from bayescity.estimators.core.params import signature_defaults
 from bayescity.estimators.registry import available_methods, get_estimator
 
 # --------------------------------------------------------------------------- the small panel
@@ -39,6 +40,7 @@ def make_panel(seed: int = 3, n_units: int = 24, years=(2000, 2005)) -> pd.DataF
     df["region"] = np.repeat(np.where(np.arange(n_units) % 2, "North", "South"), len(t))
     df[UNICODE_TRAIT] = np.repeat(np.where(np.arange(n_units) % 3, "东", "西"), len(t))
     df["size"] = np.repeat(rng.normal(size=n_units).round(3), len(t))
+    df["home province"] = np.repeat([f"p{i % 4}" for i in range(n_units)], len(t))
     df["x"] = rng.normal(size=len(df)).round(4)
     df["gdp level"] = rng.normal(size=len(df)).round(4)
     d = (df["g"] > 0) & (df["year"] >= df["g"])
@@ -63,44 +65,31 @@ MISSING_COLUMNS = ["nope", "Region", "列", "y ", ""]
 # --------------------------------------------------------------------------- parameters
 @dataclass(frozen=True)
 class ParamSpec:
-    """One estimator parameter as the fuzzer sees it: its name, kind (``bool int float prob
-    choice column columns window ints floats mapping mappings seed bins method``), its
-    choices when it has a fixed set, and its default."""
+    """One estimator parameter as the fuzzer sees it: its name, its declared kind (``bool int
+    float prob choice str seed column columns trait traits window mapping method bins numbers
+    list``), choices, bounds, whether None is allowed, whether it names data columns (a role),
+    and its default."""
 
     name: str
     kind: str
     choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    none: bool = False
+    role: str | None = None
+    many: bool = False
     default: Any = None
 
 
-_KINDS = {"bool": "bool", "int": "int", "int | None": "int", "float": "float",
-          "float | None": "float", "Sequence[str] | None": "columns",
-          "str | None": "column", "str | Sequence[str] | None": "column",
-          "tuple[int, int] | None": "window", "Sequence[int]": "window",
-          "Sequence[int] | None": "ints", "Sequence[float] | None": "floats",
-          "Mapping[str, Any] | None": "mapping", "Sequence[Mapping[str, Any]] | None": "mappings",
-          "str | int | None": "bins", "str": "text"}
-
-
 def method_params(method: str) -> list[ParamSpec]:
-    """The parameters ``method`` declares, with their kinds.
-
-    Read today from the estimator's constructor signature (names, annotations, defaults) and
-    its ``param_choices``; the one place to switch when parameters are declared once (type,
-    bounds, choices) in the estimators' own declarations."""
+    """The parameters ``method`` declares (:attr:`Estimator.params`, one
+    :class:`~bayescity.estimators.core.params.Spec` each), with their signature defaults: the
+    one place the fuzzer learns what a parameter is."""
     cls = get_estimator(method)
-    specs = []
-    for name, p in inspect.signature(cls.__init__).parameters.items():
-        if name == "self":
-            continue
-        default = None if p.default is inspect.Parameter.empty else p.default
-        choices = tuple(cls.param_choices.get(name, ()))
-        kind = ("choice" if choices else "seed" if name == "random_state"
-                else "method" if name == "estimator"
-                else "prob" if name == "interval_prob" or name == "target_accept"
-                else _KINDS.get(str(p.annotation), "text"))
-        specs.append(ParamSpec(name, kind, choices, default))
-    return specs
+    defaults = signature_defaults(cls)
+    return [ParamSpec(name, s.kind, tuple(s.choices), s.low, s.high, s.none, s.role, s.many,
+                      None if defaults[name] is inspect.Parameter.empty else defaults[name])
+            for name, s in cls.params.items()]
 
 
 #: Valid values a fuzzed fit must not take because they cost minutes, not seconds.
@@ -116,7 +105,7 @@ METHODS = tuple(available_methods())
 @dataclass(frozen=True)
 class Change:
     """One change to a valid config: the path set (or ``delete``d), the value, whether the
-    change is certainly a user mistake (``invalid``), and the words the error must use."""
+    change is certainly a mistake (``invalid``), and the words the error must use."""
 
     path: tuple
     value: Any = None
@@ -125,7 +114,7 @@ class Change:
     delete: bool = False
 
 
-def _maybe(value: Any) -> tuple[Any, bool]:
+def _ok(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
@@ -133,62 +122,70 @@ def _bad(value: Any) -> tuple[Any, bool]:
     return value, True
 
 
-WRONG_TYPES = st.sampled_from([{"a": 1}, [[1]], {"k": [1, 2]}])
 UNICODE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+#: Values of no parameter's type but ``mapping``'s and ``list``'s.
+NESTED = [{"a": 1}, [[1]], {"k": [1, 2]}]
 
 
 def param_value(spec: ParamSpec) -> st.SearchStrategy[tuple[Any, bool]]:
-    """(value, certainly invalid) for one parameter: valid values, edge values, wrong types."""
-    kind = spec.kind
-    wrong = WRONG_TYPES.map(_bad)
+    """(value, certainly invalid) for one parameter, from its declaration: values of its kind
+    within its bounds (valid as far as the declaration tells), and values of another type, out
+    of bounds, null where null is not allowed, unknown choices, missing columns (invalid)."""
+    good, bad = _values(spec)
     slow = SLOW_VALUES.get(spec.name, ())
-    if kind == "choice":
-        ok = [c for c in spec.choices if c not in slow]
-        return st.one_of(st.sampled_from(ok).map(_maybe),
-                         st.sampled_from([f"{spec.choices[0]}x", str(spec.choices[0]).upper()
-                                          + "_", "nope", "é"]).map(_bad),
-                         st.sampled_from([5, 1.5, True]).map(_maybe), wrong)
+    good = [v for v in good if not any(v == s and type(v) is type(s) for s in slow)]
+    good += [None] if spec.none else []
+    bad += [] if spec.none else [None]
+    return st.one_of(st.sampled_from(good).map(_ok), st.sampled_from(bad).map(_bad))
+
+
+def _values(spec: ParamSpec) -> tuple[list, list]:
+    """Values of ``spec``'s kind that fit it, and values that do not."""
+    kind, lo, hi = spec.kind, spec.low, spec.high
     if kind == "bool":
-        ok = [b for b in (True, False) if b not in slow]
-        return st.one_of(st.sampled_from(ok).map(_maybe),
-                         st.sampled_from(["yes", 2, None, 0]).map(_maybe), wrong)
-    if kind == "int":
-        return st.one_of(st.integers(-2, 4).map(_maybe), st.sampled_from(
-            [1.5, "3", True, None, float("nan")]).map(_maybe), wrong)
+        return [True, False], ["yes", 2, 0, *NESTED]
+    if kind in ("int", "seed"):
+        start = int(lo) if lo is not None else (0 if kind == "seed" else -2)
+        good = [start + i for i in range(4) if hi is None or start + i <= hi]
+        bad = [1.5, "3", True, float("nan"), *NESTED]
+        bad += [start - 1] if lo is not None or kind == "seed" else []
+        bad += [int(hi) + 1] if hi is not None else []
+        return (good + [2**70, 2**128 - 1] if kind == "seed" else good), bad + (
+            [2**128] if kind == "seed" else [])
     if kind in ("float", "prob"):
-        return st.one_of(st.sampled_from([0.05, 0.5, 0.9, 0.99]).map(_maybe),
-                         st.sampled_from([0, 1, -0.5, 1.5, float("nan"), float("inf"), "0.9",
-                                          None]).map(_maybe), wrong)
+        low, high = (0.0, 1.0) if kind == "prob" else (lo if lo is not None else -1.0,
+                                                       hi if hi is not None else 10.0)
+        good = [low + (high - low) * f for f in (0.05, 0.5, 0.9)]
+        bad = [float("nan"), float("inf"), "0.9", True, *NESTED]
+        bad += [low - 0.5] if kind == "prob" or lo is not None else []
+        bad += [high + 0.5] if kind == "prob" or hi is not None else []
+        return good, bad
+    if kind == "choice":
+        first = str(spec.choices[0])
+        return list(spec.choices), [f"{first}x", first.upper() + "_", "nope", "é", *NESTED]
+    if kind in ("str", "method"):
+        return (list(INNER) if kind == "method" else ["C-LF", "x"]), [5, "", " ", *NESTED]
     if kind == "column":
-        return st.one_of(st.sampled_from(COLUMNS).map(_maybe),
-                         st.sampled_from(MISSING_COLUMNS[:3]).map(_bad),
-                         st.sampled_from([5, ["region"], None]).map(_maybe), UNICODE_TEXT.map(_maybe))
-    if kind == "columns":
-        return st.one_of(st.lists(st.sampled_from(NUMERIC), max_size=2).map(_maybe),
-                         st.sampled_from([["nope"], ["x", "nope"], ["列"]]).map(_bad),
-                         st.sampled_from(["x", [5], ["x", "x"], None, ["note"]]).map(_maybe),
-                         wrong)
+        return list(COLUMNS), [5, "", ["x"], {"a": 1}] + (MISSING_COLUMNS[:3] if spec.role else [])
+    if kind in ("columns", "traits"):
+        pool = NUMERIC if kind == "columns" else TRAITS
+        missing = [["nope"], ["x", "nope"], ["列"]] if spec.role else []
+        return [[], pool[:1], pool[1:3]], ["x", [5], [pool[0], pool[0]], 5, *missing]
+    if kind == "trait":
+        good = ["region", UNICODE_TRAIT] + ([["region", UNICODE_TRAIT]] if spec.many else [])
+        return good, [5, {"a": 1}] + (["nope", "列"] if spec.role else [])
     if kind == "window":
-        return st.one_of(st.tuples(st.integers(-4, 1), st.integers(-2, 4)).map(list).map(_maybe),
-                         st.sampled_from([[1], [1.5, 2], "x", [3, -3], None]).map(_maybe), wrong)
-    if kind in ("ints", "floats"):
-        return st.one_of(st.lists(st.integers(-1, 2003), max_size=3).map(_maybe),
-                         st.lists(st.floats(-1, 3, allow_nan=False), max_size=3).map(_maybe),
-                         st.sampled_from(["x", 5, None, [None]]).map(_maybe))
-    if kind in ("mapping", "mappings"):
-        return st.one_of(st.sampled_from([{}, None, {"vcov": "hetero"}, {"effect": 0.5},
-                                          [{"drop_units": ["u00"]}], []]).map(_maybe),
-                         st.sampled_from([5, "x", {"nope": 1}, [5]]).map(_maybe))
-    if kind == "seed":
-        return st.one_of(st.sampled_from([0, 7, 2**70, 2**128 - 1, None]).map(_maybe),
-                         st.sampled_from([-1, -5, 1.5, "x", True, 2**128, [1]]).map(_bad), wrong)
+        return [[-2, 2], [-3, -1], [0, 1], [-1, 0]], [[1], [1.5, 2], "x", [3, -3], 5]
+    if kind == "mapping":
+        return [{}, {"vcov": "hetero"}, {"effect": 0.5}], [5, "x", [5], [[1]]]
+    if kind == "list":
+        return [[{"drop_units": ["u00"]}], [{"drop_cohorts": [2004]}]], ["x", {}, [], 5]
+    if kind == "numbers":
+        low = lo if lo is not None else -1.0
+        return [[low + 0.5], [low + 0.5, low + 1]], [[], ["x"], "x", [float("nan")], [low - 1]]
     if kind == "bins":
-        return st.one_of(st.sampled_from(["quartiles", "terciles", "median", 2, 3, None]).map(
-            _maybe), st.sampled_from(["nope", 0, -1, 1.5, 100]).map(_maybe), wrong)
-    if kind == "method":
-        return st.one_of(st.sampled_from(INNER).map(_maybe),
-                         st.sampled_from(["nope", "twfee", 5, "placebo"]).map(_maybe))
-    return st.one_of(UNICODE_TEXT.map(_maybe), st.sampled_from([5, None, [1]]).map(_maybe), wrong)
+        return ["quartiles", "terciles", "median", 2, 3], ["nope", 0, 1, -1, 1.5]
+    return [], []
 
 
 def valid_params(method: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -240,7 +237,7 @@ def _top_change(draw, cfg) -> Change:
                       True, ("name",))
     if key == "seed":
         value, bad = draw(st.one_of(
-            st.integers(0, 2**128 - 1).map(_maybe),
+            st.integers(0, 2**128 - 1).map(_ok),
             st.sampled_from([-1, -5, 2**128, 2**200, 1.5, "5", True, None, [1]]).map(_bad)))
         return Change(("seed",), value, bad, ("seed",))
     if key == "data":
@@ -252,7 +249,7 @@ def _top_change(draw, cfg) -> Change:
     if key == "sweep":
         value, bad = draw(st.one_of(
             st.sampled_from([{"grid": {"seed": [1, 2]}}, {"grid": {"data.outcome": ["y"]}},
-                             None]).map(_maybe),
+                             None]).map(_ok),
             st.sampled_from([{"grid": {}}, {"grid": {"seed": []}}, {"grid": {"nope": [1]}},
                              {"grid": "x"}, {"grid": {"estimators.zz.params.a": [1]}},
                              {"grid": {"seed": 1}}, {"grids": {"seed": [1]}}, 5]).map(_bad)))

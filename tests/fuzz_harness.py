@@ -43,8 +43,8 @@ from typer.testing import CliRunner
 
 from bayescity.cli import app
 from bayescity.experiments.store import ModelStore
-from fuzz_cases import (Case, data_check_cases, models_cases, report_cases, run_cases,
-                        sweep_cases, tfp_cases)
+from fuzz_cases import (Case, data_check_cases, methods_cases, models_cases, report_cases,
+                        run_cases, sweep_cases, tfp_cases)
 from fuzz_configs import BASE_DATA, make_panel
 
 runner = CliRunner()
@@ -263,5 +263,6 @@ COMMANDS: dict[str, Command] = {
     "tfp": Command(tfp_cases, (_tfp_target,)),
     "report": Command(report_cases, (_report_written,)),
     "models": Command(models_cases, (_store_valid,)),
+    "methods": Command(methods_cases),
 }
 

@@ -1,5 +1,5 @@
-"""Report inputs with every paradigm and every documented info key, built from the result
-contract alone (EffectResults, an arviz InferenceData written as netCDF), for report tests."""
+"""Report inputs with every paradigm and the declared parts, built from the result contract
+alone (EffectResults, an arviz InferenceData written as netCDF), for report tests."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bayescity.estimands import posterior_table
 from bayescity.reports import FitRecord, ReportInputs
 from bayescity.results import EffectResult, TestResult
 from bayescity.results.effect import wald_table
+from bayescity.results.parts import Diagnostics, Distribution, Facts, Table, Text, warnings
 from bayescity.results.plain import sha256_file
 from conftest import make_staggered
 
@@ -57,10 +58,9 @@ def idata(rng: np.random.Generator):
         dims={"tau_level": ["region"], "y": ["obs"]}, attrs={"sampling_time": 1.25})
 
 
-def bayesian(rng: np.random.Generator, posterior_path: str) -> list[EffectResult]:
-    info = {"diagnostics": DIAGNOSTICS,
-            "sampler": {"sampler": "gibbs", "chains": 2, "draws": 200, "divergences": 0},
-            "warnings": list(breach_notes(DIAGNOSTICS)), "posterior_path": posterior_path}
+def bayesian(rng: np.random.Generator) -> list[EffectResult]:
+    parts = [Diagnostics("diagnostics", DIAGNOSTICS),
+             Facts("sampler", {"sampler": "gibbs", "chains": 2, "draws": 200, "divergences": 0})]
     out = []
     for estimand, terms, mean in (("ATT", ["overall"], [1.05]),
                                   ("ATT_by_region", ["North", "South"], [0.7, 1.3]),
@@ -68,7 +68,8 @@ def bayesian(rng: np.random.Generator, posterior_path: str) -> list[EffectResult
         d = rng.normal(mean, 0.12, size=(400, len(mean)))
         out.append(EffectResult("hierarchical_did", "bayesian", estimand,
                                 posterior_table(terms, d), 720, interval_kind="equal_tailed",
-                                draws=d, info=info))
+                                draws=d, messages=warnings(*breach_notes(DIAGNOSTICS)),
+                                parts=parts))
     return out
 
 
@@ -78,12 +79,13 @@ def ml(rng: np.random.Generator) -> list[EffectResult]:
     drivers = pd.DataFrame({"trait": ["region", "x_base"], "forest_importance": [0.7, 0.3],
                             "mean_abs_shap": [0.35, 0.1], "blp_estimate": [0.8, 0.05],
                             "blp_t": [4.0, 0.4], "rank_stability": [1.0, 1.0]})[DRIVER_COLUMNS]
-    info = {"drivers": drivers, "cate_tree": "region == South\n|-- yes: 1.4\n|-- no: 0.6"}
+    info = [Table("drivers", drivers),
+            Text("cate_tree", "region == South\n|-- yes: 1.4\n|-- no: 0.6")]
     return [
         EffectResult("causal_forest", "ml", "ATT", wald_table(["overall"], [0.98], [[0.02]]),
-                     720, interval_kind="wald_cluster_score", n_clusters=60, info=info),
+                     720, interval_kind="wald_cluster_score", n_clusters=60, parts=info),
         EffectResult("causal_forest", "ml", "CATE", wald_table(units, cate, np.eye(len(units)) *
-                                                               0.04), 720, info=info),
+                                                               0.04), 720, parts=info),
         EffectResult("causal_forest", "ml", "BLP", wald_table(["region[South]", "x_base"],
                                                               [0.8, 0.05], np.eye(2) * 0.04), 720),
     ]
@@ -93,7 +95,8 @@ def robustness(rng: np.random.Generator) -> list[EffectResult]:
     test = TestResult("randomization p-value", 1.0, 0.0, 0.004, "randomization")
     placebo = EffectResult("placebo", "frequentist", "ATT", wald_table(["overall"], [1.0], [[0.01]]),
                            720, interval_kind="t_CRV1", tests=(test,),
-                           info={"placebo_distribution": rng.normal(0, 0.15, 500)})
+                           parts=[Distribution("placebo", rng.normal(0, 0.15, 500), 1.0,
+                                               0.004)])
     mech = EffectResult("mechanisms", "frequentist", "ATT_on_rd_share",
                         wald_table(["overall"], [0.3], [[0.01]]), 720, interval_kind="t_CRV1")
     return [placebo, mech]
@@ -105,7 +108,7 @@ def build(tmp: Path, seed: int = 0) -> ReportInputs:
     rng = np.random.default_rng(seed)
     nc = tmp / "posterior.nc"
     idata(rng).to_netcdf(str(nc))
-    results = {"twfe": frequentist(), "bayes": bayesian(rng, str(nc)), "forest": ml(rng),
+    results = {"twfe": frequentist(), "bayes": bayesian(rng), "forest": ml(rng),
                "robust": robustness(rng)}
     fits = [FitRecord("twfe", "twfe"), FitRecord("bayes", "hierarchical_did", posterior=str(nc),
                                                  posterior_sha256=sha256_file(nc)),

@@ -169,7 +169,7 @@ def test_level_draws_report_differences_without_tests():
                         draws=rng.normal([0.0, 1.0], 0.1, size=(2000, 2)))
     res = to_effect_result(aggregate(cells, "ATT_by_x"), method="m", paradigm="bayesian", n_obs=1)
     assert res.tests == ()
-    diff = res.info["level_differences"]
+    diff = res.part_frame("level_differences")
     assert diff["term"][0] == "B - A" and diff["estimate"][0] == pytest.approx(1.0, abs=0.02)
 
 

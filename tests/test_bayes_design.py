@@ -10,7 +10,7 @@ import pytest
 import bayescity as bc
 from bayescity.estimators.bayes.components import grouped_zero_sum, zero_sum_basis
 from bayescity.estimators.bayes.design import treatment_design
-from bayescity.estimators.freq.es_common import drop_always_treated
+from bayescity.estimators.core.controls import drop_always_treated
 from bayescity.estimators.freq.imputation import imputation_cells
 from conftest import make_staggered
 

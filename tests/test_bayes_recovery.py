@@ -36,7 +36,7 @@ def test_intervals_cover_the_truth_on_fresh_simulated_panels():
         covered += _covered(est.effect("ATT"), pd.Series({"overall": sim.truth.att}))
         covered += _covered(est.effect("ATT_event"), sim.truth.att_event.loc[0:6])
         covered += _covered(est.effect("ATT_by_region3"), sim.truth.att_by["region3"])
-        assert est.effect("ATT").info["sampler"]["divergences"] == 0
+        assert est.effect("ATT").facts("sampler")["divergences"] == 0
     assert len(covered) == 3 * (1 + 7 + 3)
     assert np.mean(covered) >= 0.85, f"covered {np.mean(covered):.2f}"
 

@@ -46,7 +46,7 @@ def fit_summary(kind: str, params: dict) -> dict:
     """Fit ``hierarchical_did`` on a panel and return plain data about it (runs in the worker)."""
     est = bc.make_estimator("hierarchical_did", **params).fit(panel_of(kind))
     att = est.effect("ATT")
-    out = {"sampler": dict(att.info["sampler"]), "warnings": list(att.warnings),
+    out = {"sampler": dict(att.facts("sampler")), "warnings": list(att.warnings),
            "att": att.row("overall").to_dict(), "groups": list(est.idata_.groups()),
            "diverging": int(est.idata_.sample_stats["diverging"].sum())}
     if "nu" in est.idata_.posterior:

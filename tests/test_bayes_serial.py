@@ -103,10 +103,10 @@ def test_ar1_errors_widen_intervals_to_the_clustered_standard_error():
     assert abs(ar1["estimate"] - ref["estimate"]) < ref["std_error"]
     assert ar1["lower"] <= 1.0 <= ar1["upper"]
     est = bc.make_estimator("hierarchical_did", random_state=2).fit(panel)
-    info = est.effect("ATT").info
-    assert info["errors"]["errors"] == "ar1" and abs(info["errors"]["rho"] - 0.6) < 0.08
-    assert any("AR(1)" in n and "errors: iid" in n for n in info["notes"])
-    assert est.idata_.posterior.attrs["ar1_rho"] == pytest.approx(info["errors"]["rho"])
+    errors = est.effect("ATT").facts("model")["errors"]
+    assert errors["errors"] == "ar1" and abs(errors["rho"] - 0.6) < 0.08
+    assert any("AR(1)" in n and "errors: iid" in n for n in est.effect("ATT").notes)
+    assert est.idata_.posterior.attrs["ar1_rho"] == pytest.approx(errors["rho"])
 
 
 def test_errors_must_be_a_known_model():

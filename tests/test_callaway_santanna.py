@@ -62,9 +62,9 @@ def test_agrees_with_moderndid(mpdta, control_group, est_method, covariates):
         assert res.terms == [str(int(v)) for v in ref.event_times]
         np.testing.assert_allclose(res.table["estimate"], ref.att_by_event, atol=1e-8)
         np.testing.assert_allclose(res.table["std_error"], ref.se_by_event, rtol=1e-6)
-        assert res.info["overall"]["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
-        assert res.info["overall"]["std_error"] == pytest.approx(ref.overall_se, rel=1e-6)
-    pretest = est.effect("ATT_event").info["did_gt_pretest"]
+        assert res.facts("overall")["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
+        assert res.facts("overall")["std_error"] == pytest.approx(ref.overall_se, rel=1e-6)
+    pretest = est.effect("ATT_event").facts()["did_gt_pretest"]
     assert pretest["p_value"] == pytest.approx(mp.wald_pvalue, abs=1e-5)
 
 
@@ -82,16 +82,16 @@ def test_r_did_numbers(mpdta):
     att = est.effect("ATT").row("overall")
     assert att.estimate == pytest.approx(-0.0399513, abs=1e-6)
     assert att.std_error == pytest.approx(0.0120340, rel=1e-4)
-    assert est.effect("ATT_cohort").info["overall"]["estimate"] == pytest.approx(-0.0310183, abs=1e-6)
-    assert est.effect("ATT_event").info["overall"]["estimate"] == pytest.approx(-0.0772398, abs=1e-6)
-    assert est.effect("ATT_calendar").info["overall"]["estimate"] == pytest.approx(-0.0417004, abs=1e-6)
+    assert est.effect("ATT_cohort").facts("overall")["estimate"] == pytest.approx(-0.0310183, abs=1e-6)
+    assert est.effect("ATT_event").facts("overall")["estimate"] == pytest.approx(-0.0772398, abs=1e-6)
+    assert est.effect("ATT_calendar").facts("overall")["estimate"] == pytest.approx(-0.0417004, abs=1e-6)
     event = est.effect("ATT_event")
     assert event.terms == ["-3", "-2", "-1", "0", "1", "2", "3"]
     assert event.interval_kind == "wald_if" and event.n_clusters == 500
     names = [t.name for t in event.tests]
     assert names == ["pre-trends: ATT(e) = 0 for e in [-5, -1]"]
     assert event.tests[0].df == 3
-    assert "over-rejects" in event.info["did_gt_pretest"]["caution"]
+    assert "over-rejects" in event.facts()["did_gt_pretest"]["caution"]
     long = CallawaySantAnna(pretrend_window=(-2, -1)).fit(mpdta_panel(mpdta, ())).effect("ATT_event")
     assert long.tests[0].df == 2
 
@@ -147,9 +147,9 @@ def test_first_period_adopters_are_dropped_and_input_not_mutated(mpdta):
     est = CallawaySantAnna().fit(panel)
     pd.testing.assert_frame_equal(df, before)
     pd.testing.assert_frame_equal(panel.data, frame_before)
-    info = est.effect("ATT").info
-    assert info["n_units"] == 495
-    assert any("treated in the first period" in n for n in info["notes"])
+    att = est.effect("ATT")
+    assert att.facts()["n_units"] == 495
+    assert any("treated in the first period" in n for n in att.notes)
     assert set(est.gt_["cohort"]) == {2004, 2006, 2007}
 
 
@@ -221,7 +221,7 @@ def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_
                                  cohort="pilot_year")
     fit = CallawaySantAnna(min_cohort_size=2).fit(plain)
     assert 2008 not in set(fit.gt_["cohort"])  # Shenzhen, a one-city cohort
-    assert any("fewer than 2 units" in note for note in fit.effect("ATT").info["notes"])
+    assert any("fewer than 2 units" in note for note in fit.effect("ATT").notes)
     kept = CallawaySantAnna().fit(plain)
     assert 2008 in set(kept.gt_["cohort"])
-    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").info["warnings"])
+    assert any("2008 rests on one unit" in note for note in kept.effect("ATT").warnings)

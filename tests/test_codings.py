@@ -119,7 +119,7 @@ def test_the_sweep_gives_one_table_of_how_the_att_moves(builtin):
                           "pilot_year_uncertain_2013")]:
         direct = bc.make_estimator("twfe").fit(apply_coding(builtin, coding))
         assert sweep.estimate(term) == pytest.approx(direct.effect("ATT").estimate())
-    table = sweep.info["codings"]
+    table = sweep.part_frame("codings")
     assert table.loc[0, "change"] == 0 and np.isfinite(table["change"]).all()
     assert fit.effect("ATT").estimate() == sweep.estimate("baseline")
     default = bc.make_estimator("codings").fit(builtin).effect("ATT_coding")

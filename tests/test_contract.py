@@ -60,6 +60,33 @@ def test_contract(method, panel_df):
     assert overall.terms == ["overall"]
     with pytest.raises(UnknownEstimandError, match="available"):
         est.effect("ATT_nonsense")
+    _parts_render(results, method)
+    if method not in ("dml", "causal_forest"):  # their fit is being reworked (issue 19)
+        _state_is_frozen(est)
+
+
+def _parts_render(results, method: str) -> None:
+    """Every part is declared and the report renders it (by its type)."""
+    from bayescity.reports.cache import FigureMaker
+    from bayescity.reports.parts import render_part
+    from bayescity.results.parts import DECLARED
+
+    for r in results:
+        assert r.part("settings") is not None, (method, r.estimand)
+        for part in r.parts:
+            assert type(part) is DECLARED[part.name].type
+            assert render_part(part, f"{part.name}-x", part.name, FigureMaker()) is not None
+
+
+def _state_is_frozen(est) -> None:
+    """The fit keeps its state in one frozen object, not in attributes set along the way."""
+    import dataclasses
+
+    assert {k for k in vars(est) if k.endswith("_")} <= {"results_", "state_", "n_obs_"}
+    assert not any(k.startswith("_") for k in vars(est))
+    if est.state_ is not None:
+        assert dataclasses.is_dataclass(est.state_)
+        assert est.state_.__dataclass_params__.frozen
 
 
 @pytest.mark.parametrize("method", METHODS)

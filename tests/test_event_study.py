@@ -197,7 +197,8 @@ def hand_design(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def test_wild_event_time_is_wild_bootstrap_coef_on_the_same_design(mpdta, wild_mpdta):
-    from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_coef
+    from bayescity.estimators.core.seeds import child_seeds
+    from bayescity.estimators.core.inference import wild_bootstrap_coef
 
     work, names = hand_design(mpdta)
     seeds = child_seeds(child_seeds(5, 3)[0], len(names))
@@ -215,7 +216,7 @@ def test_wild_results_keep_analytic_estimates_and_standard_errors(mpdta, wild_mp
     for estimand in ("ATT_event", "ATT"):
         res, ref = wild_mpdta.effect(estimand), analytic.effect(estimand)
         assert res.interval_kind == "wild_cluster_bootstrap_webb"
-        assert "analytic CRV1" in res.info["std_error"] and res.info["n_boot"] == 499
+        assert "analytic CRV1" in res.facts()["std_error"] and res.facts()["n_boot"] == 499
         np.testing.assert_allclose(res.table["estimate"], ref.table["estimate"], atol=1e-12)
         np.testing.assert_allclose(res.table["std_error"], ref.table["std_error"], atol=1e-12)
         ok = res.table.dropna(subset=["std_error"])
@@ -255,7 +256,7 @@ def test_wild_same_seed_same_numbers_and_by_levels(mpdta):
         pd.testing.assert_frame_equal(ra.summary(), rb.summary())
     by = a.effect("ATT_by_region")
     assert by.interval_kind == "wild_cluster_bootstrap_webb" and by.terms == ["A", "B"]
-    assert by.info["seed_spawn_key"] == (2,)
+    assert by.facts()["seed_spawn_key"] == (2,)
     other = wild_fit(panel, seed=4, n_boot=199).effect("ATT").summary()
     assert other["p_value"].iloc[0] != a.effect("ATT").summary()["p_value"].iloc[0]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescity.estimators.freq.fe_ols import (demean, factor_codes, fe_ols, is_balanced_two_way,
+from bayescity.estimators.core.fe_ols import (demean, factor_codes, fe_ols, is_balanced_two_way,
                                               nested_in_cluster)
-from bayescity.estimators.freq.fixest import coefs_of, feols, fit_coefs
+from bayescity.estimators.core.fixest import coefs_of, feols, fit_coefs
 
 import pyfixest as pf
 

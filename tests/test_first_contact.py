@@ -19,7 +19,7 @@ from bayescity.cli import app
 from bayescity.constants import SUMMARY_COLUMNS
 from bayescity.data.io import write_csv
 from bayescity.data.panel import COHORT, REL_TIME, TREAT
-from bayescity.estimators import ParamError, get_estimator
+from bayescity.estimators import ParamError, available_methods, get_estimator
 from bayescity.estimators.freq import CallawaySantAnna
 from conftest import make_staggered
 
@@ -82,9 +82,9 @@ def test_r_did_default_settings_on_mpdta(mpdta):
     assert att.estimate == pytest.approx(-0.0399513, abs=1e-6)
     assert att.std_error == pytest.approx(0.0120340, rel=1e-4)
     assert att.n_treated == 191
-    assert est.effect("ATT_event").info["overall"]["estimate"] == pytest.approx(-0.0772398,
+    assert est.effect("ATT_event").facts("overall")["estimate"] == pytest.approx(-0.0772398,
                                                                                  abs=1e-6)
-    notes = " ".join(est.effect("ATT_event").info["notes"])
+    notes = " ".join(est.effect("ATT_event").notes)
     assert "R did's default is a multiplier bootstrap" in notes
 
 
@@ -132,6 +132,11 @@ BAD_VALUES = [
     ("event_study", {"reference": -9}, "reference: -9 must be a lead inside window"),
     ("event_study", {"binning": "yes"}, "binning: 'yes' is not true or false"),
     ("callaway_santanna", {"control_group": "notyettreated"}, "did you mean 'not_yet_treated'"),
+    ("callaway_santanna", {"control_group": "notyet"}, "did you mean 'not_yet_treated'"),
+    ("dml", {"control_group": "never"}, "did you mean 'never_treated'"),
+    ("causal_forest", {"n_trees": 1001}, "n_trees: 1001 must be a multiple of 4"),
+    ("hierarchical_did", {"sampler": "NUTS"}, "sampler: 'NUTS' is not one of"),
+    ("placebo", {"n_permutations": 10}, "n_permutations: 10 is below the minimum 19"),
     ("callaway_santanna", {"est_method": "doubly_robust"}, "est_method: 'doubly_robust'"),
     ("callaway_santanna", {"bands": "simultaneous"}, "bands: 'simultaneous'"),
     ("callaway_santanna", {"multiplier": "rademacher2"}, "did you mean 'rademacher'"),
@@ -210,13 +215,16 @@ def test_group_dummy_as_treatment_is_warned_and_refused(tmp_path):
     as_cohort = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="ever_treated")
     assert "cohort column 'ever_treated' puts the first treated period" in as_cohort.warnings[0]
     panel = bc.load_panel(df, unit="unit", time="year", outcome="y", treatment="ever_treated")
-    for method in FREQ:
+    for method in available_methods():  # every estimator refuses it through the same check
         with pytest.raises(ParamError, match="group indicator"):
             get_estimator(method)().check_panel(panel)
-    cfg = _config(tmp_path, [{"id": "twfe", "method": "twfe"}], df, cohort=None,
+    ids = ["twfe", "callaway_santanna", "hierarchical_did", "dml", "causal_forest", "psm_did",
+           "placebo"]
+    cfg = _config(tmp_path, [{"id": m, "method": m} for m in ids], df, cohort=None,
                   treatment="ever_treated")
     res = _run(tmp_path, cfg)
-    assert res.exit_code == 2 and "'twfe'" in res.output and "group indicator" in res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert " ".join(res.output.split()).count("group indicator") == 1  # once for the run
     assert "collinear" not in res.output
 
 
@@ -231,12 +239,13 @@ def test_covariates_used_and_dropped_are_reported(tmp_path):
     df["size_2003"] = df["unit"].map(size)
     panel = bc.load_panel(df, **{**ROLES, "covariates": ["x", "size_2003"]})
     for method in ("twfe", "event_study", "sun_abraham", "imputation"):
-        info = bc.make_estimator(method).fit(panel).effect("ATT").info
-        assert info["covariates_used"] == ["x"], method
-        assert "absorbed by the unit fixed effects" in info["covariates_dropped"]["size_2003"]
-        assert any("dropped: size_2003 (constant within units" in n for n in info["notes"])
-    cs = bc.make_estimator("callaway_santanna", est_method="reg").fit(panel).effect("ATT").info
-    assert cs["covariates_used"] == ["x", "size_2003"]
+        att = bc.make_estimator(method).fit(panel).effect("ATT")
+        assert att.facts()["covariates_used"] == ("x",), method
+        assert "absorbed by the unit fixed effects" in \
+            att.facts()["covariates_dropped"]["size_2003"]
+        assert any("dropped: size_2003 (constant within units" in n for n in att.notes)
+    cs = bc.make_estimator("callaway_santanna", est_method="reg").fit(panel).effect("ATT")
+    assert cs.facts()["covariates_used"] == ("x", "size_2003")
     cfg = _config(tmp_path, [{"id": "twfe", "method": "twfe"}], df,
                   covariates=["x", "size_2003"])
     res = _run(tmp_path, cfg)
@@ -267,7 +276,7 @@ def test_notes_and_thin_terms_reach_tables_and_the_cli(tmp_path):
                                          "has one unit.*min_cohort_size: 2"):
         bc.make_estimator("callaway_santanna").check_panel(_thin_panel())
     es = bc.make_estimator("event_study").fit(_thin_panel()).effect("ATT_event")
-    assert any("binned into its end-points (fixest's i(rel_time" in n for n in es.info["notes"])
+    assert any("binned into its end-points (fixest's i(rel_time" in n for n in es.notes)
     from rich.console import Console
     from bayescity.commands.display import closing_table
     from bayescity.reports.comparison import comparison_table

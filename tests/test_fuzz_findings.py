@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import click
+import pandas as pd
 import pytest
 import yaml
 from typer.main import get_command
@@ -84,7 +85,8 @@ def test_a_random_state_in_params_must_be_a_seed_too(study, section, seed):
     res = _cli(study({"estimators": [{"id": "es", "method": "event_study",
                                       section: {"random_state": seed}}]}))
     assert res.exit_code == 2, res.output
-    assert f"estimator 'es' (event_study): {section}: random_state: " in res.output
+    prefix = "smoke: " if section == "smoke" else ""
+    assert f"estimator 'es' (event_study): {prefix}random_state: " in res.output
 
 
 def test_the_largest_seed_runs(study):

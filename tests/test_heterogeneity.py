@@ -9,9 +9,9 @@ import bayescity as bc
 from bayescity.datasets import simulate_city_panel
 from bayescity.estimators import ParamError
 from bayescity.estimators.freq.es_common import reparametrised
-from bayescity.estimators.freq.inference import (bootstrap_weights, fe_projection,
+from bayescity.estimators.core.inference import (bootstrap_weights, fe_projection,
                                                  wild_cluster_bootstrap)
-from bayescity.estimators.freq.twfe import level_dummies
+from bayescity.estimators.core.levels import level_dummies
 from bayescity.estimators.robust.heterogeneity import level_panel
 from bayescity.estimators.robust.wild_wald import wild_wald_test
 from bayescity.results.effect import equality_restriction
@@ -54,7 +54,7 @@ def test_side_by_side_table_and_subsample_fits(regional):
     assert [r.estimand for r in fit.results()] == [
         "ATT", "ATT_by_region3", "ATT_subsample_region3", "ATT_by_north_south",
         "ATT_subsample_north_south"]
-    table = fit.effect("ATT_by_region3").info["heterogeneity"].set_index("level")
+    table = fit.effect("ATT_by_region3").part_frame("heterogeneity").set_index("level")
     assert list(table.index) == ["East", "Middle", "West"]
     assert table["n_units"].sum() == regional.n_units
     east = bc.make_estimator("twfe").fit(level_panel(regional, "region3", "East"))

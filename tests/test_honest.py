@@ -52,7 +52,7 @@ def test_matches_moderndid_on_the_same_event_study(mpdta, reference_event_study,
     robust = ref.robust_ci.to_dicts()
     np.testing.assert_allclose(ours.table["lower"], [r["lb"] for r in robust], atol=1e-7)
     np.testing.assert_allclose(ours.table["upper"], [r["ub"] for r in robust], atol=1e-7)
-    np.testing.assert_allclose(ours.info["original_ci"],
+    np.testing.assert_allclose(ours.facts()["original_ci"],
                                [ref.original_ci.lb, ref.original_ci.ub], atol=1e-9)
     assert ours.interval_kind == f"honest_did_{robust[0]['method']}"
 
@@ -104,7 +104,7 @@ def test_event_study_sensitivity_reports_the_breakdown_as_a_test():
                          time="year", outcome="y", cohort="g")
     none = bc.make_estimator("honest_did", restriction="smoothness", bounds=[0.0],
                              estimator_params={"window": [-3, 3]}).fit(null)
-    lo, hi = none.effect("ATT_sensitivity").info["original_ci"]
+    lo, hi = none.effect("ATT_sensitivity").facts()["original_ci"]
     assert lo < 0 < hi and none.effect("ATT_sensitivity").notes[-1].endswith(
         "breakdown M = 0 (the original interval already includes 0)")
     widths = (sens.table["upper"] - sens.table["lower"]).to_numpy()

@@ -10,7 +10,7 @@ import pytest
 
 import bayescity as bc
 from bayescity.estimators import UnknownEstimandError
-from bayescity.estimators.freq.es_common import drop_always_treated
+from bayescity.estimators.core.controls import drop_always_treated
 from bayescity.estimators.freq.imputation import imputation_cells
 
 import pyfixest as pf
@@ -133,4 +133,4 @@ def test_always_treated_units_are_dropped():
     kept, n = drop_always_treated(frame, unit="unit", time="time")
     assert n == 5 and kept["unit"].nunique() == 115
     est = bc.make_estimator("imputation").fit(panel_of(df))
-    assert est.effect("ATT").info["dropped_always_treated_units"] == 5
+    assert est.effect("ATT").facts()["dropped_always_treated_units"] == 5

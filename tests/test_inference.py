@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescity.estimators.freq.inference import (
-    bootstrap_weights, child_seeds, fe_projection, wild_bootstrap_coef, wild_statistics,
-    wild_tstats, wild_weights)
+from bayescity.estimators.core.inference import (bootstrap_weights, fe_projection,
+                                                 wild_bootstrap_coef, wild_statistics, wild_tstats,
+                                                 wild_weights)
+from bayescity.estimators.core.seeds import child_seeds
 
 import pyfixest as pf
 import wildboottest  # noqa: F401  (pyfixest.wildboottest needs it; a missing test dependency must fail)

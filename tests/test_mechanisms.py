@@ -40,7 +40,7 @@ def test_mechanism_dids_recover_the_effect_on_each_mediator(sim, panel, estimato
         truth = cells[f"effect_{m}"].mean()
         assert abs(row["estimate"] - truth) < 3.5 * row["std_error"], (m, row["estimate"], truth)
         assert res.method == "mechanisms" and res.terms == ["overall"]
-    table = fit.effect("ATT").info["mechanisms"].set_index("mediator")
+    table = fit.effect("ATT").part_frame("mechanisms").set_index("mediator")
     assert list(table.index) == MEDIATORS
     # the outcome responds to each mediator with its structural coefficient
     for m in ("sci_spend_share", "business_env"):
@@ -63,7 +63,7 @@ def test_by_and_the_identification_statement(panel):
     assert [r.estimand for r in fit.results()] == ["ATT", "ATT_by_region3",
                                                    "ATT_on_agglomeration"]
     assert "not a causal mediation share" in IDENTIFICATION
-    assert IDENTIFICATION in fit.effect("ATT").info["notes"]
+    assert IDENTIFICATION in fit.effect("ATT").notes
     assert "no causal mediation share" in Mechanisms.__doc__
 
 

@@ -51,7 +51,7 @@ def _joint_p(est) -> float:
 
 
 def _top_two_true(est) -> bool:
-    drivers = est.effect("CATE").info["drivers"]
+    drivers = est.effect("CATE").part_frame("drivers")
     return set(drivers["trait"][:2]) <= TRUE_DRIVERS
 
 

@@ -88,7 +88,7 @@ def test_a_numeric_traits_joint_test_is_its_t_test():
                           covariates=["x"], traits=["region", "size"])
     est = bc.make_estimator("dml", outcome_model="linear", propensity_model="linear",
                             random_state=0).fit(panel)
-    drivers = est.effect("CATE").info["drivers"].set_index("trait")
+    drivers = est.effect("CATE").part_frame("drivers").set_index("trait")
     blp = est.effect("BLP").table.set_index("term")
     assert drivers.loc["size", "blp_p"] == pytest.approx(blp.loc["size", "p_value"], rel=1e-8)
     assert sorted(drivers["rank"]) == list(range(1, len(drivers) + 1))

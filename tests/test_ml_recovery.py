@@ -111,7 +111,7 @@ def _top_two_are_true_drivers(method: str, params: dict, panels) -> list[bool]:
     out = []
     for panel in panels:
         drivers = bc.make_estimator(method, random_state=1, **params).fit(panel)
-        drivers = drivers.effect("CATE").info["drivers"]
+        drivers = drivers.effect("CATE").part_frame("drivers")
         assert set(drivers["trait"]) == set(MODIFIERS)
         out.append(set(drivers["trait"][:2]) <= TRUE_DRIVERS)
     return out

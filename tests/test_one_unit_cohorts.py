@@ -54,7 +54,7 @@ def assert_matches(est: CallawaySantAnna, mp, aggs) -> None:
         assert res.terms == [str(int(v)) for v in ref.event_times]
         np.testing.assert_allclose(res.table["estimate"], ref.att_by_event, atol=1e-8)
         np.testing.assert_allclose(res.table["std_error"], ref.se_by_event, rtol=1e-6)
-        assert res.info["overall"]["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
+        assert res.facts("overall")["estimate"] == pytest.approx(ref.overall_att, abs=1e-8)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_every_cohort_counts_by_default_on_the_medicaid_panel(ehec):
     assert_matches(est, *moderndid_fit(ehec, y="dins", unit="stfips", time="year", g="g"))
     assert est.effect("ATT").estimate() == pytest.approx(0.0668019, abs=1e-6)
     assert est.effect("ATT_cohort").row("2017")["n_treated"] == 1
-    assert any("2017 rests on one unit" in n for n in est.effect("ATT").info["warnings"])
+    assert any("2017 rests on one unit" in n for n in est.effect("ATT").warnings)
     dropped = CallawaySantAnna(min_cohort_size=2).fit(panel)
     assert dropped.effect("ATT").estimate() == pytest.approx(0.0669132, abs=1e-6)
     assert "2017" not in dropped.effect("ATT_cohort").terms
@@ -151,8 +151,8 @@ def test_ml_estimators_count_one_unit_cohorts_as_callaway_santanna_does(method):
     assert abs(att.estimate() - ref.estimate()) < ref.row("overall")["std_error"]
     cohort = fit.effect("ATT_cohort").table.set_index("term")
     assert cohort.loc[["2003", "2009"], "n_treated"].tolist() == [1, 1]
-    assert any("2003, 2009 each rest on one unit" in w for w in att.info["warnings"])
+    assert any("2003, 2009 each rest on one unit" in w for w in att.warnings)
     assert {"6", "7", "8"} <= set(fit.effect("ATT_event").thin_terms())
     dropped = bc.make_estimator(method, min_cohort_size=2, **common).fit(panel).effect("ATT")
     assert dropped.row("overall")["n_treated"] == 12
-    assert any("left out (min_cohort_size)" in n for n in dropped.info["notes"])
+    assert any("left out (min_cohort_size)" in n for n in dropped.notes)

@@ -38,7 +38,7 @@ def small():
 
 
 def _dist(result):
-    d = result.info["placebo_distribution"]
+    d = result.part("placebo").draws[:, 0]
     return d.to_numpy() if isinstance(d, pd.DataFrame) else np.asarray(d)
 
 
@@ -55,11 +55,11 @@ def test_fwl_fast_path_equals_refitting_twfe(small, case):
     assert [r.estimand for r in fast.results()] == (["ATT", "ATT_by_region"] if case == "by"
                                                     else ["ATT"])
     for a, b in zip(fast.results(), slow.results()):
-        assert a.info["permutation_path"] == "twfe_fwl" and b.info["permutation_path"] == "refit"
+        assert a.facts()["permutation_path"] == "twfe_fwl" and b.facts()["permutation_path"] == "refit"
         np.testing.assert_allclose(_dist(a), _dist(b), rtol=1e-8, atol=1e-10)
         pd.testing.assert_frame_equal(a.table, b.table)
         assert a.tests[-1].kind == "randomization"
-        for term, value in a.info["fwl_observed"].items():
+        for term, value in a.facts()["fwl_observed"].items():
             assert value == pytest.approx(a.estimate(term), rel=1e-9)
 
 
@@ -111,7 +111,7 @@ def test_small_pvalue_under_a_real_effect():
     att = fit.effect("ATT")
     assert att.row("overall")["p_value"] == pytest.approx(1 / 200)
     assert att.tests[-1].kind == "randomization" and len(_dist(att)) == 199
-    assert "randomization p-value" in att.info["notes"][-1]
+    assert "randomization p-value" in att.notes[-1]
 
 
 def test_staggered_robust_estimator_is_permuted_by_refitting(small):
@@ -120,7 +120,7 @@ def test_staggered_robust_estimator_is_permuted_by_refitting(small):
               estimator_params={"control_group": "not_yet_treated", "est_method": "reg"})
     a = bc.make_estimator("placebo", **kw).fit(panel).effect("ATT")
     b = bc.make_estimator("placebo", **kw).fit(panel).effect("ATT")
-    assert a.info["permutation_path"] == "refit"
+    assert a.facts()["permutation_path"] == "refit"
     np.testing.assert_array_equal(_dist(a), _dist(b))
     assert a.row("overall")["p_value"] == pytest.approx(1 / 20)
     cs = bc.make_estimator("callaway_santanna", **kw["estimator_params"]).fit(panel)
@@ -139,7 +139,7 @@ def test_fake_timing_sample_and_pretrend_detection():
     assert [r.estimand for r in fit.results()] == ["ATT_fake_timing"]  # not the policy's ATT
     res = fit.effect("ATT_fake_timing")
     assert res.row("overall")["p_value"] < 0.01  # a pre-trend shows up as a placebo effect
-    assert res.info["placebo_kind"] == "fake_timing"
+    assert res.facts()["placebo_kind"] == "fake_timing"
 
 
 def test_placebo_outcome_is_taken_out_of_the_covariates(small):
@@ -169,7 +169,7 @@ def test_parameter_mistakes_are_caught_before_fitting(params, match):
 
 
 def test_strata_must_be_a_unit_characteristic(small):
-    with pytest.raises(ParamError, match="strata: 'x' varies within units"):
+    with pytest.raises(ParamError, match="strata: column 'x' varies within units"):
         bc.make_estimator("placebo", strata="x").check_panel(_panel(small))
     with pytest.raises(ParamError, match="strata: column"):
         bc.make_estimator("placebo", strata="nope").check_panel(_panel(small))
@@ -189,8 +189,8 @@ def test_progress_goes_to_the_run_display_never_to_the_terminal(small, monkeypat
                                                                    (200, 250), (250, 250)]
     alone = bc.make_estimator("placebo", n_permutations=250, random_state=1).fit(
         _panel(small)).effect("ATT")
-    np.testing.assert_array_equal(heard.info["placebo_distribution"],
-                                  alone.info["placebo_distribution"])
+    np.testing.assert_array_equal(heard.part("placebo").draws[:, 0],
+                                  alone.part("placebo").draws[:, 0])
     events.clear()
     with progress_to(events.append):
         bc.make_estimator("placebo", n_permutations=19, fast_path=False, random_state=1).fit(

@@ -55,8 +55,8 @@ def test_dask_cluster_gives_the_serial_placebo_numbers(study):
     for key, r in ours.items():
         other = theirs[key]
         np.testing.assert_array_equal(r.table["p_value"], other.table["p_value"])
-        np.testing.assert_array_equal(np.asarray(r.info["placebo_distribution"]),
-                                      np.asarray(other.info["placebo_distribution"]))
-        assert len(r.info["placebo_distribution"]) == r.info["n_permutations"]
+        np.testing.assert_array_equal(np.asarray(r.part("placebo").draws[:, 0]),
+                                      np.asarray(other.part("placebo").draws[:, 0]))
+        assert len(r.part("placebo").draws[:, 0]) == r.facts()["n_permutations"]
     p = ours[("fwl", "ATT")].row("overall")["p_value"]
-    assert 0 < p <= 1 and np.unique(ours[("fwl", "ATT")].info["placebo_distribution"]).size > 200
+    assert 0 < p <= 1 and np.unique(ours[("fwl", "ATT")].part("placebo").draws[:, 0]).size > 200

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import bayescity as bc
-from bayescity.estimators.tasks import map_with_progress
+from bayescity.estimators.core.tasks import map_with_progress
 from bayescity.parallel import use_executor
 from bayescity.progress import progress_to
 from conftest import make_staggered

@@ -81,15 +81,15 @@ def test_matching_improves_balance_and_recovers_the_effect(selected):
     sim, panel = selected
     fit = bc.make_estimator("psm_did", ps_covariates=PS, caliper=0.2, covariates=[]).fit(panel)
     att = fit.effect("ATT")
-    bal = att.info["balance"].set_index("covariate")
+    bal = att.part_frame("balance").set_index("covariate")
     assert (bal["smd_after"].abs() < bal["smd_before"].abs()).all()
     assert bal.loc[PS, "smd_after"].abs().max() < 0.25 < bal.loc[PS, "smd_before"].abs().max()
     row = att.row("overall")
     assert row["lower"] <= sim.truth.att <= row["upper"]
     naive = bc.make_estimator("twfe", covariates=[]).fit(panel).effect("ATT").row("overall")
     assert not naive["lower"] <= sim.truth.att <= naive["upper"]  # selection biases plain TWFE
-    assert att.info["n_matched_treated"] < att.info["n_treated"]
-    assert any("no control within the caliper" in n for n in att.info["warnings"])
+    assert att.facts()["n_matched_treated"] < att.facts()["n_treated"]
+    assert any("no control within the caliper" in n for n in att.warnings)
 
 
 @pytest.mark.parametrize("kw", [dict(replace=True, ratio=3), dict(matching="kernel"),

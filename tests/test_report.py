@@ -40,7 +40,7 @@ def test_comparison_flags_disjoint_intervals_and_sign_flips():
 
 
 def test_comparison_rows_follow_estimands_and_sort_event_times():
-    freq, bayes = RI.frequentist(), RI.bayesian(np.random.default_rng(1), "")
+    freq, bayes = RI.frequentist(), RI.bayesian(np.random.default_rng(1))
     comp = comparison_table(compare({"twfe": freq, "bayes": bayes}))
     events = comp.loc[comp["estimand"] == "ATT_event", "term"].astype(int).tolist()
     assert events == sorted(events) and -3 in events and 2 in events

@@ -17,12 +17,11 @@ from bayescity.results.plain import canonical_checksum
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "experiments" / "innovative_city.yaml"
-ONLY = ["twfe", "bayes_region", "dml", "causal_forest"]
 
 
 def _run(tmp: Path):
-    return run_experiment(CONFIG, reports_root=tmp / "rep", models_root=tmp / "m", smoke=True,
-                          only=ONLY)
+    """The session's main study again: every fit and figure comes from its store."""
+    return run_experiment(CONFIG, reports_root=tmp / "rep", models_root=tmp / "m", smoke=True)
 
 
 def _figures(html: str) -> dict[str, str]:
@@ -31,17 +30,15 @@ def _figures(html: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("main")
-    outcome = _run(tmp)
-    return tmp, outcome, (outcome.run_dir / "report.html").read_text(encoding="utf-8")
+def study(main_study):
+    return main_study
 
 
 def test_bayesian_section_reads_the_estimators_own_tables(study):
     _, outcome, html = study
     section = html[html.index('<section id="posterior-bayes_region">'):]
     section = section[:section.index("</section>")]
-    diag = outcome.results["bayes_region"][0].info["diagnostics"]
+    diag = outcome.results["bayes_region"][0].part_frame("diagnostics")
     assert 'id="T_diagnostics_bayes_region"' in section
     for parameter in diag["parameter"].head(3):
         assert f">{parameter}<" in section
@@ -51,12 +48,12 @@ def test_bayesian_section_reads_the_estimators_own_tables(study):
         assert "#b00020" in section
         top = html[html.index('id="warnings"'):]
         assert "bayes_region: sampler diagnostics" in top
-    assert "gibbs" in section  # info["sampler"]
-    priors = outcome.results["bayes_region"][0].info["priors"]
+    assert "gibbs" in section  # the sampler facts
+    priors = outcome.results["bayes_region"][0].facts("model")["priors"]
     assert 'id="T_model_bayes_region"' in section
-    assert "prior: trait</th>" in section and f">{priors['trait']}<" in section
+    assert "priors: trait</th>" in section and f">{priors['trait']:.4g}<" in section
     for check in ("ppc", "prior_sensitivity", "loo"):
-        assert f'id="T_{check}_bayes_region"' in section, check
+        assert f'id="T_{check}_bayes_region_ATT"' in section, check
     assert "mean_x0.5" in section and "elpd_loo" in section
 
 
@@ -73,8 +70,8 @@ def test_ml_section_shows_cate_drivers_and_tree(study):
     _, outcome, html = study
     figs = _figures(html)
     assert {"fig-cate", "fig-drivers-dml", "fig-drivers-causal_forest"} <= set(figs)
-    assert 'id="T_drivers_causal_forest"' in html and "mean_abs_shap" in html
-    tree = next(r.info["cate_tree"] for r in outcome.results["dml"] if "cate_tree" in r.info)
+    assert 'id="T_drivers_causal_forest_CATE"' in html and "mean_abs_shap" in html
+    tree = next(r.part("cate_tree").text for r in outcome.results["dml"] if r.part("cate_tree"))
     assert tree.splitlines()[0].strip() and tree.splitlines()[0].strip()[:40] in html
     assert "calibration" in html  # grf's calibration test, in the tests table
 
@@ -121,10 +118,10 @@ def test_rerun_imports_no_plotting_or_sampling_library(study):
     import subprocess
     import sys
 
-    tmp, _, _ = study
+    tmp, first, _ = study
     code = ("import sys; from bayescity.experiments.runner import run_experiment; "
             f"o = run_experiment({str(CONFIG)!r}, reports_root={str(tmp / 'rep')!r}, "
-            f"models_root={str(tmp / 'm')!r}, smoke=True, only={ONLY!r}); "
+            f"models_root={str(tmp / 'm')!r}, smoke=True); "
             "print(sorted(o.cached)); "
             "print([m for m in ('arviz', 'matplotlib', 'pymc', 'jax', 'numpyro', 'econml', "
             "'sklearn', 'shap') if m in sys.modules])")
@@ -132,4 +129,4 @@ def test_rerun_imports_no_plotting_or_sampling_library(study):
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     cached, imported = proc.stdout.strip().splitlines()[-2:]
-    assert cached == str(sorted(ONLY)) and imported == "[]"
+    assert cached == str(sorted(first.results)) and imported == "[]"

@@ -1,11 +1,11 @@
 """A run with a fit that carries an InferenceData (``idata_``): the runner stores it as netCDF,
-records ``info["posterior_path"]``, and the report shows its posterior section, also when the
-fit is reused; progress reports made while fitting reach the run's display."""
+records where it is (relative to the model store), and the report shows its posterior section,
+also when the fit is reused or the run folder is moved; progress reports made while fitting
+reach the run's display."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ def _with_posterior(base: type) -> type:
             for i in range(3):
                 report_progress("sampling chain 1", i + 1, 3)
             super().fit(panel)
-            self.results_ = {k: replace(r, paradigm="bayesian", interval_kind="equal_tailed")
+            self.results_ = {k: r.replace(paradigm="bayesian", interval_kind="equal_tailed")
                              for k, r in self.results_.items()}
             rng = np.random.default_rng(0)
             self.idata_ = az.from_dict(posterior={"tau": rng.normal(size=(2, 100))},
@@ -70,9 +70,10 @@ def test_posterior_is_stored_as_netcdf_and_reported(tmp_path, bayes_stub):
     rec = Recorder()
     first = run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
                            observer=rec, only=["wild"])
-    paths = {r.info["posterior_path"] for rs in first.results.values() for r in rs}
-    assert len(paths) == 1 and all(Path(p).is_file() and p.endswith("posterior.nc") for p in paths)
-    assert all(Path(p).is_relative_to((tmp_path / "m").resolve()) for p in paths)
+    record = load_run(first.run_dir).fit("wild")
+    assert not Path(record.posterior).is_absolute() and record.posterior.endswith("posterior.nc")
+    assert (tmp_path / "m" / record.posterior).is_file()
+    assert str(tmp_path) not in (first.run_dir / "fits" / "index.json").read_text()
     assert ("progress", "sampling chain 1", 3, 3) in rec.calls
     assert [c for c in rec.calls if c[0] == "start"] == [("start", "wild", False)]
     html = (first.run_dir / "report.html").read_text(encoding="utf-8")
@@ -81,7 +82,27 @@ def test_posterior_is_stored_as_netcdf_and_reported(tmp_path, bayes_stub):
                             observer=rec, only=["wild"])
     assert second.cached == ["wild"] and ("start", "wild", True) in rec.calls
     assert 'id="fig-rank-wild"' in (second.run_dir / "report.html").read_text(encoding="utf-8")
-    assert load_run(second.run_dir).fit("wild").posterior in paths
+    assert load_run(second.run_dir).fit("wild").posterior == record.posterior
+
+
+def test_a_moved_run_folder_re_renders_with_its_posterior(tmp_path, bayes_stub):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from bayescity.cli import app
+
+    cfg = write_config(tmp_path)
+    run = run_experiment(cfg, reports_root=tmp_path / "rep", models_root=tmp_path / "m",
+                         only=["wild"])
+    shutil.move(str(tmp_path / "m"), str(tmp_path / "store"))
+    moved = tmp_path / "elsewhere" / run.run_dir.name
+    shutil.copytree(run.run_dir, moved)
+    res = CliRunner().invoke(app, ["report", str(moved), "--models", str(tmp_path / "store")])
+    assert res.exit_code == 0, res.output
+    html = (moved / "report.html").read_text(encoding="utf-8")
+    assert 'id="posterior-wild"' in html and 'id="fig-rank-wild"' in html
+    assert "is missing" not in html
 
 
 def test_display_shows_estimator_and_its_own_progress(tmp_path, bayes_stub):
@@ -98,12 +119,12 @@ def test_display_shows_estimator_and_its_own_progress(tmp_path, bayes_stub):
 
 def test_drivers_and_diagnostics_tables_are_stacked_for_the_run_folder(tmp_path):
     import report_inputs as RI
-    from bayescity.experiments.publish import info_tables
+    from bayescity.experiments.publish import part_tables
 
     inputs = RI.build(tmp_path)
-    drivers = info_tables(dict(inputs.results), "drivers")
+    drivers = part_tables(dict(inputs.results), "drivers")
     assert list(drivers.columns) == ["estimator", "estimand", *RI.DRIVER_COLUMNS]
     assert set(drivers["estimand"]) == {"ATT", "CATE"} and len(drivers) == 4
-    diag = info_tables(dict(inputs.results), "diagnostics")
+    diag = part_tables(dict(inputs.results), "diagnostics")
     assert list(diag.columns[:3]) == ["estimator", "estimand", "parameter"]
-    assert info_tables(dict(inputs.results), "no_such_key") is None
+    assert part_tables(dict(inputs.results), "balance") is None

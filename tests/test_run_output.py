@@ -14,6 +14,7 @@ import bayescity as bc
 from bayescity.commands.display import FLAG_WIDTH, closing_table, short_flags
 from bayescity.reports import FitRecord, ReportInputs, comparison_table, write_report
 from bayescity.results import EffectResult
+from bayescity.results import parts as P
 from bayescity.results.effect import wald_table
 from conftest import make_staggered
 
@@ -28,9 +29,10 @@ def panel():
     return bc.load_panel(df, **ROLES)
 
 
-def _att(est: str, estimand: str, terms, values, se=0.1, info=None) -> EffectResult:
-    table = wald_table(terms, np.asarray(values, float), np.eye(len(terms)) * se ** 2)
-    return EffectResult(est, "frequentist", estimand, table, 100, info=info or {})
+def _att(est: str, estimand: str, terms, values, se=0.1, parts=(), table=None) -> EffectResult:
+    if table is None:
+        table = wald_table(terms, np.asarray(values, float), np.eye(len(terms)) * se ** 2)
+    return EffectResult(est, "frequentist", estimand, table, 100, parts=parts)
 
 
 def test_placebo_effects_never_share_the_policy_att_row(panel):
@@ -64,8 +66,8 @@ def test_closing_table_names_each_estimand_once_and_keeps_flags_short():
 def test_psm_terms_count_their_matched_treated_units(panel):
     fit = bc.make_estimator("psm_did", caliper=0.1, by="region").fit(panel)
     att = fit.effect("ATT")
-    assert att.table["n_treated"].tolist() == [att.info["n_matched_treated"]]
-    assert fit.effect("ATT_by_region").table["n_treated"].sum() == att.info["n_matched_treated"]
+    assert att.table["n_treated"].tolist() == [att.facts()["n_matched_treated"]]
+    assert fit.effect("ATT_by_region").table["n_treated"].sum() == att.facts()["n_matched_treated"]
 
 
 def _inputs(results) -> ReportInputs:
@@ -82,18 +84,20 @@ def test_report_shows_analysis_tables_reference_periods_and_readable_facts(tmp_p
     side = pd.DataFrame({"trait": ["region"] * 2, "level": ["North", "South"],
                          "interaction_estimate": [1.0, 2.0], "subsample_estimate": [1.1, 1.9]})
     balance = pd.DataFrame({"covariate": ["x"], "smd_before": [0.5], "smd_after": [0.02]})
-    events = _att("es", "ATT_event", ["-2", "-1", "0"], [0.1, 0.0, 1.0])
-    events.table.loc[1, ["std_error", "lower", "upper"]] = np.nan  # the reference period
+    table = wald_table(["-2", "-1", "0"], np.array([0.1, 0.0, 1.0]), np.eye(3) * 0.01)
+    table.loc[1, ["std_error", "lower", "upper"]] = np.nan  # the reference period
+    events = _att("es", "ATT_event", None, None, table=table)
     results = {
         "het": [_att("heterogeneity", "ATT_by_region", ["North", "South"], [1.0, 2.0],
-                     info={"heterogeneity": side}),
+                     parts=[P.Table("heterogeneity", side)]),
                 _att("heterogeneity", "ATT_subsample_region", ["North", "South"], [1.1, 1.9])],
-        "psm": [_att("psm_did", "ATT", ["overall"], [1.2], info={"balance": balance})],
+        "psm": [_att("psm_did", "ATT", ["overall"], [1.2], parts=[P.Table("balance", balance)])],
         "es": [events],
         "pl": [_att("placebo", "ATT", ["overall"], [1.0],
-                    info={"placebo_distribution": np.linspace(-1, 1, 50)}),
+                    parts=[P.Distribution("placebo", np.linspace(-1, 1, 50), 1.0, 0.2)]),
                _att("placebo", "ATT_by_region", ["North", "South"], [1.0, 2.0],
-                    info={"placebo_distribution": pd.DataFrame({"North": [0.1], "South": [0]})})],
+                    parts=[P.Distribution("placebo", [[0.1, 0.0]], [1.0, 2.0], [0.3, 0.4],
+                                          labels=["North", "South"])])],
     }
     write_report(tmp_path, _inputs(results))
     html = unescape((tmp_path / "report.html").read_text(encoding="utf-8"))

@@ -19,7 +19,8 @@ from bayescity.experiments.store import ModelStore, StoreWarning
 from bayescity import results as R
 from bayescity.results import EffectResult
 from bayescity.results.effect import wald_table
-from bayescity.results.plain import PlainDataWarning, read_results, write_results
+from bayescity.results import parts as P
+from bayescity.results.plain import read_results, write_results
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 META = {"method": "twfe", "params": {"by": "region", "window": (-5, 8)}, "data_hash": "d" * 64}
@@ -29,37 +30,44 @@ def _result(rng: np.random.Generator) -> EffectResult:
     vcov = np.array([[0.04, 0.01], [0.01, 0.09]])
     diag = pd.DataFrame({"r_hat": [1.0, 1.02], "breach": [False, True]},
                         index=pd.Index(["a[x]", "b"], name="parameter"))
-    info = {"notes": ("one", "two"), "window": (-5, 8), "by_level": {2004: 1.5, 2007: np.nan},
-            "diagnostics": diag, "weights": pd.Series([0.2, 0.8], index=["g1", "g2"], name="w"),
-            "placebo_distribution": rng.normal(size=50), "flag": np.bool_(True),
-            "n": np.int64(7), "nested": {"list": [1, 2.5, "x", None], "$odd": "key"},
-            "labels": np.array(["a", "b"]), "mixed": np.array([1, "a"], dtype=object)}
-    tests = (R.TestResult("equal ATT across region", 3.2, 1, 0.07, "wald_chi2", None, "note"),)
+    settings = {"window": (-5, 8), "by_level": {"2004": 1.5, "2007": np.nan},
+                "flag": np.bool_(True), "n": np.int64(7),
+                "nested": {"list": [1, 2.5, "x", None], "$odd": "key"}, "inf": float("inf")}
+    parts = [P.Facts("settings", settings), P.Diagnostics("diagnostics", diag),
+             P.Table("balance", pd.DataFrame({"covariate": ["x", "y"], "smd": [0.1, -0.2]})),
+             P.Distribution("placebo", rng.normal(size=(50, 2)), [1.0, 2.0], [0.1, 0.5],
+                            labels=["North", "South"]),
+             P.Text("cate_tree", "x <= 1\n|-- 0.5")]
+    tests = (R.TestResult("equal ATT across region", 3.2, 1, 0.07, "wald_chi2", None, "note",
+                          ("North", "South")),)
     return EffectResult("twfe", "frequentist", "ATT_by_region",
                         wald_table(["North", "South"], [1.0, 2.0], vcov, df=29), 600,
                         interval_kind="t_CRV1", n_clusters=30, tests=tests, vcov=vcov,
-                        draws=rng.normal(size=(10, 2)), info=info)
+                        draws=rng.normal(size=(10, 2)), parts=parts,
+                        messages=P.warnings("a warning") + P.notes("one", "two"))
 
 
 def _assert_same(a: EffectResult, b: EffectResult) -> None:
     pd.testing.assert_frame_equal(a.table, b.table)
-    assert (a.method, a.paradigm, a.estimand, a.n_obs, a.interval_kind, a.n_clusters, a.tests) == \
-        (b.method, b.paradigm, b.estimand, b.n_obs, b.interval_kind, b.n_clusters, b.tests)
+    assert (a.method, a.paradigm, a.estimand, a.n_obs, a.interval_kind, a.n_clusters, a.tests,
+            a.messages) == (b.method, b.paradigm, b.estimand, b.n_obs, b.interval_kind,
+                            b.n_clusters, b.tests, b.messages)
     np.testing.assert_array_equal(a.vcov, b.vcov)
     np.testing.assert_array_equal(a.draws, b.draws)
-    for key, value in a.info.items():
-        other = b.info[key]
-        if isinstance(value, pd.DataFrame):
-            pd.testing.assert_frame_equal(value, other)
-        elif isinstance(value, pd.Series):
-            pd.testing.assert_series_equal(value, other)
-        elif isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(value, other)
-            assert value.dtype == other.dtype
-        elif key == "by_level":
-            assert other[2004] == 1.5 and np.isnan(other[2007])
+    assert [(type(p), p.name) for p in a.parts] == [(type(p), p.name) for p in b.parts]
+    for p, q in zip(a.parts, b.parts):
+        if isinstance(p, P.Table):
+            named = not isinstance(p.frame.index, pd.RangeIndex)
+            pd.testing.assert_frame_equal(p.frame.reset_index() if named else p.frame, q.frame)
+        elif isinstance(p, P.Distribution):
+            np.testing.assert_array_equal(p.draws, q.draws)
+            assert (p.observed, p.p_value, p.labels) == (q.observed, q.p_value, q.labels)
+        elif isinstance(p, P.Facts):
+            assert p.values["by_level"]["2004"] == 1.5 and np.isnan(q.values["by_level"]["2007"])
+            rest = {k: v for k, v in p.values.items() if k != "by_level"}
+            assert rest == {k: v for k, v in q.values.items() if k != "by_level"}
         else:
-            assert value == other, key
+            assert p.text == q.text
 
 
 def test_results_roundtrip_as_plain_files(tmp_path):
@@ -68,15 +76,17 @@ def test_results_roundtrip_as_plain_files(tmp_path):
     assert {Path(n).suffix for n in names} <= {".json", ".parquet", ".npy"}
     (back,) = read_results(tmp_path)
     _assert_same(r, back)
-    assert isinstance(back.info["window"], tuple) and isinstance(back.info["notes"], tuple)
+    assert isinstance(back.facts()["window"], tuple) and back.notes == ("one", "two")
 
 
-def test_non_plain_info_is_kept_as_text_with_a_warning(tmp_path):
+def test_a_part_that_is_not_declared_is_refused_when_the_result_is_built():
     r = _result(np.random.default_rng(0))
-    r = type(r)(**{**r.__dict__, "info": {"model": object()}})
-    with pytest.warns(PlainDataWarning, match="info"):
-        write_results([r], tmp_path)
-    assert read_results(tmp_path)[0].info["model"].startswith("<object object")
+    with pytest.raises(P.UndeclaredPartError, match="not declared"):
+        r.replace(parts=[P.Table("my_table", pd.DataFrame())])
+    with pytest.raises(P.UndeclaredPartError, match="declared as Table"):
+        r.replace(parts=[P.Facts("drivers", {})])
+    with pytest.raises(TypeError, match="not plain data"):
+        P.Facts("settings", {"model": object()})
 
 
 def _save(store: ModelStore, key: str = None, idata=None, est_id: str = "twfe"):
@@ -101,8 +111,9 @@ def test_store_roundtrip_and_posterior_as_netcdf(tmp_path):
         hit = store.load("exp", "twfe", key)
     _assert_same(saved.results[0], hit.results[0])
     assert hit.manifest.params == {"by": "region", "window": [-5, 8]}
-    path = Path(hit.results[0].info["posterior_path"])
-    assert path == (tmp_path / "exp" / f"twfe-{key}" / "posterior.nc").resolve()
+    path = hit.posterior
+    assert path == tmp_path / "exp" / f"twfe-{key}" / "posterior.nc"
+    assert str(tmp_path) not in (path.parent / "results.json").read_text()
     back = az.from_netcdf(str(path))
     np.testing.assert_allclose(back.posterior["tau"].values, idata.posterior["tau"].values)
     assert not any(p.name.startswith(".") for p in (tmp_path / "exp").iterdir())
@@ -210,6 +221,15 @@ def test_prune_by_experiment_age_and_validity(tmp_path):
     assert store.prune(older_than=0) == [b.path] and store.entries() == []
 
 
+def test_the_results_format_follows_the_part_declarations(monkeypatch):
+    from bayescity.results import plain
+
+    before = plain.results_format()
+    assert before == plain.RESULTS_FORMAT
+    monkeypatch.setattr(P, "DECLARED", {**P.DECLARED, "new": P.PartSpec(P.Table, "New", "ml")})
+    assert plain.results_format() != before
+
+
 def test_fits_stored_in_an_older_results_format_are_refitted(tmp_path, monkeypatch):
     from bayescity.experiments.runner import run_experiment
     from bayescity.results import plain
@@ -217,7 +237,7 @@ def test_fits_stored_in_an_older_results_format_are_refitted(tmp_path, monkeypat
 
     store = ModelStore(tmp_path / "store")
     key, saved = _save(store)
-    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + 1)
+    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + "x")
     new_key = art.fit_key(META["method"], META["params"], META["data_hash"])
     assert new_key != key
     with warnings.catch_warnings():
@@ -231,5 +251,5 @@ def test_fits_stored_in_an_older_results_format_are_refitted(tmp_path, monkeypat
     args = dict(reports_root=tmp_path / "rep", models_root=tmp_path / "m")
     first = run_experiment(cfg, **args)
     assert first.cached == [] and run_experiment(cfg, **args).cached == ["wild", "region"]
-    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + 1)
+    monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + "x")
     assert run_experiment(cfg, **args).cached == []  # stored in the older format: refitted

@@ -92,7 +92,7 @@ def test_post_cells_equal_callaway_santanna_never_treated(mpdta, sa_mpdta):
 def test_results_carry_inference_facts(sa_mpdta):
     for res in sa_mpdta.results():
         assert res.n_clusters == 500 and res.interval_kind == "t_CRV1"
-        assert res.info["control_cohort"] == "never"
+        assert res.facts()["control_cohort"] == "never"
     assert sa_mpdta.effect("ATT_cohort").terms == ["2004", "2006", "2007"]
     assert sa_mpdta.effect("ATT_event").tests[0].name == "pre-trends: leads e in [-5, -1] zero"
 
@@ -101,7 +101,7 @@ def test_last_treated_control_cohort(mpdta):
     panel = bc.load_panel(mpdta, unit="countyreal", time="year", outcome="lemp",
                           cohort="first.treat")
     est = bc.make_estimator("sun_abraham", control_cohort="last").fit(panel)
-    assert est.effect("ATT").info["control_cohort"].startswith("last")
+    assert est.effect("ATT").facts()["control_cohort"].startswith("last")
     assert est.effect("ATT").n_obs == (20 + 40 + 131) * 4
     assert max(int(t) for t in est.effect("ATT_event").terms) == 2
     with pytest.raises(ValueError, match="control_cohort"):

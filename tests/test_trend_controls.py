@@ -68,7 +68,7 @@ def test_imputation_flags_dummies_few_untreated_units_identify():
                           outcome="tfp_growth", cohort="pilot_year")
     flagged = bc.make_estimator("imputation", covariates=[],
                                 trend_covariates=["provincial_capital"]).fit(panel)
-    warnings = flagged.effect("ATT").info["warnings"]
+    warnings = flagged.effect("ATT").warnings
     assert warnings and all("provincial_capital" in n for n in warnings)
     clean = bc.make_estimator("imputation", covariates=[], trend_covariates=["ln_pop_2003"])
-    assert clean.fit(panel).effect("ATT").info["warnings"] == ()
+    assert clean.fit(panel).effect("ATT").warnings == ()

@@ -10,8 +10,9 @@ import pytest
 
 import bayescity
 from bayescity.data.panel import TREAT
-from bayescity.estimators.base import UnknownEstimandError
-from bayescity.estimators.freq.inference import child_seeds, wild_bootstrap_terms
+from bayescity.estimators.core.base import UnknownEstimandError
+from bayescity.estimators.core.seeds import child_seeds
+from bayescity.estimators.core.inference import wild_bootstrap_terms
 from bayescity.estimators.freq.twfe import TWFE
 
 import pyfixest as pf
@@ -82,7 +83,7 @@ def test_agrees_with_pyfixest(df, vcov, cluster):
         assert row[ours] == pytest.approx(ref[theirs], rel=1e-8, abs=1e-10), ours
     assert res.n_clusters == df[cluster].nunique()
     assert res.interval_kind == f"t_{vcov}"
-    assert res.info["cluster"] == cluster
+    assert res.facts()["cluster"] == cluster
 
 
 def test_panel_cluster_column_is_the_default(df):
@@ -148,7 +149,7 @@ def test_wild_bootstrap_result(weak):
         assert (res.table["lower"] < res.table["estimate"]).all()
         assert (res.table["estimate"] < res.table["upper"]).all()
         assert not np.allclose(res.table["p_value"], ref.table["p_value"])
-        assert "analytic CRV1" in res.info["std_error"] and res.info["n_boot"] == 999
+        assert "analytic CRV1" in res.facts()["std_error"] and res.facts()["n_boot"] == 999
     assert att.row("overall")["lower"] < 0.15 < att.row("overall")["upper"]
 
 
@@ -161,7 +162,7 @@ def test_wild_att_is_the_inference_function(weak):
                                      regressors=["gdp_gap"], fixed_effects=["city", "year"],
                                      weights="webb", n_boot=999,
                                      random_state=child_seeds(11, 2)[0])
-    assert res.info["seed_spawn_key"] == (0,)
+    assert res.facts()["seed_spawn_key"] == (0,)
     row = res.row("overall")
     assert (row["p_value"], row["lower"], row["upper"]) == (direct.p_value, direct.lower,
                                                             direct.upper)

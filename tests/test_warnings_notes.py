@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import unescape
 
 import numpy as np
+import pytest
 import pandas as pd
 from rich.console import Console
 
@@ -14,6 +15,7 @@ import bayescity as bc
 from bayescity.commands.notes import print_messages
 from bayescity.reports import FitRecord, ReportInputs, write_report
 from bayescity.results import EffectResult
+from bayescity.results import parts as P
 from bayescity.results.effect import wald_table
 from conftest import make_staggered
 
@@ -21,27 +23,31 @@ BREACH = "sampler diagnostics: R-hat 1.04 > 1.01 for tau_level[West]"
 COVS = "covariates used: x (the panel's covariates)"
 
 
-def _result(est: str, info: dict, n_treated=(5, 1), estimand: str = "ATT_event") -> EffectResult:
+def _result(est: str, notes=(), warnings=(), n_treated=(5, 1),
+            estimand: str = "ATT_event") -> EffectResult:
     table = wald_table(["0", "1"], np.array([1.0, 2.0]), np.diag([0.01, 0.04]))
     table["n_treated"] = list(n_treated)
-    return EffectResult(est, "frequentist", estimand, table, 100, info=info)
+    return EffectResult(est, "frequentist", estimand, table, 100,
+                        messages=P.warnings(*warnings) + P.notes(*notes))
 
 
 def test_results_split_warnings_from_notes_and_tables_show_warnings_first():
-    r = _result("cs", {"notes": (COVS, BREACH), "warnings": ("cohort 2008 rests on one unit",)})
+    r = _result("cs", notes=(COVS,), warnings=("cohort 2008 rests on one unit", BREACH))
     assert r.notes == (COVS,)
-    assert r.warnings == ("cohort 2008 rests on one unit", BREACH)  # a breach is never routine
+    assert r.warnings == ("cohort 2008 rests on one unit", BREACH)
+    with pytest.raises(ValueError, match="severity"):
+        P.Message(BREACH, "info")
     first, thin = bc.compare({"cs": [r]})["note"]
     assert first == f"warning: cohort 2008 rests on one unit; warning: {BREACH}; {COVS}"
     assert thin == f"warning: rests on 1 treated unit; {first}"
-    plain = _result("twfe", {"notes": COVS}, n_treated=(5, 5))
+    plain = _result("twfe", notes=(COVS,), n_treated=(5, 5))
     assert plain.warnings == () and bc.compare([plain])["note"].tolist() == [COVS, COVS]
 
 
 def test_the_cli_prints_notes_dim_once_then_warnings():
-    results = {"a": [_result("twfe", {"notes": (COVS,)}, (5, 5))],
-               "b": [_result("twfe", {"notes": (COVS,)}, (5, 5))],
-               "bayes": [_result("hdid", {"notes": (COVS, BREACH)})]}
+    results = {"a": [_result("twfe", notes=(COVS,), n_treated=(5, 5))],
+               "b": [_result("twfe", notes=(COVS,), n_treated=(5, 5))],
+               "bayes": [_result("hdid", notes=(COVS,), warnings=(BREACH,))]}
     console = Console(width=300, record=True, color_system="truecolor")
     print_messages(console, ["treatment column 'd' looks like a group indicator"], results)
     lines = console.export_text(clear=False).splitlines()
@@ -63,10 +69,10 @@ def test_covariates_dropped_by_the_treatment_are_a_warning_redundant_ones_a_note
     panel = bc.load_panel(df, unit="unit", time="year", outcome="y", cohort="g",
                           covariates=["x", "z", "w", "t2"])
     for method in ("twfe", "event_study", "sun_abraham"):
-        info = bc.make_estimator(method).fit(panel).effect("ATT").info
-        assert info["warnings"] == ("covariates dropped as collinear with the treatment "
-                                    "regressors: t2; the estimate does not adjust for them",)
-        assert "dropped: w (a combination of the other covariates" in info["notes"][0]
+        att = bc.make_estimator(method).fit(panel).effect("ATT")
+        assert att.warnings == ("covariates dropped as collinear with the treatment "
+                                "regressors: t2; the estimate does not adjust for them",)
+        assert "dropped: w (a combination of the other covariates" in att.notes[0]
 
 
 def test_units_lost_to_balancing_are_a_warning_in_callaway_santanna():
@@ -88,9 +94,9 @@ def _inputs(results: dict) -> ReportInputs:
 
 
 def test_report_lists_warnings_first_and_marked_and_counts_them_at_the_top(tmp_path):
-    results = {"a": [_result("twfe", {"notes": (COVS,)}, (5, 5))],
-               "cs": [_result("cs", {"notes": (COVS, BREACH),
-                                     "warnings": ("cohort 2008 rests on one unit",)})]}
+    results = {"a": [_result("twfe", notes=(COVS,), n_treated=(5, 5))],
+               "cs": [_result("cs", notes=(COVS,),
+                              warnings=("cohort 2008 rests on one unit", BREACH))]}
     write_report(tmp_path, _inputs(results))
     html = unescape((tmp_path / "report.html").read_text(encoding="utf-8"))
     assert "The results carry 3 warnings" in html

@@ -1,12 +1,24 @@
-"""bayescity: Bayesian, causal-ML and frequentist evaluation of place-based policies on city panels."""
+"""bayescity: Bayesian, causal-ML and frequentist evaluation of place-based policies on city panels.
 
+Load a panel (:func:`load_panel`, or the built-in one in :mod:`bayescity.datasets`), fit any
+estimator by name (:func:`make_estimator`) or class (``bc.CallawaySantAnna(...)``,
+``bc.HierarchicalDID(by="region3")``), compare their results side by side (:func:`compare`),
+or run a whole study from a config (:func:`run_experiment`).
+"""
+
+from . import datasets
 from .constants import INTERVAL_PROB, SUMMARY_COLUMNS
 from .data import Panel, PanelError, load_panel
-from .estimators import available_methods, get_estimator, make_estimator
+from .estimators import (DML, PSMDID, TWFE, CallawaySantAnna, CausalForest, Codings, EventStudy,
+                         Heterogeneity, HierarchicalDID, HonestDiD, Imputation, Mechanisms,
+                         Placebo, SunAbraham, available_methods, get_estimator, make_estimator)
+from .experiments import run_experiment
 from .results import EffectResult, compare
 
 __version__ = "0.2.0"
 
 __all__ = ["INTERVAL_PROB", "SUMMARY_COLUMNS", "EffectResult", "Panel", "PanelError",
-           "available_methods", "compare", "get_estimator", "load_panel", "make_estimator",
-           "__version__"]
+           "available_methods", "compare", "datasets", "get_estimator", "load_panel",
+           "make_estimator", "run_experiment", "__version__", "CallawaySantAnna", "CausalForest",
+           "Codings", "DML", "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD",
+           "Imputation", "Mechanisms", "PSMDID", "Placebo", "SunAbraham", "TWFE"]

@@ -22,7 +22,7 @@ def report(run_dir: str = typer.Argument(..., help="a run folder: reports/<name>
 
     start = time.perf_counter()
     try:
-        inputs = load_run(run_dir)
+        inputs = load_run(run_dir, models_dir)
         cache = FigureStore(models_dir) if Path(models_dir).is_dir() else None
         write_report(run_dir, inputs, cache=cache)
     except Exception as exc:  # noqa: BLE001 - mapped to exit codes

@@ -17,7 +17,7 @@ left as read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -131,7 +131,7 @@ def with_cohorts(panel: Panel, unit_cohort: np.ndarray, note: str | None = None)
     frame[TREAT] = ((g > 0) & (t >= g)).astype(np.int64)
     frame[REL_TIME] = np.where(g > 0, t - g, np.nan)
     notes = panel.notes if note is None else (*panel.notes, note)
-    return replace(panel, frame=frame, notes=notes)
+    return panel.replace(frame=frame, notes=notes)
 
 
 def unit_cohorts(panel: Panel) -> np.ndarray:
@@ -148,7 +148,7 @@ def drop_units(panel: Panel, drop: np.ndarray, note: str) -> Panel:
         raise PanelError(panel.source, [Problem("<coding>", f"{note}: no unit would be left")])
     keep_rows = ~drop[panel.unit_codes]
     frame = panel.frame.loc[keep_rows].reset_index(drop=True)
-    return replace(panel, frame=frame, notes=(*panel.notes, f"{note} ({int(drop.sum())} units)"))
+    return panel.replace(frame=frame, notes=(*panel.notes, f"{note} ({int(drop.sum())} units)"))
 
 
 def unit_flag(panel: Panel, column: str, key: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import PanelError, Problem
+from .builtin import read_builtin
 
 BUILTIN_PREFIX = "builtin:"
 READERS = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".dta", ".xlsx", ".xlsm")
@@ -73,7 +74,6 @@ def read_table(source: str | Path, *, sheet: str | int | None = None,
                encoding: str | None = None) -> pd.DataFrame:
     """Read a panel table from ``builtin:<name>`` or a file path, choosing the reader by extension."""
     if isinstance(source, str) and source.startswith(BUILTIN_PREFIX):
-        from .builtin import read_builtin
 
         try:
             return read_builtin(source[len(BUILTIN_PREFIX):])

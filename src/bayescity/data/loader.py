@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -129,7 +128,7 @@ def panel_from_frame(df: pd.DataFrame, *, source: str, unit: str, time: str, out
     panel = Panel(frame=frame, unit=unit, time=time, outcome=outcome, covariates=covariates,
                   traits=traits, cluster=cluster, source=source, notes=tuple(notes))
     found = timing_warnings(panel, cohort=cohort, treatment=treatment)
-    return replace(panel, warnings=found) if found else panel
+    return panel.replace(warnings=found) if found else panel
 
 
 def timing_warnings(panel: Panel, *, cohort: str | None, treatment: str | None) -> tuple[str, ...]:

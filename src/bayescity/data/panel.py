@@ -14,11 +14,15 @@ reads them through the constants :data:`COHORT`, :data:`TREAT` and :data:`REL_TI
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import html
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .readonly import frame_copy
+from .validate import check_numeric_columns
 
 #: Prefix of the columns a Panel derives; user columns may not start with it.
 RESERVED_PREFIX = "_bc_"
@@ -71,6 +75,13 @@ class PanelDescription:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(line.split(':', 1)[0])}"
+                       f"</th><td style='text-align:left'>"
+                       f"{html.escape(line.split(':', 1)[1].strip() if ':' in line else '')}"
+                       "</td></tr>" for line in str(self).splitlines())
+        return f"<table>{rows}</table>"
+
     def __str__(self) -> str:
         lines = [
             _line("source", self.source),
@@ -105,33 +116,70 @@ def numeric_summary(values: pd.Series) -> dict[str, float]:
             "max": q[4]}
 
 
-@dataclass(frozen=True, eq=False)
 class Panel:
     """A validated, immutable unit x time panel. Build it with :func:`bayescity.load_panel`.
 
-    ``frame`` is sorted by (unit, time) and carries the derived :data:`COHORT`, :data:`TREAT`
-    and :data:`REL_TIME` columns next to the user's columns; :attr:`data` returns a copy so that
-    no caller can alter the panel. ``notes`` say how the data were read; ``warnings`` flag
-    roles that look mistaken (see :func:`bayescity.data.loader.timing_warnings`).
+    :attr:`frame` is sorted by (unit, time) and carries the derived :data:`COHORT`,
+    :data:`TREAT` and :data:`REL_TIME` columns next to the user's columns; it is handed out as a
+    copy (cheap under pandas' copy-on-write), so no caller can alter the panel, and
+    :meth:`replace` returns a changed copy. ``notes`` say how the data were read; ``warnings``
+    flag roles that look mistaken (see :func:`bayescity.data.loader.timing_warnings`).
     """
 
-    frame: pd.DataFrame = field(repr=False)
-    unit: str
-    time: str
-    outcome: str
-    covariates: tuple[str, ...] = ()
-    traits: tuple[str, ...] = ()
-    cluster: str | None = None
-    source: str = "<DataFrame>"
-    notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    FIELDS = ("frame", "unit", "time", "outcome", "covariates", "traits", "cluster", "source",
+              "notes", "warnings")
+    __slots__ = tuple(f"_{f}" for f in FIELDS)
+
+    def __init__(self, frame: pd.DataFrame, unit: str, time: str, outcome: str,
+                 covariates: tuple[str, ...] = (), traits: tuple[str, ...] = (),
+                 cluster: str | None = None, source: str = "<DataFrame>",
+                 notes: tuple[str, ...] = (), warnings: tuple[str, ...] = ()):
+        values = dict(frame=frame, unit=unit, time=time, outcome=outcome,
+                      covariates=tuple(covariates), traits=tuple(traits), cluster=cluster,
+                      source=source, notes=tuple(notes), warnings=tuple(warnings))
+        for name, value in values.items():
+            object.__setattr__(self, f"_{name}", value)
+
+    unit = property(lambda self: self._unit)
+    time = property(lambda self: self._time)
+    outcome = property(lambda self: self._outcome)
+    covariates = property(lambda self: self._covariates)
+    traits = property(lambda self: self._traits)
+    cluster = property(lambda self: self._cluster)
+    source = property(lambda self: self._source)
+    notes = property(lambda self: self._notes)
+    warnings = property(lambda self: self._warnings)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The panel table (a copy: changing it never changes the panel)."""
+        return frame_copy(self._frame)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("Panel is read-only; use .replace(...) for a changed copy")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def replace(self, **changes: Any) -> "Panel":
+        """A copy with some fields changed (e.g. ``frame=...`` with added columns)."""
+        unknown = [k for k in changes if k not in self.FIELDS]
+        if unknown:
+            raise TypeError(f"Panel has no field(s) {unknown}")
+        return Panel(**{**{f: getattr(self, f"_{f}") for f in self.FIELDS}, **changes})
+
+    def __reduce__(self):
+        return (_rebuild, (tuple(getattr(self, f"_{f}") for f in self.FIELDS),))
+
+    def __repr__(self) -> str:
+        return (f"Panel(source={self.source!r}, unit={self.unit!r}, time={self.time!r}, "
+                f"outcome={self.outcome!r}, n_obs={len(self._frame)})")
 
     # ----------------------------------------------------------------- data access
     @property
     def data(self) -> pd.DataFrame:
         """A copy of the panel table: the user's columns plus :data:`COHORT`, :data:`TREAT`
         and :data:`REL_TIME` (names with the reserved ``_bc_`` prefix)."""
-        return self.frame.copy()
+        return self._frame.copy()
 
     @property
     def n_obs(self) -> int:
@@ -239,10 +287,8 @@ class Panel:
     # ----------------------------------------------------------------- derived panels
     def with_outcome(self, outcome: str) -> "Panel":
         """The same panel with another numeric column as the outcome (e.g. a mechanism)."""
-        from .validate import check_numeric_columns
-
-        check_numeric_columns(self.frame, [outcome], self.source, role="outcome")
-        return replace(self, outcome=outcome)
+        check_numeric_columns(self._frame, [outcome], self.source, role="outcome")
+        return self.replace(outcome=outcome)
 
     # ----------------------------------------------------------------- views
     def describe(self) -> PanelDescription:
@@ -275,3 +321,7 @@ class Panel:
         for trait in self.traits:
             ds = ds.assign_coords({trait: (self.unit, units.loc[ds[self.unit].values, trait].to_numpy())})
         return ds.assign_attrs(source=self.source, outcome=self.outcome)
+
+
+def _rebuild(values: tuple) -> Panel:
+    return Panel(*values)

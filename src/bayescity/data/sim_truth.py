@@ -1,4 +1,4 @@
-"""The known pilot effect of a synthetic city panel, summarised (:class:`~.simulate.Truth`).
+"""The known pilot effect of a synthetic city panel, summarised (:class:`Truth`).
 
 Every summary is computed from the cells that were actually simulated: the treated cells
 (``year >= pilot_year > 0``) of the kept units inside the requested window.
@@ -6,10 +6,35 @@ Every summary is computed from the cells that were actually simulated: the treat
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from bayescity.data.sim_effects import MECHANISMS
+
+@dataclass(frozen=True, eq=False)
+class Truth:
+    """The known effects of the pilot in a simulated panel (effects on ``tfp_growth`` in pp).
+
+    ``cell_effects`` has one row per treated cell (``year >= cohort > 0``) with ``tau`` (effect on
+    tfp_growth), ``tau_tfp`` (effect on the log TFP level, the running sum of tau / 100), its
+    channels ``direct`` and ``via_<mechanism>`` (summing to tau), and the effects
+    ``effect_<mechanism>`` on the mechanisms in their own units and ``effect_ln_patents``.
+    """
+
+    cell_effects: pd.DataFrame
+    att: float
+    att_by: dict[str, pd.Series]
+    att_event: pd.Series
+    att_cohort: pd.Series
+    mechanism_shares: dict[str, float]
+    params: dict = field(default_factory=dict)
+
+    def unit_effects(self) -> pd.Series:
+        """Mean tau over each treated city's post-approval cells, indexed by city."""
+        return self.cell_effects.groupby("city", sort=True)["tau"].mean().rename("tau")
+
 
 #: Trait columns over which :attr:`Truth.att_by` averages.
 ATT_BY = ("region3", "north_south", "region4")
@@ -56,9 +81,7 @@ def mechanism_shares(cells: pd.DataFrame) -> dict[str, float]:
 
 def build_truth(data: pd.DataFrame, effects: dict[str, np.ndarray], window: np.ndarray,
                 params: dict):
-    """Assemble the :class:`~bayescity.data.simulate.Truth` of a simulated panel."""
-    from bayescity.data.simulate import Truth
-
+    """Assemble the :class:`Truth` of a simulated panel."""
     cells = cell_effects(data, effects, window)
     att = float(cells["tau"].mean()) if len(cells) else float("nan")
     att_by = {col: cells.groupby(col, sort=True)["tau"].mean().rename("att") for col in ATT_BY}

@@ -13,7 +13,7 @@ The built-in dataset ``builtin:china_cities`` is ``simulate_city_panel(BUILTIN_S
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pandas as pd
 from bayescity.data import sim_economy as eco
 from bayescity.data.sim_effects import (DEFAULT_EFFECT, MECHANISMS, EffectDesign,
                                         effect_components, effect_parameters)
-from bayescity.data.sim_truth import build_truth
+from bayescity.data.sim_truth import Truth, build_truth
 from bayescity.data.sim_units import FIRST_YEAR, city_units
 
 #: The seed of the shipped built-in panel ``builtin:china_cities``.
@@ -44,29 +44,6 @@ COLUMNS = (
 _UNIT_COLUMNS = ("city", "city_cn", "adcode", "province", "pilot_batch", "pilot_year_uncertain",
                  "region3", "region4", "north_south", "provincial_capital", "coastal")
 _STREAMS = ("assignment", "subset", "traits", "mechanisms", "outcome", "inputs", "controls")
-
-
-@dataclass(frozen=True, eq=False)
-class Truth:
-    """The known effects of the pilot in a simulated panel (effects on ``tfp_growth`` in pp).
-
-    ``cell_effects`` has one row per treated cell (``year >= cohort > 0``) with ``tau`` (effect on
-    tfp_growth), ``tau_tfp`` (effect on the log TFP level, the running sum of tau / 100), its
-    channels ``direct`` and ``via_<mechanism>`` (summing to tau), and the effects
-    ``effect_<mechanism>`` on the mechanisms in their own units and ``effect_ln_patents``.
-    """
-
-    cell_effects: pd.DataFrame
-    att: float
-    att_by: dict[str, pd.Series]
-    att_event: pd.Series
-    att_cohort: pd.Series
-    mechanism_shares: dict[str, float]
-    params: dict = field(default_factory=dict)
-
-    def unit_effects(self) -> pd.Series:
-        """Mean tau over each treated city's post-approval cells, indexed by city."""
-        return self.cell_effects.groupby("city", sort=True)["tau"].mean().rename("tau")
 
 
 @dataclass(frozen=True, eq=False)

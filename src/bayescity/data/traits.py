@@ -9,7 +9,6 @@ unchanged. The bin edges are recorded in the panel's notes.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,4 +49,4 @@ def bin_trait(panel: "Panel", trait: str, by_bins: str | int) -> "Panel":
     spans = ", ".join(f"{lab} [{lo:.4g}, {hi:.4g}]" for lab, lo, hi in
                       zip(labels, edges[:-1], edges[1:]))
     note = f"trait {trait!r} binned into {len(labels)} quantile bins of unit values: {spans}"
-    return replace(panel, frame=frame, notes=(*panel.notes, note))
+    return panel.replace(frame=frame, notes=(*panel.notes, note))

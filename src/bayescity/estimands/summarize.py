@@ -17,6 +17,7 @@ from scipy import stats
 from ..constants import INTERVAL_PROB
 from ..results.effect import (EffectResult, TestResult, lead_restriction, level_equality_test,
                               wald_table, wald_test)
+from ..results.parts import Facts, Message, Part, Table
 
 if TYPE_CHECKING:
     from .aggregate import Aggregation
@@ -93,30 +94,35 @@ def with_treated_units(table: pd.DataFrame, agg: "Aggregation") -> pd.DataFrame:
 def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: int,
                      interval_prob: float = INTERVAL_PROB, n_clusters: int | None = None,
                      interval_kind: str | None = None, df: float | None = None,
-                     tests: Sequence[TestResult] = (), info: Mapping[str, Any] | None = None,
+                     tests: Sequence[TestResult] = (), settings: Mapping[str, Any] | None = None,
+                     messages: Sequence[Message] = (), parts: Sequence[Part] = (),
                      clusters: np.ndarray | None = None,
                      bootstrap: "BootstrapResult | None" = None,
                      pretrend_window: tuple[int, int] | None = PRETREND_WINDOW) -> EffectResult:
     """An ``EffectResult`` for an aggregation.
 
     Bayesian (``paradigm="bayesian"`` or no influence): posterior summaries of ``agg.draws``,
-    ``interval_kind="equal_tailed"``. Otherwise a Wald table from ``agg.vcov(clusters)``
-    (``"wald_if"``; t with ``df`` if given) or, with ``bootstrap``, bootstrap standard errors and
-    ``"bootstrap_uniform"``/``"bootstrap_pointwise"`` bands. Frequentist results get the
-    pre-trend test (``ATT_event``) and the level-equality test (``ATT_by_<trait>``) appended to
-    ``tests``, computed from the influence-function covariance. Every table carries the
-    distinct treated units behind each term (``n_treated``) counted by the aggregation.
+    ``interval_kind="equal_tailed"``, and for trait levels the posterior of each level's effect
+    minus the first's (part ``level_differences``). Otherwise a Wald table from
+    ``agg.vcov(clusters)`` (``"wald_if"``; t with ``df`` if given) or, with ``bootstrap``,
+    bootstrap standard errors and ``"bootstrap_uniform"``/``"bootstrap_pointwise"`` bands.
+    Frequentist results get the pre-trend test (``ATT_event``) and the level-equality test
+    (``ATT_by_<trait>``) appended to ``tests``, computed from the influence-function covariance.
+    Every table carries the distinct treated units behind each term (``n_treated``) counted by
+    the aggregation. ``settings`` become the result's ``settings`` part (with the bootstrap's
+    settings when there is one); ``messages`` and ``parts`` are passed on.
     """
-    info = dict(info or {})
+    settings, parts = dict(settings or {}), list(parts)
     use_draws = agg.draws is not None and (paradigm == "bayesian" or agg.influence is None)
     if use_draws:
         table = with_treated_units(posterior_table(agg.terms, agg.draws, interval_prob), agg)
         if agg.estimand.startswith("ATT_by_") and len(agg.terms) > 1:
-            info.setdefault("level_differences", level_differences(agg, interval_prob))
+            parts.append(Table("level_differences", level_differences(agg, interval_prob)))
         return EffectResult(method=method, paradigm=paradigm, estimand=agg.estimand, table=table,
                             n_obs=n_obs, interval_prob=interval_prob,
                             interval_kind=interval_kind or "equal_tailed", n_clusters=n_clusters,
-                            tests=tuple(tests), draws=agg.draws, info=info)
+                            tests=tuple(tests), draws=agg.draws, messages=messages,
+                            parts=[Facts("settings", settings), *parts])
     vcov = agg.vcov(clusters)
     if bootstrap is None:
         table = wald_table(agg.terms, agg.estimates, vcov, interval_prob=interval_prob, df=df)
@@ -124,7 +130,8 @@ def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: i
     else:
         table = bootstrap_table(agg.terms, agg.estimates, bootstrap)
         kind, reported = interval_kind or f"bootstrap_{bootstrap.bands}", bootstrap.vcov
-        info.update(n_boot=bootstrap.n_boot, multiplier=bootstrap.multiplier, crit=bootstrap.crit)
+        settings.update(n_boot=bootstrap.n_boot, multiplier=bootstrap.multiplier,
+                        crit=bootstrap.crit)
     table = with_treated_units(table, agg)
     extra = [t for t in (pretrend_test(agg, vcov, pretrend_window), equality_test(agg, vcov))
              if t is not None]
@@ -132,4 +139,5 @@ def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: i
         n_clusters = int(agg.influence.shape[0] if clusters is None else pd.unique(clusters).size)
     return EffectResult(method=method, paradigm=paradigm, estimand=agg.estimand, table=table,
                         n_obs=n_obs, interval_prob=interval_prob, interval_kind=kind,
-                        n_clusters=n_clusters, tests=(*tests, *extra), vcov=reported, info=info)
+                        n_clusters=n_clusters, tests=(*tests, *extra), vcov=reported,
+                        messages=messages, parts=[Facts("settings", settings), *parts])

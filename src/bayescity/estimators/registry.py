@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, TypeVar
 
-from .base import Estimator, did_you_mean
+from .core.base import Estimator, did_you_mean
 
 _REGISTRY: dict[str, type[Estimator]] = {}
 E = TypeVar("E", bound=type[Estimator])

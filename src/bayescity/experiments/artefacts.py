@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from ..data.panel import Panel
+from ..results import plain
 from .paths import inside
 
 VERSIONED_PACKAGES = ("bayescity", "numpy", "pandas", "scipy", "pyfixest", "xarray", "pydantic",
@@ -65,8 +66,6 @@ def fit_key(method: str, params: dict[str, Any], dhash: str, version: str | None
     version (the running one unless ``version`` is given, as when a stored key is checked) and
     the results format (:data:`bayescity.results.plain.RESULTS_FORMAT`, always the running
     one: a fit stored in another format never matches)."""
-    from ..results import plain
-
     blob = json.dumps({"method": method, "params": params, "data": dhash,
                        "version": version or bayescity_version(),
                        "results_format": plain.RESULTS_FORMAT}, sort_keys=True, default=str)

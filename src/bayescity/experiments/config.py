@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -9,20 +11,18 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..data.io import BUILTIN_PREFIX
-from ..estimators.base import did_you_mean
+from ..estimators.core.params import MAX_SEED, did_you_mean
 from ..tfp.derive import DeriveSpec, outcome_problem
+from ..data.codings import parse_coding
+from ..estimators.registry import UnknownMethodError, get_estimator
 from .config_messages import format_errors
+from .errors import ConfigError, GridError
+from .grid import cell, set_path
 from .paths import short, slug_problem
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be read or does not validate."""
 
 
 #: Estimator ids a run folder's ``fits/`` keeps for its own files.
 RESERVED_IDS = frozenset({"index.json"})
-#: Largest experiment seed: 128 bits, the entropy numpy's SeedSequence draws from it.
-MAX_SEED = 2**128 - 1
 
 
 def _check_slug(value: str) -> str:
@@ -65,8 +65,6 @@ class DataConfig(_Strict):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, v: str | None) -> str | None:
-        import codecs
-
         if v is not None:
             try:
                 text = getattr(codecs.lookup(v), "_is_text_encoding", True)
@@ -80,7 +78,6 @@ class DataConfig(_Strict):
     @field_validator("coding")
     @classmethod
     def _coding(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        from ..data.codings import parse_coding
 
         parse_coding(v)
         return v
@@ -171,8 +168,6 @@ class ExperimentConfig(_Strict):
 def estimator_problem(est: EstimatorConfig) -> str | None:
     """What is wrong with an estimator's method or parameters (None when nothing), in the
     config's words; the caller names the estimator."""
-    from ..estimators.registry import UnknownMethodError, get_estimator
-
     try:
         cls = get_estimator(est.method)
     except UnknownMethodError as exc:
@@ -180,9 +175,6 @@ def estimator_problem(est: EstimatorConfig) -> str | None:
     for section, params in (("params", est.params), ("smoke", est.smoke)):
         if problem := _unknown_params(section, params, cls.param_names()):
             return problem
-        if problem := seed_problem(params.get("random_state")):
-            return f"{section}: random_state: {problem} (or leave it out: each estimator " \
-                   "gets a child of the experiment seed)"
     for section, params in (("", est.params), ("smoke: ", {**est.params, **est.smoke})):
         try:
             cls(**params).validate()
@@ -194,9 +186,9 @@ def estimator_problem(est: EstimatorConfig) -> str | None:
 
 
 def seed_problem(value: Any) -> str | None:
-    """Why ``value`` is not a seed numpy's SeedSequence takes (None: it is, or it is None)."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)
-                         and 0 <= value <= MAX_SEED):
+    """Why ``value`` is not an experiment seed (None when it is): an integer numpy's
+    SeedSequence takes, kept to 128 bits like the estimators' ``random_state``."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEED:
         return None
     return f"{short(value)} is not a seed: give an integer from 0 to 2**128 - 1"
 
@@ -249,11 +241,29 @@ def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
     except ValidationError as exc:
         raise ConfigError(format_errors(path, exc, raw, _KEYS)) from None
     if config.sweep is not None:
-        from .sweep import check_grid
-
         check_grid(raw, config.sweep.grid, path)
     source = config.data.source
     if not source.startswith(BUILTIN_PREFIX) and not Path(source).is_absolute():
         resolved = str((path.parent / source).resolve())
         config = config.model_copy(update={"data": config.data.model_copy(update={"source": resolved})})
     return config
+
+
+def check_grid(raw: dict[str, Any], grid: dict[str, list[Any]], path: str | Path) -> None:
+    """Raise a :class:`GridError` (in the config's words) for a ``sweep: grid:`` key that
+    addresses nothing in the config ``raw`` or a value that makes it invalid, each key changed
+    alone; combinations of keys and the data are checked when the sweep runs."""
+    head = f"invalid config {str(path)!r}:\n  - sweep.grid: "
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    for key, values in grid.items():
+        for value in values:
+            variant = copy.deepcopy(base)
+            try:
+                set_path(variant, key, value)
+                parse_config(variant, path)
+            except GridError as exc:
+                raise GridError(head + str(exc)) from None
+            except ConfigError as exc:
+                problems = str(exc).split("\n")[1:]
+                raise GridError(head + f"{key}={cell(value)}: " +
+                                "\n    ".join(p.removeprefix("  - ") for p in problems)) from None

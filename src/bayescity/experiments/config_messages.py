@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from ..estimators.base import did_you_mean
+from ..estimators.core.params import did_you_mean
 from .paths import is_slug
 
 _SHORT = reprlib.Repr()

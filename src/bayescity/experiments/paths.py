@@ -21,6 +21,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
+
 #: Longest experiment name or estimator id: they become folder names, with a 17-character key
 #: and hidden-folder markers beside them.
 MAX_NAME = 64
@@ -80,8 +82,6 @@ def _component(part: str) -> bool:
 def check_root(label: str, root: str | Path) -> None:
     """Raise a ConfigError (exit 2) when ``root`` cannot be a folder to write into: it, or a
     folder above it, is a file."""
-    from .config import ConfigError
-
     for folder in (Path(root), *Path(root).parents):
         if folder.exists():
             if not folder.is_dir():
@@ -94,8 +94,6 @@ def check_roots(reports_root: str | Path, models_root: str | Path) -> None:
     """The reports (``--out``) and model store (``--models``) folders of a run or sweep: each
     a folder (or creatable), and neither inside the other (a store inside a reports folder would
     take run folders for stored fits, and ``models prune`` would remove them)."""
-    from .config import ConfigError
-
     check_root("--out", reports_root)
     check_root("--models", models_root)
     out, models = _normal(reports_root), _normal(models_root)

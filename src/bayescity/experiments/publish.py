@@ -18,14 +18,17 @@ import yaml
 from ..data.io import write_csv
 from ..data.panel import Panel
 from ..results.compare import compare
+from ..reports import (FigureCache, FitRecord, ReportInputs, panel_summary, save_inputs,
+                       unit_table, write_report)
 from ..results.effect import EffectResult
-from ..reports import FigureCache, FitRecord, ReportInputs, panel_summary, save_inputs, unit_table, write_report
 from ..reports.inputs import FITS
+from ..results.parts import DECLARED
+from .fits import Fits
 from .paths import inside
+from ..tfp.derive import tfp_summary
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
-    from .runner import Fits
 
 
 @dataclass
@@ -39,11 +42,11 @@ def tests_table(results: dict[str, list[EffectResult]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def info_tables(results: dict[str, list[EffectResult]], key: str) -> pd.DataFrame | None:
-    """The DataFrames under ``info[key]`` of every result, stacked with estimator/estimand."""
-    frames = [_with_index(r.info[key]).assign(estimator=k, estimand=r.estimand)
-              for k, rs in results.items() for r in rs
-              if isinstance(r.info.get(key), pd.DataFrame)]
+def part_tables(results: dict[str, list[EffectResult]], name: str) -> pd.DataFrame | None:
+    """The tables of the parts declared as ``name`` of every result, stacked with
+    estimator/estimand (None when no result has one)."""
+    frames = [_with_index(r.part_frame(name)).assign(estimator=k, estimand=r.estimand)
+              for k, rs in results.items() for r in rs if r.part(name) is not None]
     if not frames:
         return None
     out = pd.concat(frames, ignore_index=True)
@@ -56,8 +59,9 @@ def _with_index(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
 
 
-def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
-                  lock: dict[str, Any], tfp: pd.DataFrame | None = None) -> ReportInputs:
+def report_inputs(config: "ExperimentConfig", panel: Panel, fits: Fits,
+                  lock: dict[str, Any], tfp: pd.DataFrame | None = None,
+                  models_root: str | None = None) -> ReportInputs:
     methods = {e.id: e.method for e in config.estimators}
     records = [FitRecord(id=i, method=methods[i], key=fits.keys[i], stored=i in fits.cached,
                          seconds=round(fits.seconds.get(i, 0.0), 3),
@@ -65,13 +69,15 @@ def report_inputs(config: "ExperimentConfig", panel: Panel, fits: "Fits",
                          posterior_sha256=fits.posteriors.get(i, {}).get("sha256"))
                for i in fits.results]
     return ReportInputs(config.name, lock["run_id"], fits.results, records, panel_summary(panel),
-                        unit_table(panel), lock, tfp)
+                        unit_table(panel), lock, tfp, models_root)
 
 
-def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "Fits",
-                lock: dict[str, Any], figures: FigureCache | None = None) -> Published:
+def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fits,
+                lock: dict[str, Any], figures: FigureCache | None = None,
+                models_root: str | None = None) -> Published:
     """Write the whole run folder into ``folder`` (the staging folder of the run); figures
-    drawn before from the same inputs come from ``figures``."""
+    drawn before from the same inputs come from ``figures``; posteriors are in the model
+    store ``models_root``."""
     table = compare(fits.results)
     write_csv(table, folder / "results.csv")
     write_csv(tests_table(fits.results), folder / "tests.csv")
@@ -80,15 +86,14 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: "F
         yaml.safe_dump(lock, fh, sort_keys=False, allow_unicode=True)
     tfp = None
     if config.data.derive:
-        from ..tfp.derive import tfp_summary
 
         tfp = tfp_summary(panel, list(config.data.derive))
         write_csv(tfp, folder / "tfp_summary.csv")
-    for key, name in (("drivers", "drivers.csv"), ("diagnostics", "diagnostics.csv")):
-        extra = info_tables(fits.results, key)
+    for name, spec in DECLARED.items():
+        extra = part_tables(fits.results, name) if spec.csv else None
         if extra is not None:
-            write_csv(extra, folder / name)
-    inputs = report_inputs(config, panel, fits, lock, tfp)
+            write_csv(extra, folder / spec.csv)
+    inputs = report_inputs(config, panel, fits, lock, tfp, models_root)
     for est_id in inputs.results:
         inside(folder, FITS, est_id)
     save_inputs(folder, inputs)

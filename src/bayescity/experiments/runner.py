@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..data.loader import load_panel
 from ..data.panel import RESERVED_PREFIX, Panel
-from ..estimators.base import ParamError, did_you_mean
+from ..estimators.core.base import ParamError, did_you_mean
+from ..estimators.core.checks import check_design
 from ..estimators.registry import get_estimator
 from ..parallel import use_executor
 from ..progress import ProgressEvent, progress_to
@@ -29,8 +30,13 @@ from ..results.effect import EffectResult
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, load_config
 from .executors import ExecutorSpec, open_executor
+from .figure_store import FigureStore
+from .fits import Fits
 from .paths import check_roots
+from .publish import publish_run
 from .store import ModelStore
+from ..data.codings import apply_coding
+from ..tfp.derive import load_derived_panel
 
 
 class RunObserver(Protocol):
@@ -54,21 +60,6 @@ class NullObserver:
     def task_progress(self, event) -> None: ...
 
     def stage(self, text) -> None: ...
-
-
-@dataclass
-class Fits:
-    """The fitted (or reused) results of a run, per estimator id, in config order."""
-
-    results: dict[str, list[EffectResult]]
-    resolved: dict[str, dict[str, Any]]
-    keys: dict[str, str]
-    seeds: dict[str, int]
-    data_hash: str
-    cached: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    #: estimator id -> the stored posterior (netCDF) path and its SHA-256
-    posteriors: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,10 +98,8 @@ def resolve_params(method: str, params: dict[str, Any], smoke: dict[str, Any] | 
 
 
 def load_experiment_panel(config: ExperimentConfig) -> Panel:
-    from ..data.codings import apply_coding
 
     if config.data.derive:
-        from ..tfp.derive import load_derived_panel
 
         panel = load_derived_panel(config.data.source, config.data.derive,
                                    **config.data.load_kwargs())
@@ -119,25 +108,36 @@ def load_experiment_panel(config: ExperimentConfig) -> Panel:
     return apply_coding(panel, config.data.coding)
 
 
-#: Estimator parameters that name panel columns, checked before any fit.
-COLUMN_PARAMS = ("by", "cluster", "covariates", "trend_covariates")
+def check_design_once(config: ExperimentConfig, panel: Panel) -> None:
+    """Raise one ConfigError (one sentence for the whole run) when the treatment design does
+    not give what the config's estimators need (e.g. a group indicator such as
+    ``ever_treated`` given as the treatment: no treated unit has an untreated period)."""
+    needs = sorted({n for est in config.estimators
+                    for n in get_estimator(est.method).design_needs})
+    try:
+        check_design(panel, needs)
+    except ParamError as exc:
+        raise ConfigError(f"invalid data {panel.source!r} for the estimators of "
+                          f"{config.name!r}: {exc}") from None
 
 
 def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
     """Raise a ConfigError naming the estimator, parameter and column for unknown column names
     (with the data's columns, and its traits for ``by``), then for parameters that do not fit
-    the panel (the estimators' ``check_panel``)."""
+    the panel (the estimators' ``check_panel``); the treatment design is checked first, once
+    for every estimator."""
+    check_design_once(config, panel)
     problems = []
     for est in config.estimators:
         merged = {**est.params, **est.smoke}
         missing = [f"estimator {est.id!r} ({est.method}): {m}"
-                   for m in missing_columns(merged, panel)]
+                   for m in missing_columns(get_estimator(est.method), merged, panel)]
         problems += missing
         if missing:
             continue
         for params in ([est.params, merged] if est.smoke else [est.params]):
             try:
-                get_estimator(est.method)(**params).check_panel(panel)
+                get_estimator(est.method)(**params).check_panel(panel, design=False)
             except ParamError as exc:
                 problems.append(f"estimator {est.id!r} ({est.method}): {exc}")
                 break
@@ -145,11 +145,12 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
 
 
-def missing_columns(params: dict[str, Any], panel: Panel) -> list[str]:
-    """One sentence per column named by a :data:`COLUMN_PARAMS` parameter that the data lack."""
+def missing_columns(cls: type, params: dict[str, Any], panel: Panel) -> list[str]:
+    """One sentence per column that a parameter of ``cls`` declared with a data role names
+    and the data lack, with the data's columns (and traits, for ``by``)."""
     have = [str(c) for c in panel.frame.columns if not str(c).startswith(RESERVED_PREFIX)]
     out = []
-    for name in COLUMN_PARAMS:
+    for name in (n for n, spec in cls.params.items() if spec.role is not None):
         value = params.get(name)
         wanted = [value] if isinstance(value, str) else \
             list(value) if isinstance(value, (list, tuple)) else []
@@ -217,7 +218,7 @@ def fit_estimators(config: ExperimentConfig, panel: Panel, seeds: dict[str, int]
         observer.fit_finished(est.id, fits.seconds[est.id])
         fits.results[est.id], fits.resolved[est.id], fits.keys[est.id] = hit.results, params, key
         if hit.posterior is not None:
-            fits.posteriors[est.id] = {"path": str(hit.posterior.resolve()),
+            fits.posteriors[est.id] = {"path": hit.posterior.relative_to(store.root).as_posix(),
                                        "sha256": hit.manifest.files[hit.posterior.name].sha256}
     return fits
 
@@ -240,9 +241,6 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     Nothing is written to the reports root unless the whole run succeeds; hidden folders left
     by killed runs are removed first. ``executor`` runs the estimators' parallel loops.
     """
-    from .figure_store import FigureStore
-    from .publish import publish_run
-
     check_roots(reports_root, models_root)
     config, panel, seeds = prepare(load_config(config_path), only)
     art.remove_stale(reports_root, models_root)
@@ -260,7 +258,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
         start = time.perf_counter()
         lock = _lock(config, fits, run_id, smoke, only)
         published = publish_run(run.staging, config, panel, fits, lock,
-                                FigureStore(models_root))
+                                FigureStore(models_root), models_root=str(models_root))
         timings["publish"] = time.perf_counter() - start
     return RunOutcome(config, fits.results, run.final, published.table, seeds, fits.cached,
                       published.comparison, timings, panel.warnings)

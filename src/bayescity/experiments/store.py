@@ -23,7 +23,7 @@ import re
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -126,8 +126,6 @@ class ModelStore:
         verify_files(path, {n: e.sha256 for n, e in manifest.files.items()})
         results = read_results(path)
         posterior = path / manifest.posterior if manifest.posterior else None
-        if posterior is not None:
-            results = [_with_posterior(r, posterior) for r in results]
         return StoredFit(path, manifest, results, posterior)
 
     # ----------------------------------------------------------------- writing
@@ -136,7 +134,8 @@ class ModelStore:
         """Store a fit (and its InferenceData as netCDF); replaces an unusable folder.
 
         ``meta`` holds ``method``, ``params``, ``data_hash`` and optionally ``fit_seconds``.
-        The returned results carry ``info["posterior_path"]`` when ``idata`` is given.
+        The stored fit's ``posterior`` is the netCDF file when ``idata`` is given; nothing
+        stored records an absolute path, so a store folder can be moved.
         """
         final = self.entry_dir(experiment, est_id, key)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +144,6 @@ class ModelStore:
         try:
             if idata is not None:
                 idata.to_netcdf(str(tmp / POSTERIOR), engine="h5netcdf")
-                results = [_with_posterior(r, final / POSTERIOR) for r in results]
             names = write_results(results, tmp)
             if idata is not None:
                 names.append(POSTERIOR)
@@ -224,10 +222,6 @@ def _manifest(folder: Path, names: list[str], experiment: str, est_id: str, key:
 def _jsonable(obj: Any) -> Any:
     """Params as stored in the manifest: what JSON keeps of them (tuples become lists)."""
     return json.loads(json.dumps(obj, default=str))
-
-
-def _with_posterior(result: EffectResult, path: Path) -> EffectResult:
-    return replace(result, info={**result.info, "posterior_path": str(Path(path).resolve())})
 
 
 def _publish(tmp: Path, final: Path) -> None:

@@ -35,16 +35,14 @@ from ..progress import track
 from ..results.compare import compare
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, parse_config, read_raw
+from .grid import GridError, cell, set_path
 from .executors import ExecutorSpec, open_executor
 from .paths import check_roots
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
 from .store import ModelStore
+from ..parallel import use_executor
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class GridError(ConfigError):
-    """A grid that cannot be applied to the config (exit 2)."""
 
 
 def split_values(text: str) -> list[str]:
@@ -81,60 +79,6 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
         except yaml.YAMLError as exc:
             raise GridError(f"--grid {spec!r}: a value is not valid YAML ({exc})") from None
     return grid
-
-
-def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (dotted path; ``estimators.<id>`` selects by id, an id with dots included)
-    in the config mapping."""
-    parts = key.split(".")
-    node: Any = raw
-    depth = 0
-    while depth < len(parts) - 1:
-        part = parts[depth]
-        if isinstance(node, list):
-            node, depth = _by_id(node, parts, depth, key)
-            continue
-        if not isinstance(node, dict):
-            raise GridError(f"grid key {key!r}: {'.'.join(parts[:depth])!r} is not a mapping")
-        nested = depth > 0 and parts[0] == "estimators"
-        if part not in node and not nested:
-            raise GridError(f"grid key {key!r}: the config has no {'.'.join(parts[:depth + 1])!r}")
-        node = node.setdefault(part, {})
-        depth += 1
-    if not isinstance(node, dict):
-        raise GridError(f"grid key {key!r}: {'.'.join(parts[:-1])!r} is not a mapping")
-    node[parts[-1]] = value
-
-
-def check_grid(raw: dict[str, Any], grid: dict[str, list[Any]], path: str | Path) -> None:
-    """Raise a :class:`GridError` (in the config's words) for a ``sweep: grid:`` key that
-    addresses nothing in the config ``raw`` or a value that makes it invalid, each key changed
-    alone; combinations of keys and the data are checked when the sweep runs."""
-    head = f"invalid config {str(path)!r}:\n  - sweep.grid: "
-    base = {k: v for k, v in raw.items() if k != "sweep"}
-    for key, values in grid.items():
-        for value in values:
-            variant = copy.deepcopy(base)
-            try:
-                set_path(variant, key, value)
-                parse_config(variant, path)
-            except GridError as exc:
-                raise GridError(head + str(exc)) from None
-            except ConfigError as exc:
-                problems = str(exc).split("\n")[1:]
-                raise GridError(head + f"{key}={_cell(value)}: " +
-                                "\n    ".join(p.removeprefix("  - ") for p in problems)) from None
-
-
-def _by_id(entries: list, parts: list[str], depth: int, key: str) -> tuple[dict, int]:
-    """The entry whose id is the longest run of ``parts`` from ``depth`` (ids may hold dots)
-    with a key left after it, and the depth after the id."""
-    by_id = {e.get("id"): e for e in entries if isinstance(e, dict)}
-    for end in range(len(parts) - 1, depth, -1):
-        if ".".join(parts[depth:end]) in by_id:
-            return by_id[".".join(parts[depth:end])], end
-    raise GridError(f"grid key {key!r}: no estimator with id {parts[depth]!r}; "
-                    f"ids: {list(by_id)}")
 
 
 @dataclass(frozen=True)
@@ -191,22 +135,16 @@ def check_variants(config_path: str | Path, found: list[tuple[dict, dict]]
 
 def run_variant(task: VariantTask) -> pd.DataFrame:
     """Fit one variant (reusing stored fits) and return its results with the grid columns."""
-    from ..parallel import use_executor
-
     config = parse_config(task.raw, task.config_path)
     config, panel, seeds = prepare(config)
     with open_executor(task.inner) as pool, use_executor(pool):
         fits = fit_estimators(config, panel, seeds, ModelStore(task.models_root),
                               smoke=task.smoke, refit=task.refit)
     table = compare(fits.results)
-    grid_cols = {k: [_cell(v)] * len(table) for k, v in task.assignment.items()}
+    grid_cols = {k: [cell(v)] * len(table) for k, v in task.assignment.items()}
     return pd.concat([pd.DataFrame(grid_cols), table.assign(variant=task.index)
                       .pipe(lambda t: t[["variant", *[c for c in t.columns if c != "variant"]]])],
                      axis=1)
-
-
-def _cell(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
 
 @dataclass
@@ -255,8 +193,8 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
         table = pd.concat(tables, ignore_index=True)
         write_csv(table, run.staging / "sweep.csv")
         doc = {"config": str(Path(config_path).resolve()), "smoke": smoke,
-               "grid": {k: [_cell(v) for v in vs] for k, vs in grid.items()},
-               "variants": [{"variant": t.index, **{k: _cell(v) for k, v in t.assignment.items()}}
+               "grid": {k: [cell(v) for v in vs] for k, vs in grid.items()},
+               "variants": [{"variant": t.index, **{k: cell(v) for k, v in t.assignment.items()}}
                             for t in tasks]}
         (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False),
                                                encoding="utf-8")

@@ -21,6 +21,7 @@ from .comparison import comparison_table, headline_rows, long_view
 from .inputs import (FitRecord, ReportInputs, RunFolderError, load_run, panel_summary,
                      save_inputs, unit_table)
 from .publication import publication_frame, to_latex, to_markdown
+from .html import render_html
 
 __all__ = ["FigureCache", "FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "headline_rows",
            "load_run", "long_view", "panel_summary", "save_inputs", "unit_table",
@@ -44,8 +45,6 @@ def write_report(folder: str | Path, inputs: ReportInputs,
     ``long`` is the run's results table (:func:`bayescity.compare` of ``inputs.results``) when
     the caller has it already; ``cache`` keeps rendered figures between runs
     (:mod:`.cache`)."""
-    from .html import render_html
-
     folder = Path(folder)
     long = compare(dict(inputs.results)) if long is None else long
     comparison = comparison_table(long)

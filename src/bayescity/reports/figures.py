@@ -89,6 +89,19 @@ def _paradigm_legend(ax, paradigms) -> None:
     ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
 
 
+def interval_words(rows: pd.DataFrame) -> str:
+    """What the intervals drawn from ``rows`` are: ``95% intervals`` when every method reports
+    the same probability, else each probability with its methods; the kind of each method's
+    interval (t, bootstrap, equal-tailed posterior ...) is its ``interval_kind``."""
+    if "interval_prob" not in rows.columns or rows.empty:
+        return "intervals"
+    probs = rows.groupby("interval_prob", sort=True)["estimator"].unique()
+    if len(probs) == 1:
+        return f"{probs.index[0]:.0%} intervals"
+    return "intervals: " + "; ".join(f"{p:.0%} ({', '.join(map(str, ids))})"
+                                     for p, ids in probs.items())
+
+
 def forest_plot(long: pd.DataFrame) -> Figure | None:
     """Estimates and intervals of the overall and by-trait rows, one panel per estimand, every
     estimator on its own line, coloured by paradigm."""
@@ -102,10 +115,12 @@ def forest_plot(long: pd.DataFrame) -> Figure | None:
                                       gridspec_kw={"height_ratios": sizes}))
     for ax, estimand in zip(axes, groups):
         _forest_panel(ax, rows[rows["estimand"] == estimand], estimand)
-    axes[-1].set_xlabel("effect (95% interval)")
+    words = interval_words(rows)
+    axes[-1].set_xlabel(f"effect ({words})" if len(words) < 40 else "effect")
     _paradigm_legend(axes[0], rows["paradigm"])
     return render(fig, "fig-forest", "Overall and by-trait effects across methods",
-                  "Points: estimates; lines: each method's interval (interval_kind in the table).")
+                  f"Points: estimates; lines: each method's {words} (its interval_kind in the "
+                  "table: t, bootstrap, or equal-tailed posterior).")
 
 
 def _forest_panel(ax, part: pd.DataFrame, estimand: str) -> None:
@@ -154,8 +169,8 @@ def event_study_plot(long: pd.DataFrame) -> Figure | None:
     ax.set(xlabel="event time (periods since first treated)", ylabel="ATT(e)")
     ax.legend(fontsize=7, frameon=False, ncol=2)
     return render(fig, "fig-event", "Event study: every method's curve and band",
-                  "Bands are each method's 95% interval (pointwise unless its interval_kind "
-                  "says uniform).")
+                  f"Bands are each method's {interval_words(rows)} (pointwise unless its "
+                  "interval_kind says uniform; equal-tailed for posteriors).")
 
 
 def cate_distribution(long: pd.DataFrame) -> Figure | None:

@@ -4,7 +4,8 @@ A run folder holds, besides its tables, everything :func:`load_run` needs withou
 reloading the data:
 
 * ``fits/index.json`` -- the estimators in config order (id, method, fit key, whether the
-  stored fit was reused, fit seconds, the posterior netCDF path and its SHA-256);
+  stored fit was reused, fit seconds, the posterior netCDF path relative to the model store's
+  root and its SHA-256);
 * ``fits/<estimator id>/`` -- that estimator's results as a plain-data bundle
   (:mod:`bayescity.results.plain`);
 * ``data/panel.json`` (the panel description) and ``data/units.parquet`` (one row per unit:
@@ -66,9 +67,19 @@ class ReportInputs:
     units: pd.DataFrame
     lock: Mapping[str, Any] = field(default_factory=dict)
     tfp: pd.DataFrame | None = None
+    #: The model store the posteriors are read from (not part of the run folder).
+    models_root: str | None = None
 
     def fit(self, est_id: str) -> FitRecord:
         return next(f for f in self.fits if f.id == est_id)
+
+    def posterior_file(self, est_id: str) -> str | None:
+        """Where the posterior of a fit is: its store path under :attr:`models_root`."""
+        record = self.fit(est_id)
+        if not record.posterior:
+            return None
+        root = Path(self.models_root) if self.models_root else Path("models")
+        return str(root / record.posterior)
 
 
 def unit_table(panel: Panel) -> pd.DataFrame:
@@ -102,8 +113,9 @@ def save_inputs(folder: str | Path, inputs: ReportInputs) -> None:
         inputs.tfp.to_parquet(folder / DATA / TFP, index=False)
 
 
-def load_run(run_dir: str | Path) -> ReportInputs:
-    """Read a published run folder back; raise :class:`RunFolderError` naming what is wrong."""
+def load_run(run_dir: str | Path, models_root: str | Path | None = None) -> ReportInputs:
+    """Read a published run folder back; raise :class:`RunFolderError` naming what is wrong.
+    Posteriors are read from the model store ``models_root`` (default ``models``)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(f"{str(run_dir)!r} is not a folder")
@@ -128,4 +140,4 @@ def load_run(run_dir: str | Path) -> ReportInputs:
         raise RunFolderError(f"{str(run_dir / LOCK)!r} does not hold a run lock")
     name = str(lock.get("config", {}).get("name", run_dir.parent.name))
     return ReportInputs(name, str(lock.get("run_id", run_dir.name)), results, fits, panel,
-                        units, lock, tfp)
+                        units, lock, tfp, None if models_root is None else str(models_root))

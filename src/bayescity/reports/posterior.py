@@ -1,9 +1,9 @@
 """The posterior report of a Bayesian fit, drawn by ArviZ from its stored InferenceData.
 
-The netCDF file named by the fit (``info["posterior_path"]``, kept in ``models/``) is opened
-only after its SHA-256 matches the one recorded when it was written. The diagnostics table is
-the estimator's own (``info["diagnostics"]``: ``parameter, variable, rhat, ess_bulk, ess_tail,
-reported, breach``, from :func:`bayescity.diagnostics.diagnose`) when it has one, else the same
+The netCDF file of the fit (kept in the model store, ``models/``) is opened only after its
+SHA-256 matches the one recorded when it was written. The diagnostics table is the estimator's
+own (its ``diagnostics`` part: ``parameter, variable, rhat, ess_bulk, ess_tail, reported,
+breach``, from :func:`bayescity.diagnostics.diagnose`) when it has one, else the same
 table computed here by :func:`~bayescity.diagnostics.diagnose`; the cells its ``breach`` column
 names are highlighted. Everything drawn from the InferenceData is collected in a
 :class:`PosteriorDigest`, which a figure cache keeps by the file's checksum, so a rerun with an
@@ -24,6 +24,8 @@ from ..diagnostics import breach_notes
 from ..results.plain import sha256_file
 from .cache import figure_from, figure_payload
 from .figures import Figure, render
+from ..diagnostics import diagnose
+from ..diagnostics.convergence import GATES, divergence_count, ebfmi_values, sampler_notes
 
 #: At most this many scalar panels per figure.
 MAX_PANELS = 12
@@ -100,8 +102,11 @@ def _arviz_figure(plot, fig_id: str, title: str, caption: str = "", **kwargs) ->
         plt.close(fig)
 
 
-def posterior_figures(idata: Any, est_id: str, var_names: list[str]) -> list[Figure]:
-    """Rank plots, posterior densities and (when drawn) the posterior predictive check."""
+def posterior_figures(idata: Any, est_id: str, var_names: list[str],
+                      interval_prob: float = INTERVAL) -> list[Figure]:
+    """Rank plots, posterior densities and (when drawn) the posterior predictive check. The
+    density bars are ArviZ's highest-density intervals of ``interval_prob`` (the results'
+    own); the caption says so, since the tables report equal-tailed intervals."""
     import arviz as az
 
     if not var_names:
@@ -111,8 +116,11 @@ def posterior_figures(idata: Any, est_id: str, var_names: list[str]) -> list[Fig
                       "Uniform ranks across chains indicate good mixing.", data=idata,
                       var_names=var_names),
         _arviz_figure(az.plot_posterior, f"fig-posterior-{est_id}",
-                      f"{est_id}: posterior densities", "Bars: 95% highest-density intervals.",
-                      data=idata, var_names=var_names, hdi_prob=INTERVAL, textsize=9),
+                      f"{est_id}: posterior densities",
+                      f"Bars: {interval_prob:.0%} highest-density intervals (HDI); the tables "
+                      f"report {interval_prob:.0%} equal-tailed intervals, which differ from "
+                      "the HDI where a posterior is skewed.",
+                      data=idata, var_names=var_names, hdi_prob=interval_prob, textsize=9),
     ]
     if {"posterior_predictive", "observed_data"} <= set(idata.groups()):
         figs.append(_arviz_figure(az.plot_ppc, f"fig-ppc-{est_id}",
@@ -128,7 +136,6 @@ def diagnostics_table(idata: Any, given: Any, reported: list[str]) -> pd.DataFra
         return given
     if idata is None:
         return pd.DataFrame()
-    from ..diagnostics import diagnose
 
     return diagnose(idata, reported=reported).table
 
@@ -159,11 +166,20 @@ def sampler_sentences(idata: Any) -> list[str]:
     :mod:`bayescity.diagnostics`."""
     if idata is None or "posterior" not in idata.groups():
         return []
-    from ..diagnostics.convergence import GATES, divergence_count, ebfmi_values, sampler_notes
 
     post = idata.posterior
     n_draws = int(post.sizes.get("chain", 1) * post.sizes.get("draw", 0))
     return list(sampler_notes(divergence_count(idata), ebfmi_values(idata), n_draws, GATES))
+
+
+def facts_sentences(sampler: Any) -> list[str]:
+    """Divergences and low E-BFMI, read from an estimator's ``sampler`` facts against the gates
+    of :mod:`bayescity.diagnostics`."""
+    if not sampler:
+        return []
+    n_draws = int(sampler.get("chains", 0) or 0) * int(sampler.get("draws", 0) or 0)
+    ebfmi = [float(v) for v in (sampler.get("ebfmi") or ())]
+    return list(sampler_notes(int(sampler.get("divergences", 0) or 0), ebfmi, n_draws, GATES))
 
 
 def idata_facts(idata: Any) -> dict[str, Any]:
@@ -182,7 +198,7 @@ def idata_facts(idata: Any) -> dict[str, Any]:
 
 
 def sampler_facts(facts: dict[str, Any], sampler: Any) -> pd.DataFrame:
-    """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``info["sampler"]``."""
+    """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``sampler`` facts."""
     facts = dict(facts)
     if isinstance(sampler, dict):
         if "sampling_time" in sampler:  # the estimator's own figure, once
@@ -224,51 +240,12 @@ class PosteriorDigest:
                    dict(doc["facts"]), [str(s) for s in doc["sentences"]], table)
 
 
-def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str]
-                     ) -> PosteriorDigest:
+def digest_posterior(idata: Any, est_id: str, given: Any, reported: list[str],
+                     interval_prob: float = INTERVAL) -> PosteriorDigest:
     """Draw the figures of ``idata`` and read its facts (the table only when not ``given``)."""
     var_names, skipped = plotted_vars(idata)
     table = None
     if not (isinstance(given, pd.DataFrame) and not given.empty):
         table = diagnostics_table(idata, None, reported)
-    return PosteriorDigest(posterior_figures(idata, est_id, var_names), skipped,
+    return PosteriorDigest(posterior_figures(idata, est_id, var_names, interval_prob), skipped,
                            idata_facts(idata), sampler_sentences(idata), table)
-
-
-def _info_values(results: list[Any], key: str) -> list[Any]:
-    return [r.info[key] for r in results if key in r.info]
-
-
-def model_facts(results: list[Any]) -> pd.DataFrame:
-    """The fit's ``info["variant"]`` and ``info["priors"]`` (prior settings by key)."""
-    facts: dict[str, Any] = {}
-    for variant in _info_values(results, "variant")[:1]:
-        facts["variant"] = variant
-    for priors in _info_values(results, "priors")[:1]:
-        if isinstance(priors, dict):
-            facts.update({f"prior: {k}": v for k, v in priors.items() if np.ndim(v) == 0})
-    return pd.DataFrame({"value": [str(v) for v in facts.values()]},
-                        index=pd.Index(list(facts), name="model"))
-
-
-#: Model checks a Bayesian fit keeps in ``info``, shown under its posterior.
-MODEL_CHECKS = {"ppc": "Posterior predictive check",
-                "prior_predictive": "Prior predictive check",
-                "prior_sensitivity": "Prior sensitivity: posterior means with every prior "
-                                     "scale halved and doubled",
-                "loo": "Variants compared by PSIS-LOO"}
-
-
-def model_checks(results: list[Any]) -> list[tuple[str, str, pd.DataFrame]]:
-    """``(key, title, table)`` of each model check in ``info`` (:data:`MODEL_CHECKS`); tables
-    kept per estimand are stacked."""
-    out = []
-    for key, title in MODEL_CHECKS.items():
-        tables = [t for t in _info_values(results, key)
-                  if isinstance(t, pd.DataFrame) and not t.empty]
-        if not tables:
-            continue
-        table = tables[0] if "estimand" not in tables[0].columns else pd.concat(
-            tables, ignore_index=True).drop_duplicates()
-        out.append((key, title, table.reset_index(drop=True)))
-    return out

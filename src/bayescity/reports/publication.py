@@ -11,9 +11,10 @@ import pandas as pd
 
 #: fixest ``etable``'s default significance codes.
 STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
-NOTE = ("Estimates with 95% intervals in brackets (the interval row of the footer says which "
-        "kind). Stars (frequentist and ML, two-sided p-values): *** p<0.01, ** p<0.05, * p<0.1. "
-        "Bayesian columns give the posterior probability of a positive effect, P(>0).")
+NOTE = ("Estimates with intervals in brackets (the interval row of the footer gives each "
+        "column's probability and kind). Stars (frequentist and ML, two-sided p-values): "
+        "*** p<0.01, ** p<0.05, * p<0.1. Bayesian columns give the posterior probability of a "
+        "positive effect, P(>0).")
 
 
 def main_rows(long: pd.DataFrame) -> pd.DataFrame:

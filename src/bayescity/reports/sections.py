@@ -3,97 +3,35 @@
 Each section is plain data (titles, tables rendered from DataFrames, figures, text) that the
 Jinja2 template lays out. What appears follows the results alone: estimands (``ATT_event``,
 ``CATE``, ``ATT_on_<mediator>``, ``ATT_by_<trait>``, ``ATT_subsample_<trait>``, ``BLP``),
-paradigms and the well-known ``info`` keys (``diagnostics``, ``sampler``, ``posterior_path``,
-``ppc``, ``prior_predictive``, ``prior_sensitivity``, ``loo``, ``drivers``, ``cate_tree``,
-``placebo_distribution``, ``mechanisms``, ``heterogeneity``, ``balance``, ``codings``,
-``warnings``, ``notes``), and the derived columns' distribution when
-the run built its outcome (``inputs.tfp``).
+paradigms, the results' typed parts (each rendered by its type, in the section its declaration
+names: :mod:`bayescity.results.parts`, :mod:`.parts`) and messages, and the derived columns'
+distribution when the run built its outcome (``inputs.tfp``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..results import messages
 from ..results.effect import EffectResult
+from ..results.parts import DECLARED
 from . import figures as F
 from . import posterior as P
 from . import tfp as T
+from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
 from .comparison import column_name, estimator_columns
 from .inputs import ReportInputs
+from .parts import distinct_parts, label, render_part, section_blocks
 
-_RED = "color: #b00020; font-weight: bold; background-color: #fde0e0"
 LONG_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "std_error", "lower",
                 "upper", "interval_kind", "p_value", "prob_positive"]
 #: The results columns the figures across methods are drawn from.
-PLOT_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "lower", "upper"]
-#: Columns holding counts, shown without decimals.
-COUNT_COLUMNS = ("df", "df_denom", "n", "n_obs", "n_treated", "n_clusters", "n_units")
-#: Tables kept in ``info`` that the report shows, each in the section of the same id.
-INFO_TABLES = {"mechanisms": "Mediators: effect of the policy and association with the outcome",
-               "heterogeneity": "Interaction and subsample estimates",
-               "balance": "Covariate balance before and after matching",
-               "codings": "ATT under alternative treatment codings"}
-
-
-@dataclass
-class Block:
-    """One item of a section: ``kind`` is table (HTML), figure, pre, list or text; ``anchor``
-    is the element id of a table."""
-
-    kind: str
-    content: Any
-    title: str = ""
-    anchor: str = ""
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    intro: str = ""
-
-
-def _counts_numeric(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with its count columns (:data:`COUNT_COLUMNS`) as numbers where they hold only
-    numbers and gaps (e.g. ``df_denom``: a number or None per test)."""
-    out = {}
-    for c in df.columns:
-        if c in COUNT_COLUMNS and not pd.api.types.is_numeric_dtype(df[c]):
-            values = pd.to_numeric(df[c], errors="coerce")
-            if values.notna().sum() == df[c].notna().sum():
-                out[c] = values
-    return df.assign(**out) if out else df
-
-
-def table_block(df: pd.DataFrame, table_id: str, title: str = "", *, index: bool = False,
-                styler=None, facts: bool = False, left: list[str] | None = None) -> Block:
-    """A DataFrame as an HTML table (pandas Styler): numbers to 3 decimals, counts
-    (:data:`COUNT_COLUMNS`) without, text columns (or ``left``) left-aligned. ``facts``: a
-    list of labelled values, wrapped and left-aligned."""
-    if styler is None:
-        df = _counts_numeric(df)
-        styler = df.style
-    counts = [c for c in df.columns if c in COUNT_COLUMNS
-              and pd.api.types.is_numeric_dtype(df[c])]
-    styler = styler.format(precision=3, na_rep="").format("{:.0f}", subset=counts, na_rep="")
-    text = left if left is not None else [c for c in df.columns
-                                          if not pd.api.types.is_numeric_dtype(df[c])]
-    if text:  # cells and header of each text column (the id-scoped rule beats the stylesheet)
-        styler = styler.set_table_styles({c: [{"selector": "", "props": "text-align: left"}]
-                                          for c in text}, overwrite=False)
-    styler = styler.set_table_attributes(f'class="data{" facts" if facts else ""}"')
-    if not index:
-        styler = styler.hide(axis="index")
-    return Block("table", styler.to_html(table_uuid=table_id.replace("-", "_")), title, table_id)
-
-
+PLOT_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "lower", "upper",
+                "interval_prob", "interval_kind"]
 
 def summary_section(inputs: ReportInputs, figs: FigureMaker) -> Section:
     p = inputs.panel
@@ -112,9 +50,10 @@ def summary_section(inputs: ReportInputs, figs: FigureMaker) -> Section:
     return Section("data", "Data", blocks)
 
 
-def comparison_section(comparison: pd.DataFrame) -> Section:
+def comparison_section(comparison: pd.DataFrame, comparison_long: pd.DataFrame) -> Section:
     """Each estimator's estimate and interval in one cell, rows with disagreements marked
-    (unit-level ``CATE`` rows are left to comparison.csv and the CATE figure)."""
+    (unit-level ``CATE`` rows are left to comparison.csv and the CATE figure); the intro says
+    which interval probability the cells hold (from the results, ``comparison_long``)."""
     n_cate = int((comparison["estimand"] == "CATE").sum())
     comparison = comparison[comparison["estimand"] != "CATE"].reset_index(drop=True)
     shown = comparison[["estimand", "term"]].copy()
@@ -127,7 +66,9 @@ def comparison_section(comparison: pd.DataFrame) -> Section:
     flagged = comparison["intervals_disjoint"].fillna(False) | comparison["sign_flip"].fillna(False)
     styler = shown.style.apply(lambda row: ["background-color: #fff3cd" if flagged[row.name]
                                             else "" for _ in row], axis=1)
-    intro = ("Each cell: estimate [95% interval]. Highlighted rows: intervals of two methods do "
+    intro = (f"Each cell: estimate [interval] ({F.interval_words(comparison_long)}; the "
+             "results table says each method's interval kind). Highlighted rows: intervals "
+             "of two methods do "
              "not overlap, or their estimates have opposite signs (see flags). All numbers"
              + (f", with the {n_cate} unit-level CATE rows," if n_cate else "")
              + " in comparison.csv.")
@@ -163,37 +104,34 @@ def tfp_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
                     "level is in tfp_summary.csv.")]
 
 
-def info_table_blocks(inputs: ReportInputs, key: str) -> list[Block]:
-    """The DataFrames under ``info[key]`` (:data:`INFO_TABLES`), one table per estimator and
-    estimand."""
-    blocks = []
-    for est_id, results in inputs.results.items():
-        for r in results:
-            table = r.info.get(key)
-            if isinstance(table, pd.DataFrame) and not table.empty:
-                which = f"{est_id}" + ("" if r.estimand == "ATT" else f", {r.estimand}")
-                blocks.append(table_block(table.reset_index(drop=True),
-                                          f"{key}-{est_id}-{r.estimand}",
-                                          f"{INFO_TABLES[key]} ({which})"))
-    return blocks
-
-
-def analysis_sections(inputs: ReportInputs, long: pd.DataFrame) -> list[Section]:
-    """Mechanisms, heterogeneity, matching balance and codings: the rows of their estimands
-    and the tables the analyses keep in ``info``."""
+def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
+                      figs: FigureMaker) -> list[Section]:
+    """Mechanisms, heterogeneity, matching balance, codings and sensitivity: the rows of their
+    estimands and the parts the analyses declare for those sections."""
     estimand = long["estimand"]
     rows = {"mechanisms": estimand.str.startswith("ATT_on_"),
             "heterogeneity": estimand.str.startswith(("ATT_by_", "ATT_subsample_"))
             | (estimand == "BLP")}
     titles = {"mechanisms": "Mechanisms", "heterogeneity": "Heterogeneity",
-              "balance": "Matching balance (PSM-DID)", "codings": "Alternative codings"}
+              "balance": "Matching balance (PSM-DID)", "codings": "Alternative codings",
+              "sensitivity": "Sensitivity to parallel-trends violations (HonestDiD)",
+              "cells": "Second-stage overall numbers",
+              "referee": "Decompositions, synthetic controls and other referee checks"}
     sections = []
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
-                  *info_table_blocks(inputs, section_id)]
+                  *section_blocks(inputs.results, section_id, figs)]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
+
+
+def settings_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
+    """Each estimator's settings (covariates used and dropped, inference, seeds)."""
+    blocks = section_blocks(inputs.results, "settings", figs)
+    return [Section("settings", "Settings of each estimator", blocks,
+                    "What each fit used: covariates, variance estimator, inference, sample "
+                    "facts.")] if blocks else []
 
 
 def _plotted(long: pd.DataFrame) -> pd.DataFrame:
@@ -204,10 +142,6 @@ def figure_section(long: pd.DataFrame, figs: FigureMaker) -> Section:
     drawn = [figs(F.forest_plot, _plotted(long)), figs(F.event_study_plot, _plotted(long))]
     return Section("effects", "Effects across methods",
                    [Block("figure", f) for f in drawn if f is not None])
-
-
-def _info_values(results: Iterable[EffectResult], key: str) -> list[Any]:
-    return [r.info[key] for r in results if key in r.info]
 
 
 def bayes_sections(inputs: ReportInputs, figs: FigureMaker) -> tuple[list[Section], list[str]]:
@@ -222,52 +156,60 @@ def bayes_sections(inputs: ReportInputs, figs: FigureMaker) -> tuple[list[Sectio
     return sections, warnings
 
 
+def _first_part(results: list[EffectResult], name: str):
+    """The part ``name`` of an estimator's overall result (else of its first result with one)."""
+    ordered = sorted(results, key=lambda r: r.estimand != "ATT")
+    return next((r.part(name) for r in ordered if r.part(name) is not None), None)
+
+
 def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult],
                    figs: FigureMaker) -> tuple[Section, list[str]]:
-    record = inputs.fit(est_id)
-    given = next(iter(_info_values(results, "diagnostics")), None)
-    digest, problem = _posterior_digest(record, est_id, given, [r.estimand for r in results],
+    own = _first_part(results, "diagnostics")
+    given = None if own is None else own.frame
+    digest, problem = _posterior_digest(inputs, est_id, given, [r.estimand for r in results],
                                         figs)
-    table = given if isinstance(given, pd.DataFrame) and not given.empty else digest.table
-    if table is not None and not table.empty and given is table:
-        # the estimator's own gates: its warnings name every breach
-        found = [w for r in results for w in r.warnings if w.startswith("sampler diagnostics")]
+    table = given if given is not None and not given.empty else digest.table
+    sampler = _first_part(results, "sampler")
+    if given is not None and not given.empty:  # the estimator's own table and sampler facts
+        found = [*P.facts_sentences({} if sampler is None else sampler.values),
+                 *P.breach_sentences(given)]
     else:
         found = [*digest.sentences, *(P.breach_sentences(table) if table is not None else [])]
     blocks = [Block("list", [problem])] if problem else []
     if table is not None and not table.empty:
         mask = P.breach_mask(table)
-        styler = table.style.apply(lambda _: mask.replace({True: _RED, False: ""}), axis=None)
-        blocks.append(table_block(table, f"diagnostics-{est_id}", "R-hat, ESS and breaches",
-                                  styler=styler))
-    facts = P.sampler_facts(digest.facts, next(iter(_info_values(results, "sampler")), None))
+        styler = table.style.apply(lambda _: mask.replace({True: RED, False: ""}), axis=None)
+        blocks.append(table_block(table, f"diagnostics-{est_id}",
+                                  DECLARED["diagnostics"].title, styler=styler))
+    facts = P.sampler_facts(digest.facts, None if sampler is None else sampler.values)
     if not facts.empty:
         bad = [i == "divergences" and v != "0" for i, v in zip(facts.index, facts["value"])]
-        styler = facts.style.apply(lambda col: [_RED if b else "" for b in bad], axis=0)
+        styler = facts.style.apply(lambda col: [RED if b else "" for b in bad], axis=0)
         blocks.append(table_block(facts, f"sampler-{est_id}", "Sampler", index=True,
                                   styler=styler))
-    model = P.model_facts(results)
-    if not model.empty:
-        blocks.append(table_block(model, f"model-{est_id}", "Model and priors", index=True,
-                                  facts=True))
+    model = _first_part(results, "model")
+    if model is not None:
+        blocks.append(render_part(model, f"model-{est_id}", DECLARED["model"].title, figs))
     blocks += [Block("figure", f) for f in digest.figures]
     if digest.skipped:
         blocks.append(Block("text", "Not plotted (too many values): " + ", ".join(digest.skipped)))
-    blocks += model_check_blocks(est_id, results)
+    blocks += section_blocks({est_id: results}, "model_checks", figs)
     return Section(f"posterior-{est_id}", f"Posterior: {est_id}", blocks), found
 
 
-def _posterior_digest(record, est_id: str, given: Any, reported: list[str], figs: FigureMaker
-                      ) -> tuple[P.PosteriorDigest, str]:
+def _posterior_digest(inputs: ReportInputs, est_id: str, given: Any, reported: list[str],
+                      figs: FigureMaker) -> tuple[P.PosteriorDigest, str]:
     """The figures and facts of a fit's stored posterior, from the figure cache when its
     checksum, the estimator id and the table given are those drawn before."""
-    problem = P.posterior_problem(record.posterior, record.posterior_sha256)
+    record, path = inputs.fit(est_id), inputs.posterior_file(est_id)
+    problem = P.posterior_problem(path, record.posterior_sha256)
     if problem:
         return P.PosteriorDigest(), problem
     key = None
     if record.posterior_sha256:
         key = content_key("posterior-digest", record.posterior_sha256, est_id, reported,
-                          given is None or (isinstance(given, pd.DataFrame) and given.empty))
+                          given is None or (isinstance(given, pd.DataFrame) and given.empty),
+                          float(inputs.results[est_id][0].interval_prob))
         payload = figs.lookup(key)
         if payload is not None:
             try:
@@ -276,35 +218,29 @@ def _posterior_digest(record, est_id: str, given: Any, reported: list[str], figs
                 return digest, ""
             except (ValueError, KeyError, TypeError):
                 pass
-    idata, problem = P.open_posterior(record.posterior, record.posterior_sha256)
+    idata, problem = P.open_posterior(path, record.posterior_sha256)
     if idata is None:
         return P.PosteriorDigest(), problem
     figs.misses += 1
-    digest = P.digest_posterior(idata, est_id, given, reported)
+    prob = float(inputs.results[est_id][0].interval_prob)
+    digest = P.digest_posterior(idata, est_id, given, reported, prob)
     if key is not None:
         figs.store(key, digest.to_payload())
     return digest, ""
 
 
-def model_check_blocks(est_id: str, results: list[EffectResult]) -> list[Block]:
-    """The model-check tables a Bayesian fit keeps in ``info`` (:func:`.posterior.model_checks`)."""
-    return [table_block(table, f"{key}-{est_id}", f"{title} ({est_id})")
-            for key, title, table in P.model_checks(results)]
-
-
 def ml_sections(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) -> list[Section]:
-    """CATE distribution, then each fit's drivers chart, drivers table and CATE tree."""
+    """CATE distribution, then each fit's drivers chart and the parts declared for the ML
+    section (drivers table, CATE tree, projection facts, per-unit scores)."""
     blocks = []
     cate = figs(F.cate_distribution, _plotted(long))
     if cate is not None:
         blocks.append(Block("figure", cate))
     for est_id, results in inputs.results.items():
-        for drivers in _info_values(results, "drivers")[:1]:
-            chart = figs(F.drivers_chart, drivers, est_id)
+        for _, drivers in distinct_parts(results, "drivers")[:1]:
+            chart = figs(F.drivers_chart, drivers.frame, est_id)
             blocks += [Block("figure", chart)] if chart is not None else []
-            blocks.append(table_block(drivers, f"drivers-{est_id}", f"Drivers: {est_id}"))
-        for tree in _info_values(results, "cate_tree")[:1]:
-            blocks.append(Block("pre", str(tree), f"CATE tree: {est_id}"))
+    blocks += section_blocks(inputs.results, "ml", figs)
     return [Section("heterogeneity-ml", "Heterogeneous effects (ML)", blocks)] if blocks else []
 
 
@@ -313,15 +249,12 @@ def placebo_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
     per-level distributions (``by``) stay in the stored results."""
     blocks = []
     for est_id, results in inputs.results.items():
-        for r in results:
-            if np.ndim(r.info.get("placebo_distribution")) != 1:
+        for r, part in distinct_parts(results, "placebo"):
+            if part.labels[:1] != ("overall",):
                 continue
-            p = next((t.p_value for t in r.tests if t.kind == "randomization"), None)
-            estimate = float(r.table["estimate"].iloc[0])
-            label = est_id if r.estimand == "ATT" else f"{est_id} ({r.estimand})"
-            blocks.append(Block("figure", figs(F.placebo_plot,
-                                               np.asarray(r.info["placebo_distribution"]),
-                                               estimate, label, p, est_id)))
+            draws, observed, p = part.column("overall")
+            blocks.append(Block("figure", figs(F.placebo_plot, np.array(draws), observed,
+                                               label(est_id, r.estimand), p, est_id)))
     return [Section("placebo", "Placebo distributions", blocks)] if blocks else []
 
 
@@ -379,8 +312,8 @@ def build_sections(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.Data
     figs = figs or FigureMaker()
     bayes, warnings = bayes_sections(inputs, figs)
     sections = [summary_section(inputs, figs), *tfp_section(inputs, figs),
-                comparison_section(comparison), figure_section(long, figs), *bayes,
+                comparison_section(comparison, long), figure_section(long, figs), *bayes,
                 *ml_sections(inputs, long, figs), *placebo_section(inputs, figs),
-                *analysis_sections(inputs, long),
+                *analysis_sections(inputs, long, figs), *settings_section(inputs, figs),
                 *tests_and_notes(inputs), provenance_section(inputs)]
     return [s for s in sections if s.blocks], warnings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -10,31 +10,24 @@ import pandas as pd
 from scipy import stats
 
 from ..constants import INTERVAL_PROB, MIN_TREATED_UNITS, PARADIGMS, SUMMARY_COLUMNS
+from .parts import (NOTE, WARNING, Facts, FrozenDict, Message, Part, Table, check_parts,
+                    frame_copy, readonly_array)
 
 TERM_COLUMNS = ("term", "estimate", "std_error", "lower", "upper", "p_value", "prob_positive")
 #: Optional per-term column: distinct treated units behind the term (NA when not known).
 N_TREATED = "n_treated"
 
 
-#: Notes beginning so are problems, shown with the warnings wherever notes are shown.
-WARNING_NOTE_PREFIXES = ("sampler diagnostics:",)
 #: How a warning is marked where warnings and notes share a column or list.
 WARNING_MARK = "warning: "
+#: The fields of an :class:`EffectResult`, in constructor order (they define the stored format).
+RESULT_FIELDS = ("method", "paradigm", "estimand", "table", "n_obs", "interval_prob",
+                 "interval_kind", "n_clusters", "tests", "vcov", "draws", "messages", "parts")
 
 
 def thin_note(n_treated: int) -> str:
     """The note of a term resting on fewer than :data:`MIN_TREATED_UNITS` treated units."""
     return f"rests on {n_treated} treated unit{'s' if n_treated != 1 else ''}"
-
-
-def is_warning_note(note: str) -> bool:
-    """Whether a sentence of ``info["notes"]`` reports a problem (:data:`WARNING_NOTE_PREFIXES`)."""
-    return str(note).startswith(WARNING_NOTE_PREFIXES)
-
-
-def _sentences(info: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = info.get(key, ()) if isinstance(info, Mapping) else ()
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value or ())
 
 
 @dataclass(frozen=True)
@@ -52,85 +45,153 @@ class TestResult:
     terms: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
+def _term_table(table: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in TERM_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"EffectResult table lacks columns {missing}")
+    columns = {c: table[c].to_numpy(copy=True) for c in TERM_COLUMNS}
+    columns["term"] = np.array([str(t) for t in columns["term"]], dtype=object)
+    given = table[N_TREATED] if N_TREATED in table.columns else [pd.NA] * len(table)
+    columns[N_TREATED] = pd.array(given, dtype="Int64")
+    return pd.DataFrame(columns)
+
+
 class EffectResult:
     """Estimates of one estimand (``ATT``, ``ATT_event``, ``ATT_by_<trait>`` ...) by one method.
 
-    ``table`` holds one row per term with the :data:`TERM_COLUMNS` and, optionally,
-    ``n_treated`` (distinct treated units behind the term; NA when not given); numbers that do
-    not belong to the paradigm are NaN (no p-value for a posterior, no posterior probability for
-    a Wald test). ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint
-    uncertainty. ``info["warnings"]`` holds sentences about problems a user must act on or that
-    make the numbers less trustworthy (terms resting on one treated unit, units or covariates
-    lost in a way that changes the estimand, failed fits); ``info["notes"]`` holds facts about
-    how the numbers were made (covariates used, defaults that differ from the reference).
-    Tables show both in their ``note`` column, warnings first and marked (:meth:`row_notes`);
-    the CLI prints warnings as warnings and notes as notes.
+    :attr:`table` holds one row per term with the :data:`TERM_COLUMNS` and ``n_treated``
+    (distinct treated units behind the term; NA when not given); numbers that do not belong to
+    the paradigm are NaN (no p-value for a posterior, no posterior probability for a Wald
+    test). ``vcov`` (frequentist) or ``draws`` (Bayesian, draws x terms) carry the joint
+    uncertainty. ``messages`` are :class:`~bayescity.results.parts.Message` objects: warnings
+    (problems a user must act on or that make the numbers less trustworthy: terms resting on one
+    treated unit, units or covariates lost in a way that changes the estimand, failed fits,
+    sampler diagnostics) and notes (facts about how the numbers were made: covariates used,
+    defaults that differ from the reference). ``parts`` are the typed, declared extras of
+    :mod:`~bayescity.results.parts` (settings, tables, diagnostics, distributions).
+
+    A result is immutable and hands out nothing its receiver could change it through:
+    :attr:`table` and the tables of parts are copies, ``vcov`` and ``draws`` read-only arrays.
+    :meth:`replace` returns a changed copy.
     """
 
-    method: str
-    paradigm: str
-    estimand: str
-    table: pd.DataFrame
-    n_obs: int
-    interval_prob: float = INTERVAL_PROB
-    interval_kind: str = "wald"
-    n_clusters: int | None = None
-    tests: tuple[TestResult, ...] = ()
-    vcov: np.ndarray | None = field(default=None, repr=False)
-    draws: np.ndarray | None = field(default=None, repr=False)
-    info: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = tuple(f"_{f}" for f in RESULT_FIELDS)
 
-    def __post_init__(self) -> None:
-        if self.paradigm not in PARADIGMS:
-            raise ValueError(f"paradigm must be one of {PARADIGMS}, got {self.paradigm!r}")
-        missing = [c for c in TERM_COLUMNS if c not in self.table.columns]
-        if missing:
-            raise ValueError(f"EffectResult table lacks columns {missing}")
-        columns = {c: self.table[c].to_numpy() for c in TERM_COLUMNS}
-        given = self.table[N_TREATED] if N_TREATED in self.table.columns else [pd.NA] * len(
-            self.table)
-        columns[N_TREATED] = pd.array(given, dtype="Int64")
-        object.__setattr__(self, "table", pd.DataFrame(columns))
+    def __init__(self, method: str, paradigm: str, estimand: str, table: pd.DataFrame,
+                 n_obs: int, interval_prob: float = INTERVAL_PROB, interval_kind: str = "wald",
+                 n_clusters: int | None = None, tests: Sequence[TestResult] = (),
+                 vcov: np.ndarray | None = None, draws: np.ndarray | None = None,
+                 messages: Sequence[Message] = (), parts: Sequence[Part] = ()):
+        if paradigm not in PARADIGMS:
+            raise ValueError(f"paradigm must be one of {PARADIGMS}, got {paradigm!r}")
+        messages = tuple(messages)
+        if not all(isinstance(m, Message) for m in messages):
+            raise TypeError("messages must be bayescity.results.parts.Message objects")
+        values = dict(method=str(method), paradigm=paradigm, estimand=str(estimand),
+                      table=_term_table(table), n_obs=int(n_obs),
+                      interval_prob=float(interval_prob), interval_kind=str(interval_kind),
+                      n_clusters=None if n_clusters is None else int(n_clusters),
+                      tests=tuple(tests),
+                      vcov=None if vcov is None else readonly_array(vcov),
+                      draws=None if draws is None else readonly_array(draws),
+                      messages=tuple(dict.fromkeys(messages)), parts=check_parts(parts))
+        for name, value in values.items():
+            object.__setattr__(self, f"_{name}", value)
+
+    # ------------------------------------------------------------------ fields (read-only)
+    method = property(lambda self: self._method)
+    paradigm = property(lambda self: self._paradigm)
+    estimand = property(lambda self: self._estimand)
+    n_obs = property(lambda self: self._n_obs)
+    interval_prob = property(lambda self: self._interval_prob)
+    interval_kind = property(lambda self: self._interval_kind)
+    n_clusters = property(lambda self: self._n_clusters)
+    tests = property(lambda self: self._tests)
+    vcov = property(lambda self: self._vcov)
+    draws = property(lambda self: self._draws)
+    messages = property(lambda self: self._messages)
+    parts = property(lambda self: self._parts)
 
     @property
+    def table(self) -> pd.DataFrame:
+        """The term table (a copy: changing it never changes the result)."""
+        return frame_copy(self._table)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("EffectResult is read-only; use .replace(...) for a changed copy")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def fields(self) -> dict[str, Any]:
+        """The constructor arguments of this result (tables and arrays as stored)."""
+        return {f: getattr(self, f"_{f}") for f in RESULT_FIELDS}
+
+    def replace(self, **changes: Any) -> "EffectResult":
+        """A copy with some fields changed (``parts`` and ``messages`` replace the old ones)."""
+        unknown = [k for k in changes if k not in RESULT_FIELDS]
+        if unknown:
+            raise TypeError(f"EffectResult has no field(s) {unknown}")
+        return EffectResult(**{**self.fields(), **changes})
+
+    def __reduce__(self):
+        return (_rebuild, (self.fields(),))
+
+    def __repr__(self) -> str:
+        return (f"EffectResult(method={self.method!r}, estimand={self.estimand!r}, "
+                f"terms={len(self._table)}, interval_kind={self.interval_kind!r})")
+
+    # ------------------------------------------------------------------ parts
+    def part(self, name: str) -> Part | None:
+        """The part declared as ``name`` (see :data:`~bayescity.results.parts.DECLARED`), or
+        None when this result has none."""
+        return next((p for p in self._parts if p.name == name), None)
+
+    def facts(self, name: str = "settings") -> Mapping[str, Any]:
+        """The values of the :class:`~bayescity.results.parts.Facts` part ``name`` (empty when
+        absent), read-only."""
+        p = self.part(name)
+        return p.values if isinstance(p, Facts) else FrozenDict()
+
+    def part_frame(self, name: str) -> pd.DataFrame | None:
+        """A copy of the table of the Table part ``name``, or None."""
+        p = self.part(name)
+        return p.frame if isinstance(p, Table) else None
+
+    # ------------------------------------------------------------------ views
+    @property
     def terms(self) -> list[str]:
-        return list(self.table["term"])
+        return list(self._table["term"])
 
     def summary(self) -> pd.DataFrame:
         """The canonical long table: one row per term, columns :data:`SUMMARY_COLUMNS`."""
-        out = self.table.copy()
+        out = self._table.copy()
         out.insert(0, "estimand", self.estimand)
         out.insert(0, "paradigm", self.paradigm)
         out.insert(0, "method", self.method)
         out["interval_prob"] = self.interval_prob
         out["interval_kind"] = self.interval_kind
         out["n_obs"] = self.n_obs
-        out[N_TREATED] = self.treated_units().array
         return out.loc[:, list(SUMMARY_COLUMNS)]
 
     def treated_units(self) -> pd.Series:
-        """``n_treated`` per term (NA where unknown, e.g. a result stored by an older version)."""
-        if N_TREATED in self.table.columns:
-            return self.table[N_TREATED]
-        return pd.Series(pd.array([pd.NA] * len(self.table), dtype="Int64"))
+        """``n_treated`` per term (NA where unknown)."""
+        return self._table[N_TREATED].copy()
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """The facts of ``info["notes"]`` (without the notes :func:`is_warning_note` marks)."""
-        return tuple(n for n in _sentences(self.info, "notes") if not is_warning_note(n))
+        """The sentences of the result's notes."""
+        return tuple(m.text for m in self._messages if m.severity == NOTE)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """The sentences of ``info["warnings"]``, then the notes that report a problem
-        (:data:`WARNING_NOTE_PREFIXES`, e.g. sampler diagnostics breaches)."""
-        moved = tuple(n for n in _sentences(self.info, "notes") if is_warning_note(n))
-        return tuple(dict.fromkeys((*_sentences(self.info, "warnings"), *moved)))
+        """The sentences of the result's warnings."""
+        return tuple(m.text for m in self._messages if m.severity == WARNING)
 
     def thin_terms(self) -> list[str]:
-        """Terms resting on fewer than :data:`~bayescity.constants.MIN_TREATED_UNITS` treated units."""
-        n = self.treated_units()
-        return list(self.table.loc[n.notna() & (n < MIN_TREATED_UNITS), "term"])
+        """Terms resting on fewer than :data:`~bayescity.constants.MIN_TREATED_UNITS` treated
+        units."""
+        n = self._table[N_TREATED]
+        return list(self._table.loc[n.notna() & (n < MIN_TREATED_UNITS), "term"])
 
     def row_notes(self) -> list[str]:
         """One note per term: the warnings first, each marked ``warning:`` (the term's own flag,
@@ -138,7 +199,7 @@ class EffectResult:
         joined by "; " ("" when there is nothing to say)."""
         warned = [WARNING_MARK + w for w in self.warnings]
         out = []
-        for n in self.treated_units():
+        for n in self._table[N_TREATED]:
             own = [WARNING_MARK + thin_note(int(n))] if pd.notna(n) and n < MIN_TREATED_UNITS \
                 else []
             out.append("; ".join([*own, *warned, *self.notes]))
@@ -161,13 +222,68 @@ class EffectResult:
 
     def row(self, term: str | int) -> pd.Series:
         """The row of one term (``"overall"``, a level, an event time ...)."""
-        hit = self.table[self.table["term"] == str(term)]
+        hit = self._table[self._table["term"] == str(term)]
         if hit.empty:
-            raise KeyError(f"term {term!r} not in {self.estimand} of {self.method}; terms: {self.terms}")
-        return hit.iloc[0]
+            raise KeyError(f"term {term!r} not in {self.estimand} of {self.method}; terms: "
+                           f"{self.terms}")
+        return hit.iloc[0].copy()
 
     def estimate(self, term: str | int = "overall") -> float:
         return float(self.row(term)["estimate"])
+
+    # ------------------------------------------------------------------ conversions
+    def to_xarray(self):
+        """The result as an :class:`xarray.Dataset` along ``term``: the table's columns as
+        variables, ``draws`` (Bayesian) as ``draws(draw, term)`` and ``vcov`` as
+        ``vcov(term, term_)``, with the method, estimand and interval as attributes."""
+        import xarray as xr
+
+        table = self._table.set_index("term")
+        data = {c: ("term", table[c].to_numpy(dtype=float)) for c in table.columns}
+        if self._draws is not None:
+            data["draws"] = (("draw", "term"), np.asarray(self._draws))
+        if self._vcov is not None and np.ndim(self._vcov) == 2:
+            data["vcov"] = (("term", "term_"), np.asarray(self._vcov))
+        coords = {"term": list(table.index)}
+        if "vcov" in data:
+            coords["term_"] = list(table.index)
+        return xr.Dataset(data, coords=coords,
+                          attrs={"method": self.method, "paradigm": self.paradigm,
+                                 "estimand": self.estimand, "interval_prob": self.interval_prob,
+                                 "interval_kind": self.interval_kind, "n_obs": self.n_obs})
+
+    def to_inference_data(self):
+        """The posterior draws of a Bayesian result as ArviZ InferenceData: one variable named
+        after the estimand with dims ``(chain, draw, term)`` (chains as the sampler ran them,
+        from the ``sampler`` part), for ArviZ's summaries and plots. Raises ValueError for a
+        result without draws."""
+        if self._draws is None:
+            raise ValueError(f"{self.method} {self.estimand}: no posterior draws (a "
+                             f"{self.paradigm} result); use to_xarray()")
+        import arviz as az
+
+        draws = np.asarray(self._draws)
+        chains = int(self.facts("sampler").get("chains") or 1)
+        if chains < 1 or draws.shape[0] % chains:
+            chains = 1
+        arr = draws.reshape(chains, draws.shape[0] // chains, draws.shape[1])
+        return az.from_dict(posterior={self.estimand: arr},
+                            coords={"term": self.terms}, dims={self.estimand: ["term"]},
+                            attrs={"method": self.method, "interval_kind": self.interval_kind})
+
+    def _repr_html_(self) -> str:
+        head = (f"<p><b>{self.method}</b>: {self.estimand} ({self.paradigm}; "
+                f"{self.interval_prob:.0%} {self.interval_kind} intervals; n_obs {self.n_obs})"
+                "</p>")
+        body = self._table.to_html(index=False, float_format=lambda x: f"{x:.4f}",
+                                   na_rep="")
+        told = [f"<li>warning: {w}</li>" for w in self.warnings]
+        told += [f"<li>note: {n}</li>" for n in self.notes]
+        return head + body + (f"<ul>{''.join(told)}</ul>" if told else "")
+
+
+def _rebuild(fields: dict[str, Any]) -> EffectResult:
+    return EffectResult(**fields)
 
 
 def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,

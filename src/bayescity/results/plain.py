@@ -2,17 +2,15 @@
 
 A *bundle* is a folder holding
 
-* ``results.json`` -- every result's fields and ``info`` as strict JSON, the list of the other
-  files with their SHA-256, and a checksum of its own content;
+* ``results.json`` -- every result's fields, messages and parts (:mod:`.parts`) as strict JSON,
+  the list of the other files with their SHA-256, and a checksum of its own content;
 * ``tables.parquet`` -- the term tables of all results (column ``_result`` says whose row);
-* ``a<k>.npy`` -- arrays (``vcov``, ``draws``, arrays in ``info``), read with
-  ``allow_pickle=False``;
-* ``f<k>.parquet`` -- DataFrames and Series from ``info``.
+* ``a<k>.npy`` -- arrays (``vcov``, ``draws``, distributions), read with ``allow_pickle=False``;
+* ``f<k>.parquet`` -- the tables of Table and Diagnostics parts.
 
 Nothing here unpickles or evaluates: a file that is not what it claims to be raises
-:class:`BundleError`, which callers treat as "not stored". Values in ``info`` that are not plain
-data (see :class:`~bayescity.results.effect.EffectResult`) are kept as their ``repr`` text with a
-warning, so a result can always be stored.
+:class:`BundleError`, which callers treat as "not stored". Every part is one of the declared
+types, so every result can be stored and read back as it was.
 """
 
 from __future__ import annotations
@@ -21,22 +19,31 @@ import dataclasses
 import hashlib
 import json
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .effect import EffectResult, TestResult
+from .effect import RESULT_FIELDS, EffectResult, TestResult
+from .parts import PART_TYPES, Message, Part, Table, declaration
 
 FORMAT = "bayescity-results"
-VERSION = 1
-#: Version of what a stored fit means: the bundle layout above, the info keys and tables the
-#: estimators keep and the posterior file. It is part of every model-store key, so a fit stored
-#: in an older format is a miss and refitted, never read as if it were current. Bump it with
-#: any change that makes an older stored fit mean something else.
-RESULTS_FORMAT = 2
+#: Version of the bundle layout above.
+VERSION = 2
+def results_format() -> str:
+    """What a stored fit means: the bundle layout's version and a digest of the fields of a
+    result and of its tests and of the declared parts
+    (:data:`~bayescity.results.parts.DECLARED`), computed from the declarations."""
+    spec = {"result": list(RESULT_FIELDS), "test": [f.name for f in dataclasses.fields(TestResult)],
+            **declaration()}
+    return f"{VERSION}-" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+#: :func:`results_format` of this version. It is part of every model-store key, so a fit stored
+#: under other declarations is a miss and refitted, never read as if it meant the same.
+RESULTS_FORMAT = results_format()
+_PART_TYPES = {t.kind: t for t in PART_TYPES}
 INDEX = "results.json"
 TABLES = "tables.parquet"
 _ROW = "_result"
@@ -44,10 +51,6 @@ _ROW = "_result"
 
 class BundleError(ValueError):
     """A results bundle that is missing, truncated, altered or not a bundle at all."""
-
-
-class PlainDataWarning(UserWarning):
-    """A value in ``info`` that is not plain data was stored as its text."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -88,6 +91,7 @@ class _Writer:
         return name
 
     def encode(self, value: Any, where: str) -> Any:
+        """Plain data as strict JSON (non-finite floats and tuples tagged)."""
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, (bool, np.bool_)):
@@ -98,48 +102,29 @@ class _Writer:
             v = float(value)
             return v if math.isfinite(v) else {"$float": repr(v)}
         if isinstance(value, Mapping):
-            return self._mapping(value, where)
-        if isinstance(value, list):
+            return {"$dict": [[str(k), self.encode(v, f"{where}[{k!r}]")]
+                              for k, v in value.items()]}
+        if isinstance(value, (list, tuple)):
             return [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
-        if isinstance(value, TestResult):
-            return {"$test": self.encode(dataclasses.asdict(value), where)}
         if isinstance(value, np.ndarray):
-            return self._ndarray(value, where)
-        if isinstance(value, (pd.DataFrame, pd.Series)):
-            return self._pandas(value, where)
-        return self._text(value, where)
+            return {"$array": self.array(value)}
+        raise TypeError(f"{where}: {type(value).__name__} cannot be stored")
 
-    def _mapping(self, value: Mapping, where: str) -> Any:
-        if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}
-        return {"$dict": [[self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
-                          for k, v in value.items()]}
+    def part(self, part: Part, where: str) -> dict[str, Any]:
+        where = f"{where} part {part.name!r}"
+        if isinstance(part, Table):
+            frame = _with_index(part.frame)
+            args = [part.name, {"$frame": self.frame(frame.set_axis(
+                [f"c{i}" for i in range(frame.shape[1])], axis=1)),
+                "labels": [str(c) for c in frame.columns]}]
+        else:
+            args = [self.encode(a, where) for a in part._args()]
+        return {"kind": part.kind, "args": args}
 
-    def _ndarray(self, arr: np.ndarray, where: str) -> Any:
-        if arr.dtype.hasobject:
-            flat = list(arr.ravel())
-            return {"$objects": self.encode(flat, where), "shape": list(arr.shape)}
-        return {"$array": self.array(arr)}
 
-    def _pandas(self, obj: pd.DataFrame | pd.Series, where: str) -> Any:
-        is_series = isinstance(obj, pd.Series)
-        df = obj.to_frame("value") if is_series else obj
-        labels = list(df.columns)
-        try:
-            name = self.frame(df.set_axis([f"c{i}" for i in range(len(labels))], axis=1))
-        except (TypeError, ValueError, ImportError) as exc:  # pyarrow cannot hold it
-            self.files.pop()
-            return self._text(obj, where, reason=str(exc))
-        out = {"$series" if is_series else "$frame": name}
-        out["labels"] = self.encode(obj.name if is_series else labels, where)
-        return out
-
-    def _text(self, value: Any, where: str, reason: str = "") -> Any:
-        warnings.warn(f"{where} holds a {type(value).__name__}, not plain data; stored as its "
-                      f"text{': ' + reason if reason else ''}", PlainDataWarning, stacklevel=4)
-        return {"$repr": repr(value)[:4000]}
+def _with_index(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a named or labelled index as its first column (a plain range is dropped)."""
+    return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
 
 
 def write_results(results: list[EffectResult], folder: str | Path) -> list[str]:
@@ -148,21 +133,23 @@ def write_results(results: list[EffectResult], folder: str | Path) -> list[str]:
     w = _Writer(folder)
     entries, tables = [], []
     for i, r in enumerate(results):
-        entry = {}
-        for f in dataclasses.fields(EffectResult):
-            value = getattr(r, f.name)
-            if f.name == "table":
-                tables.append(value.assign(**{_ROW: i}))
-            elif f.name == "tests":
-                entry["tests"] = [w.encode(dataclasses.asdict(t), f"tests[{j}]")
-                                  for j, t in enumerate(value)]
-            else:
-                entry[f.name] = w.encode(value, f"{r.method}/{r.estimand} {f.name}")
+        where = f"{r.method}/{r.estimand}"
+        values = r.fields()
+        entry = {k: w.encode(v, f"{where} {k}") for k, v in values.items()
+                 if k not in ("table", "tests", "messages", "parts", "vcov", "draws")}
+        for k in ("vcov", "draws"):
+            entry[k] = None if values[k] is None else {"$array": w.array(np.asarray(values[k]))}
+        entry["tests"] = [w.encode(dataclasses.asdict(t), f"{where} tests[{j}]")
+                          for j, t in enumerate(r.tests)]
+        entry["messages"] = [[m.text, m.severity] for m in r.messages]
+        entry["parts"] = [w.part(p, where) for p in r.parts]
+        tables.append(r.table.assign(**{_ROW: i}))
         entries.append(entry)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({_ROW: []})
     table.to_parquet(folder / TABLES, engine="pyarrow", index=False)
     files = {name: sha256_file(folder / name) for name in [TABLES, *w.files]}
-    doc = {"format": FORMAT, "version": VERSION, "files": files, "results": entries}
+    doc = {"format": FORMAT, "version": VERSION, "results_format": RESULTS_FORMAT,
+           "files": files, "results": entries}
     doc["checksum"] = canonical_checksum(doc)
     (folder / INDEX).write_text(json.dumps(doc, indent=1, allow_nan=False), encoding="utf-8")
     return [INDEX, *files]
@@ -184,41 +171,24 @@ class _Reader:
         if not isinstance(value, dict):
             return value
         tags = [k for k in value if k.startswith("$")]
-        if not tags:
-            return {k: self.decode(v) for k, v in value.items()}
+        if len(tags) != 1:
+            raise BundleError(f"untagged mapping {sorted(value)!r}")
         tag = tags[0]
         if tag == "$float":
             return float(value[tag])
-        if tag == "$tuple":
-            return tuple(self.decode(v) for v in value[tag])
         if tag == "$dict":
-            return {_hashable(self.decode(k)): self.decode(v) for k, v in value[tag]}
-        if tag == "$test":
-            return TestResult(**self.decode(value[tag]))
+            return {str(k): self.decode(v) for k, v in value[tag]}
         if tag == "$array":
             return np.load(self._path(value[tag]), allow_pickle=False)
-        if tag == "$objects":
-            flat = self.decode(value[tag])
-            arr = np.empty(len(flat), dtype=object)
-            for j, v in enumerate(flat):
-                arr[j] = v
-            return arr.reshape(value["shape"])
-        if tag in ("$frame", "$series"):
-            return self._pandas(value, tag)
-        if tag == "$repr":
-            return str(value[tag])
+        if tag == "$frame":
+            df = pd.read_parquet(self._path(value[tag]), engine="pyarrow")
+            return df.set_axis([str(c) for c in value["labels"]], axis=1)
         raise BundleError(f"unknown tag {tag!r}")
 
-    def _pandas(self, value: dict, tag: str) -> pd.DataFrame | pd.Series:
-        df = pd.read_parquet(self._path(value[tag]), engine="pyarrow")
-        labels = self.decode(value["labels"])
-        if tag == "$series":
-            return df.iloc[:, 0].rename(labels)
-        return df.set_axis([_hashable(c) for c in labels], axis=1)
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
+    def part(self, entry: Any) -> Part:
+        if not isinstance(entry, dict) or entry.get("kind") not in _PART_TYPES:
+            raise BundleError(f"not a part: {str(entry)[:80]!r}")
+        return _PART_TYPES[entry["kind"]](*[self.decode(a) for a in entry["args"]])
 
 
 def read_index(folder: str | Path) -> dict[str, Any]:
@@ -232,8 +202,9 @@ def read_index(folder: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BundleError(f"{path}: not a {FORMAT} file")
-    if doc.get("version") != VERSION:
-        raise BundleError(f"{path}: format version {doc.get('version')!r}, expected {VERSION}")
+    if doc.get("version") != VERSION or doc.get("results_format") != RESULTS_FORMAT:
+        raise BundleError(f"{path}: results format {doc.get('results_format')!r} (version "
+                          f"{doc.get('version')!r}), expected {RESULTS_FORMAT}")
     if doc.get("checksum") != canonical_checksum(doc):
         raise BundleError(f"{path}: content does not match its checksum (altered?)")
     return doc
@@ -270,8 +241,13 @@ def read_results(folder: str | Path) -> list[EffectResult]:
 
 
 def _result(reader: _Reader, tables: pd.DataFrame, i: int, entry: dict) -> EffectResult:
-    kwargs = {k: reader.decode(v) for k, v in entry.items() if k != "tests"}
-    kwargs["tests"] = tuple(TestResult(**reader.decode(t)) for t in entry.get("tests", []))
+    special = ("tests", "messages", "parts")
+    kwargs = {k: reader.decode(v) for k, v in entry.items() if k not in special}
+    kwargs["tests"] = tuple(TestResult(**{k: tuple(v) if isinstance(v, list) else v
+                                          for k, v in reader.decode(t).items()})
+                            for t in entry.get("tests", []))
+    kwargs["messages"] = tuple(Message(text, severity) for text, severity in entry["messages"])
+    kwargs["parts"] = tuple(reader.part(p) for p in entry["parts"])
     rows = tables[tables[_ROW] == i].drop(columns=_ROW).reset_index(drop=True)
     kwargs["table"] = rows.astype({"term": str})
     return EffectResult(**kwargs)

@@ -12,7 +12,7 @@ columns are built, and every problem is a :class:`PanelError` naming the column 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
 import numpy as np
@@ -20,7 +20,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data.errors import PanelError, Problem
-from .capital import DEPRECIATION
+from .accounting import solow_residual
+from .capital import DEPRECIATION, perpetual_inventory
+from .malmquist import malmquist
+from ..data.io import read_table
+from ..data.loader import load_panel
 
 CHANGE_MEASURES = ("effch", "techch", "pech", "sech", "tfpch")
 
@@ -127,8 +131,6 @@ def _cumulative(table: pd.DataFrame, unit: str, time: str) -> np.ndarray:
 def _build(frame: pd.DataFrame, name: str, spec, unit: str, time: str,
            source: str) -> tuple[np.ndarray, tuple[str, ...], str]:
     """Values of one derived column, the method's notes and a description."""
-    from . import malmquist, perpetual_inventory, solow_residual
-
     if spec.method == "perpetual_inventory":
         res = perpetual_inventory(frame, unit=unit, time=time, investment=spec.investment,
                                   depreciation=spec.depreciation, deflator=spec.deflator,
@@ -171,9 +173,6 @@ def derive_columns(frame: pd.DataFrame, *, unit: str, time: str, specs: dict,
 def load_derived_panel(source: str, derive: dict, **load_kwargs):
     """Read ``source``, derive the columns, and build the Panel from the result
     (``load_kwargs`` are :func:`bayescity.load_panel`'s keywords)."""
-    from ..data.io import read_table
-    from ..data.loader import load_panel
-
     frame = read_table(source, sheet=load_kwargs.get("sheet"), encoding=load_kwargs.get("encoding"))
     derived = derive_columns(frame, unit=load_kwargs["unit"], time=load_kwargs["time"],
                              specs=derive, source=str(source))
@@ -181,7 +180,7 @@ def load_derived_panel(source: str, derive: dict, **load_kwargs):
         panel = load_panel(derived.frame, **load_kwargs)
     except PanelError as exc:
         raise PanelError(str(source), exc.problems) from None
-    return replace(panel, source=str(source), notes=(*derived.notes, *panel.notes))
+    return panel.replace(source=str(source), notes=(*derived.notes, *panel.notes))
 
 
 SUMMARY_COLUMNS = ("column", "by", "level", "time", "n", "mean", "geo_mean", "std", "min", "p10",

@@ -5,7 +5,7 @@ of ``y = unit + period + X beta + Z theta + e`` integrated over them depends on 
 through ``A = Z'MZ``, ``b = Z'My`` and ``y'My`` with ``M`` the annihilator of the fixed effects
 and covariates, and on the residual degrees of freedom ``n - rank[FE, X]`` (Lindley & Smith
 1972; the Bayesian counterpart of Frisch & Waugh 1933 / Lovell 1963). The demeaning is the one of
-:func:`bayescity.estimators.freq.fe_ols.demean` (closed form on a balanced panel, pyfixest's
+:func:`bayescity.estimators.core.fe_ols.demean` (closed form on a balanced panel, pyfixest's
 alternating projections otherwise); the covariates are then partialled out through an
 orthonormal basis of their demeaned columns.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..freq.fe_ols import demean
+from ..core.fe_ols import demean
 
 #: Columns demeaned at a time: bounds the temporaries of the within transform.
 CHUNK_ENTRIES = 4_000_000

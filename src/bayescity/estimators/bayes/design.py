@@ -35,8 +35,8 @@ import pandas as pd
 from scipy import sparse
 
 from ...data.panel import COHORT, TREAT, Panel
-from ..freq.common import always_treated_note
-from ..freq.es_common import drop_always_treated
+from ..core.controls import drop_always_treated
+from ..core.covariates import always_treated_note
 from .absorb import Absorber, CrossProducts, cross_products, make_absorber
 from .components import Component, cell_blocks, city_block, place
 from .serial import SerialCorrelation, lag_rows, serial_model

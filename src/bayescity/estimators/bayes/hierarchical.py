@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ...constants import INTERVAL_PROB
-from ...data.panel import TREAT, Panel
+from ...data.panel import Panel
 from ...diagnostics import breach_notes
 from ...estimands import Aggregation, to_effect_result
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
-from ..freq.common import covariate_report, sentences
-from ..freq.es_common import covariates_of, with_trend_controls
+from ...results.parts import Diagnostics, Facts, Table, notes as note, warnings as warn
+from ..core import params as P
+from ..core.base import Estimator, Fitted, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.covariates import covariate_report, sentences
 from ..registry import register
 from . import checks
 from .design import VARIANTS, error_model, treatment_design
@@ -22,6 +25,17 @@ from .posterior import probability_tests
 from .priors import PriorError, parse_priors
 from .sampling import LIKELIHOODS, SAMPLERS, Fit, Settings, fit_design
 from .serial import ERRORS
+from .idata import estimand_arrays, parameter_arrays
+
+
+@dataclass(frozen=True, eq=False)
+class HierarchicalState:
+    """What a fit keeps: the treatment design (``design_``), the posterior as ArviZ
+    InferenceData (``idata_``) and the error model (``serial_``: AR(1) rho)."""
+
+    design: Any
+    idata: Any
+    serial: Any
 
 
 @register("hierarchical_did")
@@ -52,8 +66,39 @@ class HierarchicalDID(Estimator):
     """
 
     paradigm = "bayesian"
-    param_choices = {"variant": VARIANTS, "sampler": SAMPLERS, "likelihood": LIKELIHOODS,
-                     "parameterization": PARAMETERIZATIONS, "errors": ERRORS}
+    params = {"by": P.Spec("trait", "trait(s) whose levels get partially pooled effects "
+                                    "(ATT_by_<trait>)", none=True, many=True, role="by"),
+              "by_bins": P.BY_BINS,
+              "variant": P.Spec("choice", "hierarchical (partial pooling), unpooled (no "
+                                          "borrowing across levels) or static (one effect per "
+                                          "level)", choices=VARIANTS),
+              "city_effects": P.Spec("bool", "add a partially pooled effect per treated city "
+                                             "(CATE)"),
+              "likelihood": P.Spec("choice", "normal, or student_t (NUTS samplers)",
+                                   choices=LIKELIHOODS),
+              "errors": P.Spec("choice", "ar1: AR(1) errors within each city; iid: independent "
+                                         "years", choices=ERRORS),
+              "covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "priors": P.Spec("mapping", "prior scales in outcome standard deviations (keys: "
+                                          "see the priors reference)", none=True),
+              "sampler": P.Spec("choice", "gibbs (blocked conjugate sampler) or NUTS through "
+                                          "numpyro, nutpie or pymc", choices=SAMPLERS),
+              "chains": P.Spec("int", "chains", low=1),
+              "draws": P.Spec("int", "draws per chain; null: 2,000 for gibbs, 1,000 for NUTS",
+                              low=4, none=True),
+              "tune": P.Spec("int", "warm-up draws per chain; null: 500 for gibbs, 1,000 for "
+                                    "NUTS", low=0, none=True),
+              "target_accept": P.Spec("prob", "NUTS target acceptance rate"),
+              "parameterization": P.Spec("choice", "NUTS parameterisation of the effects; "
+                                                   "null: marginal for the normal likelihood, "
+                                                   "noncentered otherwise",
+                                         choices=PARAMETERIZATIONS, none=True),
+              "prior_predictive": P.Spec("bool", "run the prior predictive check"),
+              "posterior_predictive": P.Spec("bool", "run the posterior predictive check"),
+              "prior_sensitivity": P.Spec("bool", "refit with every prior scale halved and "
+                                                  "doubled"),
+              "loo": P.Spec("bool", "compare the variants by PSIS-LOO"),
+              "interval_prob": P.INTERVAL_PROB, "random_state": P.RANDOM_STATE}
     smoke_params = {"chains": 2, "draws": 150, "tune": 100}
 
     def __init__(self, by: str | Sequence[str] | None = None, by_bins: str | int | None = None,
@@ -91,16 +136,6 @@ class HierarchicalDID(Estimator):
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:
-        for name, low in (("chains", 1), ("draws", 4), ("tune", 0)):
-            value = getattr(self, name)
-            if value is None and name != "chains":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ParamError(f"{name}: expected an integer >= {low}, got {value!r}")
-        if not 0 < float(self.target_accept) < 1:
-            raise ParamError(f"target_accept: expected a number in (0, 1), got {self.target_accept!r}")
-        if not 0 < float(self.interval_prob) < 1:
-            raise ParamError(f"interval_prob: expected a number in (0, 1), got {self.interval_prob!r}")
         if self.sampler == "gibbs" and self.likelihood != "normal":
             raise ParamError("sampler: gibbs samples the normal likelihood only; use numpyro, "
                              "nutpie or pymc with likelihood: student_t")
@@ -125,10 +160,8 @@ class HierarchicalDID(Estimator):
                              f"got {self.by!r}")
         return tuple(by)
 
-    def check_panel(self, panel: Panel) -> None:
+    def _check_panel(self, panel: Panel) -> None:
         self._prepare(panel)
-        if not (panel.frame[TREAT] == 0).any() or not (panel.frame[TREAT] == 1).any():
-            raise ParamError("the panel needs treated and untreated city-years")
 
     def _prepare(self, panel: Panel) -> tuple[Panel, tuple[str, ...], list[str]]:
         """The panel with binned ``by`` traits and trend controls, the traits and covariates."""
@@ -166,33 +199,34 @@ class HierarchicalDID(Estimator):
             return self.parameterization
         return "marginal" if self.likelihood == "normal" else "noncentered"
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
+    def _fit(self, panel: Panel) -> Fitted:
         from threadpoolctl import threadpool_limits
 
         # The matrices are small: OpenBLAS threads only contend with the sampler's own threads.
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit_panel(panel)
 
-    def _fit_panel(self, panel: Panel) -> list[EffectResult]:
+    def _fit_panel(self, panel: Panel) -> Fitted:
         used, by, covariates = self._prepare(panel)
         priors = parse_priors(self.priors)
         seeds = np.random.SeedSequence(self.random_state).spawn(3)
-        self.serial_ = error_model(used, covariates, self.errors)
+        serial = error_model(used, covariates, self.errors)
         design = treatment_design(used, by=by, variant=self.variant,
                                   city_effects=bool(self.city_effects), covariates=covariates,
-                                  rho=self.serial_.rho)
+                                  rho=serial.rho)
         fit = fit_design(design, priors, self._settings(), seeds[0])
-        extras = self._checks(fit, priors, seeds, used, by, covariates)
+        extras = self._checks(fit, priors, seeds, used, by, covariates, serial.rho)
         requested = list(panel.covariates if self.covariates is None else self.covariates)
         report, note, warning = covariate_report(requested, design.covariates_kept, used.frame,
                                                  unit=panel.unit, time=panel.time,
                                                  default=self.covariates is None)
-        extras.update(report, notes=sentences(note, *design.notes, self.serial_.note or None),
-                      warnings=sentences(warning) + extras["warnings"])
-        self.design_, self.idata_ = design, fit.idata
-        return [self._result(agg, fit, extras) for agg in fit.aggregations]
+        extras.update(report, notes=sentences(note, *design.notes, serial.note or None),
+                      warnings=sentences(warning) + extras["warnings"], errors=serial.as_dict())
+        results = tuple(self._result(agg, fit, extras) for agg in fit.aggregations)
+        return Fitted(results, HierarchicalState(design=design, idata=fit.idata, serial=serial))
 
-    def _checks(self, fit: Fit, priors, seeds, panel: Panel, by, covariates) -> dict[str, Any]:
+    def _checks(self, fit: Fit, priors, seeds, panel: Panel, by, covariates,
+                rho: float) -> dict[str, Any]:
         """Requested model checks: tables by estimand, notes, and InferenceData groups."""
         out: dict[str, Any] = {"warnings": ()}
         rng = np.random.default_rng(seeds[1])
@@ -213,18 +247,19 @@ class HierarchicalDID(Estimator):
             out["warnings"] += checks.sensitivity_notes(out["prior_sensitivity"])
         if self.loo:
             out["loo"], notes = checks.loo_compare(self._variant_fits(fit, priors, seeds, panel,
-                                                                      by, covariates))
+                                                                      by, covariates, rho))
             out["warnings"] += notes
         return out
 
-    def _variant_fits(self, fit: Fit, priors, seeds, panel, by, covariates) -> dict[str, Any]:
+    def _variant_fits(self, fit: Fit, priors, seeds, panel, by, covariates,
+                      rho: float) -> dict[str, Any]:
         """InferenceData of every variant (this fit's own included) for PSIS-LOO."""
         out = {self.variant: fit.idata}
         for variant in VARIANTS:
             if variant not in out:
                 design = treatment_design(panel, by=by, variant=variant,
                                           city_effects=bool(self.city_effects),
-                                          covariates=covariates, rho=self.serial_.rho)
+                                          covariates=covariates, rho=rho)
                 out[variant] = fit_design(design, priors, self._settings(), seeds[2]).idata
         return out
 
@@ -236,21 +271,24 @@ class HierarchicalDID(Estimator):
             warnings = (diag.sampler_notes + breach_notes(model_rows) + warnings
                         + extras["warnings"])
             notes = extras["notes"]
-        info = {"notes": notes, "warnings": warnings, "diagnostics": diag.table,
-                "sampler": self._sampler_info(fit),
-                "priors": {**parse_priors(self.priors).as_dict(), "outcome_sd": fit.design.scale},
-                "variant": fit.design.variant, "errors": self.serial_.as_dict(),
-                "covariates_used": extras["covariates_used"],
-                "covariates_dropped": extras["covariates_dropped"]}
+        settings = {"covariates_used": extras["covariates_used"],
+                    "covariates_dropped": extras["covariates_dropped"]}
+        model = {"variant": fit.design.variant, "likelihood": self.likelihood,
+                 "errors": extras["errors"], "priors": parse_priors(self.priors).as_dict(),
+                 "outcome_sd": fit.design.scale}
+        parts = [Diagnostics("diagnostics", diag.table),
+                 Facts("sampler", self._sampler_info(fit)), Facts("model", model)]
         for key in ("prior_predictive", "ppc", "prior_sensitivity", "loo"):
             if key in extras:
                 table = extras[key]
-                info[key] = (table[table["estimand"] == agg.estimand].reset_index(drop=True)
-                             if "estimand" in table.columns else table)
+                parts.append(Table(key, table[table["estimand"] == agg.estimand]
+                                   .reset_index(drop=True) if "estimand" in table.columns
+                                   else table))
         return to_effect_result(agg, method=self.method, paradigm="bayesian",
                                 n_obs=fit.design.n_used, interval_prob=float(self.interval_prob),
                                 interval_kind="equal_tailed", tests=probability_tests(agg),
-                                info=info)
+                                settings=settings, parts=parts,
+                                messages=warn(*warnings) + note(*notes))
 
     def _sampler_info(self, fit: Fit) -> dict[str, Any]:
         d = fit.draws
@@ -282,7 +320,6 @@ def _add_prior_groups(fit: Fit, draws, aggs, reps) -> None:
     """The prior group (parameters and estimands) and the prior predictive replicates."""
     import arviz as az
 
-    from .idata import estimand_arrays, parameter_arrays
 
     params = parameter_arrays(fit.design, draws)
     est, dims, coords = estimand_arrays(fit.design, aggs, 1, draws.n_draws)

@@ -20,6 +20,7 @@ import numpy as np
 from .design import TreatmentDesign
 from .model import absorbed_model, explicit_model, scale_name, theta_name
 from .priors import Priors
+from .gibbs import conditional_effects
 
 NUTS_SAMPLERS = ("numpyro", "nutpie", "pymc")
 DEVICE_FLAG = "--xla_force_host_platform_device_count"
@@ -129,8 +130,6 @@ def posterior_scales(design: TreatmentDesign, post) -> np.ndarray:
 def completed_draws(design: TreatmentDesign, priors: Priors, idata, sampler: str,
                     sampling_time: float, seed: np.random.SeedSequence) -> Draws:
     """Draws of the marginal model completed with exact conditional draws of the effects."""
-    from .gibbs import conditional_effects
-
     post = idata.posterior
     chains, n = post.sizes["chain"], post.sizes["draw"]
     scales, sigma = posterior_scales(design, post), np.asarray(post["sigma"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -13,65 +14,24 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
 from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influence_vcov,
                                     second_stage_overall)
-from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
+from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...progress import track
 from ...results.effect import EffectResult, wald_test
-from ..base import ParamError, resolve_by
-from ..checks import check_bool, check_int, check_window
+from ...results.parts import Facts, Message, notes, warnings
+from ..core import params as P
+from ..core.base import Fitted, ParamError, resolve_by
+from ..core.checks import check_window
+from ..core.cohorts import (drop_small_cohorts, one_unit_cohort_note, one_unit_cohorts,
+                            prepare_sample, small_cohort_note, unit_values)
+from ..core.covariates import covariate_note, sentences
+from ..core.cs_drdid import EST_METHODS
+from ..core.cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
 from ..registry import register
-from .common import FreqEstimator, covariate_note, sentences
-from .cs_drdid import EST_METHODS
-from .cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
+from .common import FreqEstimator
 
 #: Interval kinds of the multiplier bootstrap.
 BANDS = ("uniform", "pointwise")
-
-def prepare_sample(panel: Panel, control_group: str
-                   ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """The estimation sample: a balanced panel without units treated in the first period, with
-    the notes and warnings that say what was left out.
-
-    As R ``did``: units treated in the first period have no pre-period and are dropped (a
-    note); units not observed in every period are dropped (a warning: the sample shrinks); with
-    ``not_yet_treated`` controls and no never-treated units, periods from the last cohort's
-    first treated period on are dropped and that cohort serves as never treated (a warning: the
-    ATT no longer covers those periods and that cohort).
-    """
-    frame, notes, warnings = panel.data, [], []
-    first = int(panel.periods[0])
-    early = (frame[COHORT] > 0) & (frame[COHORT] <= first)
-    if early.any():
-        notes.append(f"dropped {frame.loc[early, panel.unit].nunique()} units treated in the "
-                     f"first period ({first}): no pre-treatment period")
-        frame = frame[~early]
-    n_periods = frame[panel.time].nunique()
-    counts = frame.groupby(panel.unit)[panel.time].transform("nunique")
-    if (counts < n_periods).any():
-        warnings.append(f"dropped {frame.loc[counts < n_periods, panel.unit].nunique()} units "
-                        "not observed in every period (balanced panel required)")
-        frame = frame[counts == n_periods]
-    if not (frame[COHORT] == 0).any():
-        if control_group == "never_treated":
-            raise ValueError("control_group: the panel has no never-treated units; use "
-                             "control_group: not_yet_treated")
-        last = int(frame[COHORT].max())
-        frame = frame[frame[panel.time] < last].copy()
-        frame.loc[frame[COHORT] == last, COHORT] = 0
-        warnings.append(f"no never-treated units: periods >= {last} dropped and cohort {last} "
-                        "used as never treated")
-    if frame.empty:
-        raise ValueError("callaway_santanna: no units left after dropping first-period adopters")
-    return frame.reset_index(drop=True), notes, warnings
-
-
-def unit_values(frame: pd.DataFrame, unit: str, column: str, units: np.ndarray) -> np.ndarray:
-    """The value of a unit-constant column for each unit in ``units`` (error if it varies)."""
-    per_unit = frame.groupby(unit)[column]
-    if (per_unit.nunique(dropna=False) > 1).any():
-        raise ValueError(f"column {column!r} varies within units; clusters and traits must be "
-                         "constant within a unit")
-    return per_unit.first().reindex(units).to_numpy()
 
 
 def gt_cells(wide: WidePanel, control_group: str, est_method: str,
@@ -108,40 +68,36 @@ def gt_pretest(cells: CellEffects, vcov: np.ndarray):
     return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R, note=note)
 
 
-def one_unit_cohorts(unit_cohorts: np.ndarray) -> list[int]:
-    """The treated cohorts with a single unit, from each unit's cohort (0: never treated)."""
-    unit_cohorts = np.asarray(unit_cohorts)
-    g, n = np.unique(unit_cohorts[unit_cohorts > 0], return_counts=True)
-    return [int(c) for c in g[n < 2]]
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """One fit's sample and what every result of it shares."""
+
+    panel: Panel
+    frame: pd.DataFrame
+    wide: WidePanel
+    clusters: np.ndarray
+    multipliers: np.ndarray | None
+    n_obs: int
+    settings: dict
+    messages: tuple[Message, ...]
+
+    @property
+    def cluster_labels(self) -> np.ndarray | None:
+        """Cluster labels per unit, or None when every unit is its own cluster."""
+        return None if pd.unique(self.clusters).size == len(self.clusters) else self.clusters
 
 
-def one_unit_cohort_note(cohorts: Sequence[int]) -> str | None:
-    """The warning of cohorts that rest on one unit (kept, as R ``did`` keeps them)."""
-    if not cohorts:
-        return None
-    which = ", ".join(str(g) for g in cohorts)
-    verb = "rests" if len(cohorts) == 1 else "each rest"
-    return (f"cohort{'s' if len(cohorts) > 1 else ''} {which} {verb} on one unit: its ATT(g,t) "
-            "standard errors omit that unit's own noise, so intervals of terms it dominates are "
-            "too narrow (min_cohort_size: 2 leaves such cohorts out)")
+@dataclass(frozen=True, eq=False)
+class CSState:
+    """What a fit keeps: the ATT(g,t) table (``gt_``) with its cell effects and influence
+    functions (``cells_``), the cluster of each unit (``clusters_``) and, with ``by``, the same
+    per level (``gt_by_``, ``cells_by_``)."""
 
-
-def drop_small_cohorts(frame: pd.DataFrame, unit: str, min_size: int) -> tuple[pd.DataFrame, dict]:
-    """Leave out the units of treated cohorts with fewer than ``min_size`` units."""
-    sizes = frame.loc[frame[COHORT] > 0].groupby(COHORT)[unit].nunique()
-    small = {int(g): int(n) for g, n in sizes.items() if n < min_size}
-    if not small:
-        return frame, {}
-    return frame.loc[~frame[COHORT].isin(list(small))], small
-
-
-def small_cohort_note(small: dict, min_size: int) -> str | None:
-    """The note of cohorts left out by ``min_cohort_size`` (``small`` from
-    :func:`drop_small_cohorts`)."""
-    if not small:
-        return None
-    return (f"cohorts {small} have fewer than {min_size} units and are left out "
-            "(min_cohort_size); R did keeps every cohort")
+    gt: pd.DataFrame
+    cells: CellEffects
+    clusters: np.ndarray
+    gt_by: pd.DataFrame | None = None
+    cells_by: CellEffects | None = None
 
 
 @register("callaway_santanna")
@@ -179,8 +135,28 @@ class CallawaySantAnna(FreqEstimator):
     uniform bands).
     """
 
-    param_choices = {"control_group": CONTROL_GROUPS, "est_method": tuple(EST_METHODS),
-                     "bands": BANDS, "multiplier": MULTIPLIERS}
+    params = {"control_group": P.Spec("choice", "comparison units: never treated, or not yet "
+                                                "treated (R did's control_group)",
+                                      choices=CONTROL_GROUPS),
+              "est_method": P.Spec("choice", "ATT(g,t) estimator: outcome regression (reg), "
+                                             "inverse probability weighting (ipw) or doubly "
+                                             "robust (dr)", choices=tuple(EST_METHODS)),
+              "covariates": P.COVARIATES, "cluster": P.CLUSTER,
+              "bootstrap": P.Spec("bool", "multiplier bootstrap inference (R did's default) "
+                                          "instead of analytic standard errors"),
+              "n_boot": P.Spec("int", "bootstrap draws", low=2),
+              "bands": P.Spec("choice", "bootstrap bands: simultaneous (uniform) or pointwise",
+                              choices=BANDS),
+              "multiplier": P.Spec("choice", "multiplier bootstrap weights",
+                                   choices=MULTIPLIERS),
+              "random_state": P.RANDOM_STATE, "by": P.BY,
+              "event_window": P.Spec("window", "event times reported [first, last]; null: all",
+                                     none=True),
+              "pretrend_window": P.Spec("window", "leads tested jointly for pre-trends "
+                                                  "[first, last]; null: every lead", none=True),
+              "min_cohort_size": P.Spec("int", "cohorts with fewer units are left out (R did: "
+                                               "1, every cohort)", low=1),
+              "interval_prob": P.INTERVAL_PROB, "by_bins": P.BY_BINS}
     cluster_within_units = True
 
     def __init__(self, control_group: str = "never_treated", est_method: str = "dr",
@@ -208,15 +184,9 @@ class CallawaySantAnna(FreqEstimator):
         self.interval_prob = interval_prob
 
     def _validate(self) -> None:
-        super()._validate()
-        check_bool("bootstrap", self.bootstrap)
-        check_int("n_boot", self.n_boot, minimum=2)
-        check_int("min_cohort_size", self.min_cohort_size, minimum=1)
-        check_window("event_window", self.event_window)
         check_window("pretrend_window", self.pretrend_window, leads_only=True)
 
-    def check_panel(self, panel: Panel) -> None:
-        super().check_panel(panel)
+    def _check_panel(self, panel: Panel) -> None:
         if self.control_group == "never_treated" and not (panel.frame[COHORT] == 0).any():
             raise ParamError("control_group: the panel has no never-treated units; use "
                              "control_group: not_yet_treated")
@@ -258,45 +228,52 @@ class CallawaySantAnna(FreqEstimator):
                     "not exist; set min_cohort_size: 2 to leave one-unit cohorts out, "
                     "est_method: reg, or fewer covariates") from None
 
-    def _fit(self, panel: Panel) -> list[EffectResult]:
-        panel = self._panel(panel)
-        frame, notes, warnings = prepare_sample(panel, self.control_group)
+    def _fit(self, panel: Panel) -> Fitted:
+        run = self._prepare(self._panel(panel))
+        table, cells = gt_cells(run.wide, self.control_group, self.est_method)
+        gt_by = cells_by = None
+        if self.by:
+            levels = unit_values(run.frame, run.panel.unit, self.by, run.wide.units).astype(str)
+            table_by, cells_by = gt_cells(run.wide, self.control_group, self.est_method, levels)
+            gt_by = self._gt_table(run, table_by, cells_by)
+        results = self._aggregates(run, cells, cells_by)
+        if self.bootstrap:
+            results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",
+                            total=4 + bool(self.by))
+        state = CSState(gt=self._gt_table(run, table, cells), cells=cells, clusters=run.clusters,
+                        gt_by=gt_by, cells_by=cells_by)
+        return Fitted(tuple(results), state)
+
+    def _prepare(self, panel: Panel) -> _Run:
+        """The estimation sample, its wide form, clusters, bootstrap multipliers and what
+        every result of the fit reports."""
+        frame, noted, warned = prepare_sample(panel, self.control_group)
         frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
-        notes += sentences(small_cohort_note(small, self.min_cohort_size))
+        noted += sentences(small_cohort_note(small, self.min_cohort_size))
         covs = self._covariates(panel)
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
         singles = one_unit_cohorts(wide.cohort)
-        warnings += sentences(one_unit_cohort_note(singles))
-        notes += sentences(self._covariate_note(covs))
-        self.clusters_ = unit_values(frame, panel.unit, self.cluster or panel.cluster_col,
-                                     wide.units)
-        self._n_obs = len(frame)
-        self._multipliers = self._draw_multipliers()
-        table, self.cells_ = gt_cells(wide, self.control_group, self.est_method)
-        self.gt_ = self._gt_table(table, self.cells_)
-        self._info = dict(control_group=self.control_group, est_method=self.est_method,
-                          covariates=covs, covariates_used=covs, covariates_dropped={},
-                          base_period="varying", anticipation=0,
-                          n_units=len(wide.units), notes=tuple(notes),
-                          warnings=tuple(warnings),
-                          one_unit_cohorts=singles)
-        results = self._aggregates(frame, panel, wide)
-        if self.bootstrap:
-            results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",
-                            total=4 + bool(self.by))
-        return list(results)
+        warned += sentences(one_unit_cohort_note(singles))
+        noted += sentences(self._covariate_note(covs))
+        clusters = unit_values(frame, panel.unit, self.cluster or panel.cluster_col, wide.units)
+        settings = dict(control_group=self.control_group, est_method=self.est_method,
+                        covariates=covs, covariates_used=covs, covariates_dropped={},
+                        base_period="varying", anticipation=0, n_units=len(wide.units),
+                        one_unit_cohorts=singles)
+        return _Run(panel, frame, wide, clusters, self._draw_multipliers(clusters), len(frame),
+                    settings, warnings(*warned) + notes(*noted))
 
-    def _aggregates(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel
+    def _aggregates(self, run: _Run, cells: CellEffects, cells_by: CellEffects | None
                     ) -> Iterator[EffectResult]:
         """The results of every estimand, one after another (each bootstrapped when asked)."""
-        yield self._result(aggregate(self.cells_, "ATT"))
-        yield self._event_result()
+        yield self._result(run, aggregate(cells, "ATT"))
+        yield self._event_result(run, cells)
         for estimand in ("ATT_cohort", "ATT_calendar"):
-            yield self._result(aggregate(self.cells_, estimand),
-                               overall=second_stage_overall(self.cells_, estimand))
-        if self.by:
-            yield self._by_result(frame, panel, wide)
+            yield self._result(run, aggregate(cells, estimand),
+                               overall=second_stage_overall(cells, estimand))
+        if cells_by is not None:
+            yield self._result(run, aggregate(cells_by, f"ATT_by_{self.by}"))
 
     def _covariate_note(self, covs: list[str]) -> str | None:
         """Which covariates enter (all of them, at the base period); R's default uses none."""
@@ -305,74 +282,61 @@ class CallawaySantAnna(FreqEstimator):
             note += "; R did's default (xformla = ~1) uses none: covariates: [] reproduces it"
         return note
 
-    def _draw_multipliers(self) -> np.ndarray | None:
+    def _draw_multipliers(self, clusters: np.ndarray) -> np.ndarray | None:
         if not self.bootstrap:
             return None
         rng = np.random.default_rng(self.random_state)
-        return draw_multipliers(rng, self.n_boot, pd.unique(self.clusters_).size, self.multiplier)
+        return draw_multipliers(rng, self.n_boot, pd.unique(clusters).size, self.multiplier)
 
-    def _event_result(self) -> EffectResult:
+    def _event_result(self, run: _Run, cells: CellEffects) -> EffectResult:
         window = None if self.event_window is None else tuple(self.event_window)
-        agg = aggregate(self.cells_, "ATT_event", post_only=False, event_window=window)
-        overall = second_stage_overall(self.cells_, "ATT_event", event_window=window)
-        pretest = gt_pretest(self.cells_, self._gt_vcov())
+        agg = aggregate(cells, "ATT_event", post_only=False, event_window=window)
+        overall = second_stage_overall(cells, "ATT_event", event_window=window)
+        pretest = gt_pretest(cells, influence_vcov(cells.influence, run.cluster_labels))
         extra = {} if pretest is None else {"did_gt_pretest": {**pretest.__dict__, "caution": (
             "R did's test of all pre-period ATT(g,t); it over-rejects when few treated units "
             "identify many pre-periods (81% at 5% in the slow study with no pre-trend)")}}
-        return self._result(agg, overall=overall, extra_info=extra)
+        return self._result(run, agg, overall=overall, extra_info=extra)
 
-    def _gt_vcov(self) -> np.ndarray:
-        """Covariance of the ATT(g,t) in ``cells_`` (influence functions, clustered)."""
-        return influence_vcov(self.cells_.influence, self._cluster_labels())
-
-    def _by_result(self, frame: pd.DataFrame, panel: Panel, wide: WidePanel) -> EffectResult:
-        levels = unit_values(frame, panel.unit, self.by, wide.units).astype(str)
-        table, self.cells_by_ = gt_cells(wide, self.control_group, self.est_method, levels)
-        self.gt_by_ = self._gt_table(table, self.cells_by_)
-        return self._result(aggregate(self.cells_by_, f"ATT_by_{self.by}"))
-
-    def _cluster_labels(self) -> np.ndarray | None:
-        """Cluster labels per unit, or None when every unit is its own cluster."""
-        return None if pd.unique(self.clusters_).size == len(self.clusters_) else self.clusters_
-
-    def _inference(self, influence: np.ndarray):
+    def _inference(self, run: _Run, influence: np.ndarray):
         """The multiplier bootstrap of terms with ``influence`` (None without bootstrap)."""
-        if self._multipliers is None:
+        if run.multipliers is None:
             return None
-        return multiplier_bootstrap(influence, self._multipliers, clusters=self.clusters_,
+        return multiplier_bootstrap(influence, run.multipliers, clusters=run.clusters,
                                     bands=self.bands, interval_prob=self.interval_prob,
                                     multiplier=self.multiplier)
 
-    def _result(self, agg: Aggregation, overall: Aggregation | None = None,
+    def _result(self, run: _Run, agg: Aggregation, overall: Aggregation | None = None,
                 extra_info: dict | None = None) -> EffectResult:
-        info = {**self._info, **(extra_info or {})}
-        if overall is not None:
-            info["overall"] = self._overall_summary(overall)
+        info = {**run.settings, **(extra_info or {})}
+        parts = [] if overall is None else [Facts("overall", self._overall_summary(run, overall))]
+        messages = run.messages
         if len(agg.terms) > 1 and not self.bootstrap:
-            info["notes"] = (*info["notes"], "pointwise intervals from analytic standard errors; "
-                             "R did's default is a multiplier bootstrap with simultaneous "
-                             "(uniform) bands: set bootstrap: true for them")
-        return to_effect_result(agg, method=self.method, paradigm=self.paradigm, n_obs=self._n_obs,
-                                interval_prob=self.interval_prob,
-                                n_clusters=int(pd.unique(self.clusters_).size),
-                                info=info, clusters=self._cluster_labels(),
-                                bootstrap=self._inference(agg.influence),
+            messages += notes("pointwise intervals from analytic standard errors; R did's "
+                              "default is a multiplier bootstrap with simultaneous (uniform) "
+                              "bands: set bootstrap: true for them")
+        return to_effect_result(agg, method=self.method, paradigm=self.paradigm,
+                                n_obs=run.n_obs, interval_prob=self.interval_prob,
+                                n_clusters=int(pd.unique(run.clusters).size),
+                                settings=info, messages=messages, parts=parts,
+                                clusters=run.cluster_labels,
+                                bootstrap=self._inference(run, agg.influence),
                                 pretrend_window=None if self.pretrend_window is None
                                 else tuple(self.pretrend_window))
 
-    def _overall_summary(self, overall: Aggregation) -> dict:
+    def _overall_summary(self, run: _Run, overall: Aggregation) -> dict:
         """Estimate and standard error of a second-stage overall (R ``did::aggte``'s overall)."""
-        boot = self._inference(overall.influence)
-        se = float(np.sqrt(overall.vcov(self._cluster_labels())[0, 0])) if boot is None \
+        boot = self._inference(run, overall.influence)
+        se = float(np.sqrt(overall.vcov(run.cluster_labels)[0, 0])) if boot is None \
             else float(boot.std_error[0])
         return {"estimate": float(overall.estimates[0]), "std_error": se}
 
-    def _gt_table(self, table: pd.DataFrame, cells: CellEffects) -> pd.DataFrame:
+    def _gt_table(self, run: _Run, table: pd.DataFrame, cells: CellEffects) -> pd.DataFrame:
         """The ATT(g,t) table with standard errors and intervals of the chosen inference."""
         table = table.copy()
-        boot = self._inference(cells.influence)
+        boot = self._inference(run, cells.influence)
         if boot is None:
-            se = np.sqrt(np.diag(influence_vcov(cells.influence, self._cluster_labels())))
+            se = np.sqrt(np.diag(influence_vcov(cells.influence, run.cluster_labels)))
             crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
         else:
             se, crit = boot.std_error, boot.crit

@@ -8,19 +8,20 @@ quantities as every other paradigm; the covariance is each estimator's own, ``W 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace, field
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ...data.panel import COHORT, Panel
-from ...data.validate import constant_within_unit
+from ...data.panel import COHORT
 from ...progress import track
 from ...results.effect import EffectResult, TestResult, level_equality_test, wald_table
-from .fixest import design_frame, safe_name
-from .inference import (RandomState, WildBootstrapResult, child_seeds, wild_bootstrap_coef,
-                        wild_label)
+from ...results.parts import Facts, Message
+from ..core.fixest import design_frame
+from ..core.inference import WildBootstrapResult, wild_bootstrap_coef, wild_label
+from ..core.seeds import RandomState, child_seeds
+from ...estimands.aggregate import CellEffects, aggregate
 
 
 @dataclass(frozen=True)
@@ -37,34 +38,16 @@ class Combined:
 
 @dataclass(frozen=True)
 class Inference:
-    """Facts every result of one fit shares: sample size, clusters, df and interval kind."""
+    """Facts every result of one fit shares: sample size, clusters, df and interval kind, the
+    settings it reports and its messages."""
 
     n_obs: int
     n_clusters: int | None
     df: float | None
     interval_kind: str
     interval_prob: float
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> np.ndarray:
-    """Rows of units treated from their first observed period (they have no untreated period)."""
-    codes = pd.factorize(frame[unit])[0]
-    times = frame[time].to_numpy()
-    first_seen = np.full(codes.max() + 1 if len(codes) else 0, np.inf)
-    np.minimum.at(first_seen, codes, times)
-    cohort = frame[COHORT].to_numpy()
-    return (cohort > 0) & (cohort <= first_seen[codes])
-
-
-def drop_always_treated(frame: pd.DataFrame, *, unit: str, time: str) -> tuple[pd.DataFrame, int]:
-    """Rows of ``frame`` without units treated from their first observed period (they have no
-    untreated period) and the number of units dropped. The result may be ``frame`` itself and
-    is only to be read."""
-    always = always_treated(frame, unit=unit, time=time)
-    if not always.any():
-        return frame, 0
-    return frame.loc[~always], int(frame.loc[always, unit].nunique())
+    settings: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[Message, ...] = ()
 
 
 def cell_counts(frame: pd.DataFrame, *, time: str, level: str | None = None) -> pd.DataFrame:
@@ -121,8 +104,6 @@ def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray
                     cell_units: tuple[np.ndarray, ...] | None = None) -> Combined:
     """Aggregate cell effects with the shared treated-cell weights ``W``: ``W b``, ``W V W'``;
     ``cell_units`` (see :func:`cell_members`) lets each term count its distinct treated units."""
-    from ...estimands.aggregate import CellEffects, aggregate
-
     b = np.asarray(estimates, dtype=float)
     agg = aggregate(CellEffects(cells.reset_index(drop=True), b, cell_units=cell_units), estimand,
                     trait=trait, post_only=post_only)
@@ -133,7 +114,7 @@ def aggregate_cells(cells: pd.DataFrame, estimates: np.ndarray, vcov: np.ndarray
 def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
                   tests: Sequence[TestResult] = (), normalised: Sequence[str] = (),
                   boots: Sequence[WildBootstrapResult] | None = None,
-                  seed: np.random.SeedSequence | None = None, **info: Any) -> EffectResult:
+                  seed: np.random.SeedSequence | None = None, **settings: Any) -> EffectResult:
     """An :class:`EffectResult` with Wald intervals (t with ``inf.df`` degrees of freedom).
 
     Terms in ``normalised`` are fixed by normalisation (a reference period): their standard
@@ -155,12 +136,13 @@ def effect_result(method: str, estimand: str, c: Combined, inf: Inference,
             values[~fixed] = [getattr(b, col) for b in boots]
             table[col] = values
         kind = boots[0].interval_kind
-        info = {**wild_info(boots, str(inf.info.get("vcov")), seed),
-                "tests": "analytic Wald tests", **info}
+        settings = {**wild_info(boots, str(inf.settings.get("vcov")), seed),
+                    "tests": "analytic Wald tests", **settings}
     return EffectResult(method=method, paradigm="frequentist", estimand=estimand, table=table,
                         n_obs=inf.n_obs, interval_prob=inf.interval_prob, interval_kind=kind,
                         n_clusters=inf.n_clusters, tests=tuple(tests), vcov=c.vcov,
-                        info={**inf.info, **info})
+                        messages=inf.messages,
+                        parts=[Facts("settings", {**inf.settings, **settings})])
 
 
 def wild_info(boots: Sequence[WildBootstrapResult], vcov_type: str,
@@ -219,48 +201,3 @@ def equality_tests(by: str, c: Combined, df: float | None) -> tuple[TestResult, 
     return () if test is None else (test,)
 
 
-def covariates_of(panel: Panel, covariates: Sequence[str] | None,
-                  trends: Sequence[str] = ()) -> list[str]:
-    """The covariates to adjust for: the panel's when ``covariates`` is None, plus ``trends``."""
-    return [*(panel.covariates if covariates is None else covariates), *trends]
-
-
-def with_trend_controls(panel: Panel,
-                        trend_covariates: Sequence[str] | None) -> tuple[Panel, list[str]]:
-    """The panel with unit characteristics interacted with period dummies, and the new columns.
-
-    Each name in ``trend_covariates`` must be constant within units (e.g. 2003 income, initial
-    population, provincial-capital status, a region); numeric ones enter as ``x_i * 1{t = s}``
-    and categorical ones as one dummy per level but the first, for every period ``s`` but the
-    first. These are the "baseline characteristics x year" controls of the place-based policy
-    literature: they let untreated trends differ with observed characteristics, which a unit
-    fixed effect alone cannot absorb. The caller's panel is not modified.
-    """
-    if not trend_covariates:
-        return panel, []
-    frame = panel.frame.copy()
-    missing = [c for c in trend_covariates if c not in frame.columns]
-    if missing:
-        raise ValueError(f"trend_covariates: {missing} are not columns of the panel")
-    varying = [c for c in trend_covariates
-               if constant_within_unit(frame, panel.unit, c, "trend covariate")]
-    if varying:
-        raise ValueError(f"trend_covariates: must be constant within units; {varying} vary")
-    period = frame[panel.time].to_numpy()
-    columns, names = {}, []
-    for c in trend_covariates:
-        for label, values in _trend_bases(frame[c]).items():
-            for s in panel.periods[1:]:
-                name = f"trend__{safe_name(label)}__{s}"
-                columns[name] = values * (period == s)
-                names.append(name)
-    frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
-    return replace(panel, frame=frame), names
-
-
-def _trend_bases(values: pd.Series) -> dict[str, np.ndarray]:
-    """A numeric column as itself; a categorical one as dummies of every level but the first."""
-    if pd.api.types.is_numeric_dtype(values):
-        return {str(values.name): values.to_numpy(dtype=float)}
-    levels = sorted(pd.unique(values), key=str)
-    return {f"{values.name}_{lv}": (values == lv).to_numpy(dtype=float) for lv in levels[1:]}

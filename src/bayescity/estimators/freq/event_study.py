@@ -11,17 +11,19 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import ParamError
-from ..checks import check_bool, check_int, check_window
+from ...results.parts import notes, warnings
+from ..core import params as P
+from ..core.base import ParamError
+from ..core.checks import check_window
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report
+from ..core.fixest import VCOV, Coefs, design_frame, fit_design, safe_name
+from ..core.inference import WILD_WEIGHTS_PARAM, WildBootstrapResult, wild_bootstrap_terms
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from .common import (INFERENCE_KINDS, FreqEstimator, always_treated_note, covariate_report,
-                     sentences, validate_wild)
+from .common import INFERENCE, FreqEstimator, validate_wild
 from .es_common import (Combined, Inference, aggregate_cells, cell_counts, cell_members,
-                        covariates_of, drop_always_treated, effect_result, equality_tests,
-                        wild_combinations, with_trend_controls)
-from .fixest import VCOV_TYPES, Coefs, design_frame, fit_design, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_terms)
+                        effect_result, equality_tests, wild_combinations)
 
 
 def event_sample(frame: pd.DataFrame, window: tuple[int, int],
@@ -172,11 +174,19 @@ class EventStudy(FreqEstimator):
     child seed the event-time terms, the second the ATT, the third the ``by`` levels.
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
-    param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,
-                     "wild_weights": WILD_WEIGHTS}
+    params = {"window": P.Spec("window", "event times estimated [first, last]; beyond them "
+                                         "binned into the end-points (see binning)"),
+              "binning": P.Spec("bool", "bin event times outside the window into its "
+                                        "end-points (fixest's ref/bin convention)"),
+              "reference": P.Spec("int", "the omitted (reference) event time, a lead inside the "
+                                         "window"),
+              "covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER, "vcov": VCOV, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "inference": INFERENCE, "wild_weights": WILD_WEIGHTS_PARAM, "n_boot": P.N_BOOT,
+              "random_state": P.RANDOM_STATE, "by_bins": P.BY_BINS}
 
     def __init__(self, window: Sequence[int] = (-5, 5), binning: bool = True, reference: int = -1,
                  covariates: Sequence[str] | None = None,
@@ -206,10 +216,7 @@ class EventStudy(FreqEstimator):
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
     def _validate(self) -> None:
-        super()._validate()
         check_window("window", self.window, allow_none=False, around_zero=True)
-        check_bool("binning", self.binning)
-        check_int("reference", self.reference)
         lo, hi = int(self.window[0]), int(self.window[1])
         if not lo <= self.reference < 0:
             raise ParamError(f"reference: {self.reference} must be a lead inside window "
@@ -222,15 +229,14 @@ class EventStudy(FreqEstimator):
         info, note, warning = covariate_report(self._covariates(panel), c.fitted_names, sample,
                                                unit=panel.unit, time=panel.time,
                                                default=self.covariates is None)
-        notes = [note, always_treated_note(n_dropped),
+        noted = [note, always_treated_note(n_dropped),
                  binning_note(sample[REL_TIME].to_numpy(dtype=float), window)
                  if self.binning else None]
         info.update({"vcov": c.vcov_type, "df": c.df_t, "window": window,
                      "binning": bool(self.binning), "reference": int(self.reference),
-                     "dropped_always_treated_units": n_dropped, "inference": self.inference,
-                     "notes": sentences(*notes), "warnings": sentences(warning)})
+                     "dropped_always_treated_units": n_dropped, "inference": self.inference})
         return Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
-                         info)
+                         info, warnings(warning) + notes(*noted))
 
     def _sample(self, panel: Panel, window: tuple[int, int]):
         """Estimation rows, their event time and the number of always-treated units dropped."""

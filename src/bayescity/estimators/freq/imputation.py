@@ -13,12 +13,15 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
+from ...results.parts import notes, warnings
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core import params as P
+from ..core.covariates import always_treated_note, covariate_report
+from ..core.fixest import predict_untreated
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, covariates_of,
-                        drop_always_treated, effect_result, equality_tests,
-                        with_trend_controls)
-from .fixest import predict_untreated
+from .common import FreqEstimator
+from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, effect_result,
+                        equality_tests)
 
 RESID = "_y_minus_y0"
 
@@ -171,8 +174,12 @@ class Imputation(FreqEstimator):
     period are dropped (no untreated period to learn their unit effect from).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
+
+    params = {"covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "by_bins": P.BY_BINS}
 
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
@@ -199,12 +206,11 @@ class Imputation(FreqEstimator):
                                                unit=panel.unit, time=panel.time,
                                                default=self.covariates is None)
         info.update({"vcov": "gardner_gmm_cluster", "df": fit.n_clusters - 1,
-                     "dropped_always_treated_units": n_dropped,
-                     "notes": sentences(note, always_treated_note(n_dropped)),
-                     "warnings": sentences(warning, *thin_controls(frame, trends,
-                                                                   unit=panel.unit))})
+                     "dropped_always_treated_units": n_dropped})
+        messages = (warnings(warning, *thin_controls(frame, trends, unit=panel.unit))
+                    + notes(note, always_treated_note(n_dropped)))
         inf = Inference(fit.n_obs, fit.n_clusters, fit.n_clusters - 1, "t_CRV_did2s",
-                        self.interval_prob, info)
+                        self.interval_prob, info, messages)
         out = [self._aggregate(estimand, fit, inf) for estimand in
                ("ATT", "ATT_event", "ATT_cohort")]
         if self.by:

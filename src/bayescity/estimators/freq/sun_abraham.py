@@ -11,14 +11,17 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, REL_TIME, Panel
 from ...estimands.summarize import PRETREND_WINDOW
 from ...results.effect import EffectResult, lead_restriction, wald_test
-from ..base import ParamError
-from ..checks import check_int, check_window
+from ...results.parts import notes, warnings
+from ..core import params as P
+from ..core.base import ParamError
+from ..core.checks import check_window
+from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
+from ..core.covariates import always_treated_note, covariate_report
+from ..core.fixest import VCOV, Coefs, fit_design, safe_name
 from ..registry import register
-from .common import FreqEstimator, always_treated_note, covariate_report, sentences
-from .es_common import (Combined, Inference, aggregate_cells, cell_members, covariates_of,
-                        drop_always_treated, effect_result, equality_tests,
-                        with_trend_controls)
-from .fixest import VCOV_TYPES, Coefs, fit_design, safe_name
+from .common import FreqEstimator
+from .es_common import (Combined, Inference, aggregate_cells, cell_members, effect_result,
+                        equality_tests)
 
 CONTROLS = ("never", "last")
 
@@ -124,10 +127,17 @@ class SunAbraham(FreqEstimator):
     period are dropped.
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
-    param_choices = {"control_cohort": CONTROLS, "vcov": VCOV_TYPES}
+    params = {"control_cohort": P.Spec("choice", "controls: never-treated units (never) or the "
+                                                 "last-treated cohort (last)", choices=CONTROLS),
+              "reference": P.Spec("int", "the omitted (reference) event time, a lead"),
+              "covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER, "vcov": VCOV, "by": P.BY,
+              "pretrend_window": P.Spec("window", "leads tested jointly for pre-trends "
+                                                  "[first, last]; null: every lead", none=True),
+              "interval_prob": P.INTERVAL_PROB, "by_bins": P.BY_BINS}
 
     def __init__(self, control_cohort: str = "never", reference: int = -1,
                  covariates: Sequence[str] | None = None,
@@ -152,8 +162,6 @@ class SunAbraham(FreqEstimator):
                     cluster=self.cluster or panel.cluster_col, reference=int(self.reference))
 
     def _validate(self) -> None:
-        super()._validate()
-        check_int("reference", self.reference)
         if self.reference >= 0:
             raise ParamError(f"reference: {self.reference} must be a lead (e.g. -1)")
         check_window("pretrend_window", self.pretrend_window, leads_only=True)
@@ -169,11 +177,9 @@ class SunAbraham(FreqEstimator):
                                                unit=panel.unit, time=panel.time,
                                                default=self.covariates is None)
         info.update({"vcov": c.vcov_type, "df": c.df_t, "control_cohort": control,
-                     "reference": int(self.reference), "dropped_always_treated_units": n_dropped,
-                     "notes": sentences(note, always_treated_note(n_dropped)),
-                     "warnings": sentences(warning)})
+                     "reference": int(self.reference), "dropped_always_treated_units": n_dropped})
         inf = Inference(c.n_obs, c.n_clusters, c.df_t, f"t_{c.vcov_type}", self.interval_prob,
-                        info)
+                        info, warnings(warning) + notes(note, always_treated_note(n_dropped)))
         members = cell_members(sample, cells, unit=panel.unit, time=panel.time)
         out = [self._aggregate("ATT", cells, c, inf, members),
                self._event(cells, c, inf, members),

@@ -10,12 +10,18 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
+from ...results.parts import Facts, notes, warnings
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.covariates import Reported, covariate_report
+from ..core import params as P
+from ..core.fixest import VCOV, Coefs, fit_coefs
+from ..core.inference import (WILD_WEIGHTS_PARAM, WildBootstrapResult, wild_bootstrap_terms,
+                              wild_term_table)
+from ..core.levels import level_dummies, treated_units_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from .common import INFERENCE_KINDS, FreqEstimator, covariate_report, sentences, validate_wild
-from .es_common import covariates_of, wild_info, with_trend_controls
-from .fixest import VCOV_TYPES, Coefs, design_frame, fit_coefs, safe_name
-from .inference import (WILD_WEIGHTS, RandomState, WildBootstrapResult, child_seeds,
-                        wild_bootstrap_terms, wild_term_table)
+from .common import INFERENCE, FreqEstimator, validate_wild
+from .es_common import wild_info
 
 
 def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariates: Sequence[str],
@@ -23,25 +29,6 @@ def twfe_att(data: pd.DataFrame, *, unit: str, time: str, outcome: str, covariat
     """ATT as the coefficient on the treatment dummy in ``y ~ D + X | unit + time``."""
     c = fit_coefs(data, outcome, [TREAT, *covariates], [unit, time], vcov=vcov, cluster=cluster)
     return c.select([TREAT])
-
-
-def level_dummies(data: pd.DataFrame, by: str) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """``data`` plus ``D x 1[by == level]`` per level (a new frame); returns (frame, levels, names)."""
-    levels = sorted(pd.unique(data[by]), key=str)
-    values, treat = data[by].to_numpy(), data[TREAT].to_numpy(dtype=float)
-    names = [f"{TREAT}__{safe_name(level)}" for level in levels]
-    D = np.column_stack([treat * (values == level) for level in levels])
-    return design_frame(data, names, D), [str(lv) for lv in levels], names
-
-
-def treated_units_by(data: pd.DataFrame, unit: str, by: str | None = None) -> np.ndarray:
-    """Distinct units with a treated observation in ``data`` (per sorted level of ``by``)."""
-    treated = data.loc[data[TREAT].to_numpy() == 1]
-    if by is None:
-        return np.array([treated[unit].nunique()], dtype=np.int64)
-    levels = sorted(pd.unique(data[by]), key=str)
-    counts = treated.groupby(by)[unit].nunique()
-    return np.array([int(counts.get(level, 0)) for level in levels], dtype=np.int64)
 
 
 def twfe_att_by(work: pd.DataFrame, names: Sequence[str], *, unit: str, time: str, outcome: str,
@@ -77,22 +64,25 @@ class TWFE(FreqEstimator):
     2019), with ``wild_weights`` Rademacher (fully enumerated when ``2**G <= n_boot``) or Webb
     (Webb 2023, for fewer than about 12 clusters); ``interval_kind`` is then
     ``wild_cluster_bootstrap_<weights>``. ``std_error`` stays the analytic one of ``vcov`` (the
-    bootstrap defines no standard error) and ``info`` says so. ``random_state`` is an int, a
-    SeedSequence or None (fresh entropy, recorded in ``info["seed_entropy"]``).
+    bootstrap defines no standard error) and the ``settings`` part says so. ``random_state`` is
+    an int, a SeedSequence or None (fresh entropy, recorded as the ``seed_entropy`` setting).
 
     ``by=<trait>`` adds ATT per level with a Wald F test that all levels are equal (analytic
     under either inference); a numeric trait needs ``by_bins`` (quantile bins).
-    ``n_treated`` counts the units with a treated observation behind each term; ``info``
-    records the covariates used and those dropped (absorbed by the fixed effects, collinear). Under staggered adoption with dynamic or heterogeneous effects the
+    ``n_treated`` counts the units with a treated observation behind each term; the
+    ``settings`` part records the covariates used and those dropped (absorbed by the fixed
+    effects, collinear). Under staggered adoption with dynamic or heterogeneous effects the
     coefficient is a weighted average that can be biased (Goodman-Bacon 2021; de Chaisemartin &
     D'Haultfoeuille 2020).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
-    :func:`~bayescity.estimators.freq.es_common.with_trend_controls`).
+    :func:`~bayescity.estimators.core.controls.with_trend_controls`).
     """
 
-    param_choices = {"vcov": VCOV_TYPES, "inference": INFERENCE_KINDS,
-                     "wild_weights": WILD_WEIGHTS}
+    params = {"covariates": P.COVARIATES, "trend_covariates": P.TREND_COVARIATES,
+              "cluster": P.CLUSTER, "vcov": VCOV, "by": P.BY, "interval_prob": P.INTERVAL_PROB,
+              "inference": INFERENCE, "wild_weights": WILD_WEIGHTS_PARAM, "n_boot": P.N_BOOT,
+              "random_state": P.RANDOM_STATE, "by_bins": P.BY_BINS}
 
     def __init__(self, covariates: Sequence[str] | None = None,
                  trend_covariates: Sequence[str] | None = None, cluster: str | None = None,
@@ -113,7 +103,6 @@ class TWFE(FreqEstimator):
         self.random_state = random_state
 
     def _validate(self) -> None:
-        super()._validate()
         validate_wild(self.inference, self.vcov, self.n_boot)
 
     def _spec(self, panel: Panel, trends: Sequence[str] = ()) -> dict:
@@ -129,10 +118,10 @@ class TWFE(FreqEstimator):
                          interval_prob=self.interval_prob)
 
     def _result(self, estimand: str, terms: list[str], c: Coefs, cluster: str, n_treated,
-                tests=(), boots: list[WildBootstrapResult] | None = None,
+                reported: Reported, tests=(), boots: list[WildBootstrapResult] | None = None,
                 seed: np.random.SeedSequence | None = None) -> EffectResult:
         info: dict[str, Any] = {"vcov": c.vcov_type, "df": c.df_t, "cluster": cluster,
-                                "inference": self.inference, **self._info}
+                                "inference": self.inference, **reported.settings}
         if boots is None:
             table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
                                df=c.df_t)
@@ -145,7 +134,8 @@ class TWFE(FreqEstimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
                             interval_kind=kind, n_clusters=c.n_clusters, tests=tuple(tests),
-                            vcov=c.vcov, info=info)
+                            vcov=c.vcov, messages=reported.messages,
+                            parts=[Facts("settings", info)])
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel, trends = with_trend_controls(self._panel(panel), self.trend_covariates)
@@ -154,21 +144,22 @@ class TWFE(FreqEstimator):
         wild = self.inference == "wild"
         seeds = child_seeds(self.random_state, 2) if wild else [None, None]
         att = twfe_att(data, **spec)
-        self._info = self._covariate_info(panel, data, att)
+        reported = self._covariate_info(panel, data, att)
         boots = self._wild(data, spec, [TREAT], seeds[0]) if wild else None
         out = [self._result("ATT", ["overall"], att, spec["cluster"],
-                            treated_units_by(data, panel.unit), boots=boots, seed=seeds[0])]
+                            treated_units_by(data, panel.unit), reported, boots=boots,
+                            seed=seeds[0])]
         if self.by:
-            out.append(self._fit_by(data, panel.unit, spec, seeds[1]))
+            out.append(self._fit_by(data, panel.unit, spec, reported, seeds[1]))
         return out
 
-    def _covariate_info(self, panel: Panel, data: pd.DataFrame, c: Coefs) -> dict[str, Any]:
+    def _covariate_info(self, panel: Panel, data: pd.DataFrame, c: Coefs) -> Reported:
         info, note, warning = covariate_report(self._covariates(panel), c.fitted_names, data,
                                                unit=panel.unit, time=panel.time,
                                                default=self.covariates is None)
-        return {**info, "notes": sentences(note), "warnings": sentences(warning)}
+        return Reported(info, warnings(warning) + notes(note))
 
-    def _fit_by(self, data: pd.DataFrame, unit: str, spec: dict,
+    def _fit_by(self, data: pd.DataFrame, unit: str, spec: dict, reported: Reported,
                 seed: np.random.SeedSequence | None) -> EffectResult:
         work, terms, names = level_dummies(data, self.by)
         c = twfe_att_by(work, names, **spec)
@@ -177,5 +168,5 @@ class TWFE(FreqEstimator):
         tests = [] if test is None else [test]
         boots = None if seed is None else self._wild(work, spec, names, seed)
         return self._result(f"ATT_by_{self.by}", terms, c, spec["cluster"],
-                            treated_units_by(data, unit, self.by), tests, boots, seed)
+                            treated_units_by(data, unit, self.by), reported, tests, boots, seed)
 

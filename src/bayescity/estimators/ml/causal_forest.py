@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 
 from ...constants import INTERVAL_PROB
-from ..base import ParamError
+from ..core import params as P
 from ..registry import register
 from .estimators import _StaggeredML
 from .heterogeneity import CateSettings
@@ -35,6 +34,15 @@ class CausalForest(_StaggeredML):
     """
 
     cate_kind = "forest"
+    params = {**_StaggeredML.params,
+              "n_trees": P.Spec("int", "trees of the forest (a multiple of 4: its little bags "
+                                       "hold 4 trees)", low=4, multiple_of=4),
+              "min_samples_leaf": P.Spec("int", "smallest leaf", low=1),
+              "max_samples": P.Spec("float", "share of units each tree sees (honest intervals "
+                                             "need half-samples or less)", low=0, high=0.5,
+                                    open_low=True),
+              "n_seeds": P.Spec("int", "refits with other seeds for the drivers' rank "
+                                       "stability", low=0)}
     smoke_params = {"outcome_model": "linear", "propensity_model": "linear", "n_folds": 2,
                     "n_trees": 200, "n_seeds": 1}
 
@@ -47,26 +55,26 @@ class CausalForest(_StaggeredML):
                  min_cohort_size: int = 1, n_trees: int = 2000, min_samples_leaf: int = 5,
                  max_samples: float = 0.45, n_seeds: int = 4, tree_depth: int = 2,
                  random_state=None, n_jobs: int = 1, interval_prob: float = INTERVAL_PROB):
-        self._common(control_group, design, covariates, effect_modifiers, by, by_bins,
-                     outcome_model, propensity_model, n_folds, mc_iters, cluster, min_cohort_size,
-                     tree_depth, random_state, n_jobs, interval_prob)
+        self.control_group = control_group
+        self.design = design
+        self.covariates = covariates
+        self.effect_modifiers = effect_modifiers
+        self.by = by
+        self.by_bins = by_bins
+        self.outcome_model = outcome_model
+        self.propensity_model = propensity_model
+        self.n_folds = n_folds
+        self.mc_iters = mc_iters
+        self.cluster = cluster
+        self.min_cohort_size = min_cohort_size
+        self.tree_depth = tree_depth
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.interval_prob = interval_prob
         self.n_trees = n_trees
         self.min_samples_leaf = min_samples_leaf
         self.max_samples = max_samples
         self.n_seeds = n_seeds
-
-    def _validate(self) -> None:
-        super()._validate()
-        if not isinstance(self.n_trees, (int, np.integer)) or self.n_trees < 4 or self.n_trees % 4:
-            raise ParamError(f"n_trees: a positive multiple of 4 (the forest's little bags hold "
-                             f"4 trees), got {self.n_trees!r}")
-        if not isinstance(self.min_samples_leaf, (int, np.integer)) or self.min_samples_leaf < 1:
-            raise ParamError(f"min_samples_leaf: an integer >= 1, got {self.min_samples_leaf!r}")
-        if not 0 < float(self.max_samples) <= 0.5:
-            raise ParamError(f"max_samples: a share in (0, 0.5] (honest intervals need half-"
-                             f"samples), got {self.max_samples!r}")
-        if not isinstance(self.n_seeds, (int, np.integer)) or self.n_seeds < 0:
-            raise ParamError(f"n_seeds: an integer >= 0, got {self.n_seeds!r}")
 
     def _cate_settings(self, seed: int) -> CateSettings:
         base = super()._cate_settings(seed)

@@ -3,7 +3,7 @@
 For every treated cohort ``g`` and period ``t >= g`` the cell compares the long difference
 ``Y_t - Y_{g-1}`` of cohort-``g`` units with that of clean controls (never treated, or not yet
 treated at ``t``) -- the 2x2 comparisons of Callaway & Sant'Anna (2021), built by the same code
-(:func:`~bayescity.estimators.freq.cs_gt.cell_specs`). Within each cell the control outcome
+(:func:`~bayescity.estimators.core.cs_gt.cell_specs`). Within each cell the control outcome
 change ``m0(x)`` and the propensity score ``p(x)`` are learned from covariates at the base period
 and the effect modifiers, cross-fitted over folds grouped by city, and ATT(g,t) is the doubly
 robust score of Sant'Anna & Zhao (2020) with those nuisances (Chang 2020, "Double/debiased
@@ -21,8 +21,8 @@ import pandas as pd
 
 from ...estimands.aggregate import CellEffects
 from ...parallel import map_tasks
-from ..freq.cs_drdid import DRScore, dr_score, dr_weights
-from ..freq.cs_gt import CellSpec, WidePanel, cell_effects, gt_frame
+from ..core.cs_drdid import DRScore, dr_score, dr_weights
+from ..core.cs_gt import CellSpec, WidePanel, cell_effects, gt_frame
 from .folds import FoldLog
 from .learners import fit_predict_outcome, fit_predict_propensity
 from .scores import ScoreRows

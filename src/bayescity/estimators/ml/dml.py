@@ -52,6 +52,19 @@ class DML(_StaggeredML):
                  cluster: str | None = None,
                  min_cohort_size: int = 1, tree_depth: int = 2, random_state=None,
                  n_jobs: int = 1, interval_prob: float = INTERVAL_PROB):
-        self._common(control_group, design, covariates, effect_modifiers, by, by_bins,
-                     outcome_model, propensity_model, n_folds, mc_iters, cluster, min_cohort_size,
-                     tree_depth, random_state, n_jobs, interval_prob)
+        self.control_group = control_group
+        self.design = design
+        self.covariates = covariates
+        self.effect_modifiers = effect_modifiers
+        self.by = by
+        self.by_bins = by_bins
+        self.outcome_model = outcome_model
+        self.propensity_model = propensity_model
+        self.n_folds = n_folds
+        self.mc_iters = mc_iters
+        self.cluster = cluster
+        self.min_cohort_size = min_cohort_size
+        self.tree_depth = tree_depth
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.interval_prob = interval_prob

@@ -9,7 +9,7 @@ over the effect modifiers: linearly (``dml``) or with an honest forest (``causal
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,8 +19,11 @@ from ...data.panel import COHORT
 from ...estimands.aggregate import Aggregation, aggregate
 from ...estimands.summarize import to_effect_result
 from ...results.effect import EffectResult, wald_test
-from ..base import Estimator, ParamError, did_you_mean, resolve_by
-from ..freq.cs_gt import CONTROL_GROUPS, cell_specs
+from ...results.parts import Facts, Part, Table, Text, notes as note, warnings as warn
+from ..core import params as P
+from ..core.base import Estimator, ParamError
+from ..core.covariates import Reported
+from ..core.cs_gt import CONTROL_GROUPS, cell_specs
 from .cells import fit_cells
 from .heterogeneity import CateSettings, Heterogeneity, fit_heterogeneity
 from .learners import LEARNERS
@@ -52,58 +55,33 @@ class _StaggeredML(Estimator):
 
     paradigm = "ml"
     cate_kind: ClassVar[str] = "linear"
-    param_choices = {"control_group": CONTROL_GROUPS, "design": DESIGNS,
-                     "outcome_model": LEARNERS, "propensity_model": LEARNERS}
-
-    def _common(self, control_group, design, covariates, effect_modifiers, by, by_bins,
-                outcome_model, propensity_model, n_folds, mc_iters, cluster, min_cohort_size,
-                tree_depth, random_state, n_jobs, interval_prob) -> None:
-        self.control_group = control_group
-        self.design = design
-        self.covariates = covariates
-        self.effect_modifiers = effect_modifiers
-        self.by = by
-        self.by_bins = by_bins
-        self.outcome_model = outcome_model
-        self.propensity_model = propensity_model
-        self.n_folds = n_folds
-        self.mc_iters = mc_iters
-        self.cluster = cluster
-        self.min_cohort_size = min_cohort_size
-        self.tree_depth = tree_depth
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.interval_prob = interval_prob
+    params = {"control_group": P.Spec("choice", "comparison units: never treated, or not yet "
+                                                "treated (as callaway_santanna)",
+                                      choices=CONTROL_GROUPS),
+              "design": P.Spec("choice", "cells: long-difference ATT(g,t) cells; within: the "
+                                         "two-way demeaned partially linear model",
+                               choices=DESIGNS),
+              "covariates": P.COVARIATES, "effect_modifiers": P.EFFECT_MODIFIERS, "by": P.BY,
+              "by_bins": P.BY_BINS,
+              "outcome_model": P.Spec("choice", "learner of the control outcome change",
+                                      choices=LEARNERS),
+              "propensity_model": P.Spec("choice", "learner of the propensity score",
+                                         choices=LEARNERS),
+              "n_folds": P.Spec("int", "cross-fitting folds (grouped by cluster)", low=2),
+              "mc_iters": P.Spec("int", "repetitions of the cross-fitting split", low=1),
+              "cluster": P.CLUSTER,
+              "min_cohort_size": P.Spec("int", "cohorts with fewer units are left out", low=1),
+              "tree_depth": P.Spec("int", "depth of the CATE tree", low=1),
+              "random_state": P.RANDOM_STATE,
+              "n_jobs": P.Spec("int", "parallel jobs of the forests (-1: all cores)", low=-1),
+              "interval_prob": P.INTERVAL_PROB}
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:
-        for name, low in (("n_folds", 2), ("mc_iters", 1), ("min_cohort_size", 1),
-                          ("tree_depth", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ParamError(f"{name}: must be an integer >= {low}, got {value!r}")
-        if not 0 < float(self.interval_prob) < 1:
-            raise ParamError(f"interval_prob: must be in (0, 1), got {self.interval_prob!r}")
-        if self.n_jobs is not None and (not isinstance(self.n_jobs, int) or self.n_jobs == 0):
+        if self.n_jobs == 0:
             raise ParamError(f"n_jobs: a positive integer or -1 (all cores), got {self.n_jobs!r}")
 
-    def check_panel(self, panel) -> None:
-        mods = self._modifiers(panel)
-        unknown = [t for t in mods if t not in panel.traits]
-        if unknown:
-            raise ParamError(f"effect_modifiers: {unknown} are not traits of the panel"
-                             f"{did_you_mean(unknown[0], panel.traits)}; traits: "
-                             f"{list(panel.traits)} (list them under data: traits)")
-        covs = self._covariates(panel)
-        missing = [c for c in covs if c not in panel.frame.columns]
-        if missing:
-            raise ParamError(f"covariates: columns {missing} are not in the data")
-        for column in [*covs, *(t for t in mods if panel.trait_kind(t) == "numeric")]:
-            if not pd.api.types.is_numeric_dtype(panel.frame[column]):
-                raise ParamError(f"covariates: column {column!r} is not numeric")
-        if self.cluster is not None and self.cluster not in panel.frame.columns:
-            raise ParamError(f"cluster: column {self.cluster!r} is not in the data")
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel) -> None:
         if self.control_group == "never_treated" and not (panel.unit_table()[COHORT] == 0).any():
             raise ParamError("control_group: never_treated, but no unit is never treated; use "
                              "control_group: not_yet_treated")
@@ -116,7 +94,6 @@ class _StaggeredML(Estimator):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, panel) -> list[EffectResult]:
-        self.check_panel(panel)
         seeds = _seeds(self.random_state, 3)
         sample = build_sample(
             panel, method=self.method, control_group=self.control_group,
@@ -138,19 +115,20 @@ class _StaggeredML(Estimator):
             out += self._heterogeneity_results(sample, scores, seeds[2], notes)
         return out
 
-    def _info(self, sample: MLSample, notes: list[str]) -> dict[str, Any]:
-        return dict(design=self.design, control_group=self.control_group,
-                    covariates=self._covariates_used, effect_modifiers=sample.modifiers.traits,
-                    outcome_model=self.outcome_model, propensity_model=self.propensity_model,
-                    n_folds=int(self.n_folds), mc_iters=int(self.mc_iters),
-                    n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
-                    cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: no "
-                                  f"{self._cluster_col} is in both a training and an "
-                                  "evaluation fold", notes=tuple(notes),
-                    warnings=tuple(sample.warnings))
+    def _info(self, sample: MLSample, notes: list[str]) -> Reported:
+        settings = dict(design=self.design, control_group=self.control_group,
+                        covariates=self._covariates_used,
+                        effect_modifiers=sample.modifiers.traits,
+                        outcome_model=self.outcome_model, propensity_model=self.propensity_model,
+                        n_folds=int(self.n_folds), mc_iters=int(self.mc_iters),
+                        n_units=int(len(sample.wide.units)), cluster=self._cluster_col,
+                        cross_fitting=f"{self.n_folds} folds grouped by {self._cluster_col}: "
+                                      f"no {self._cluster_col} is in both a training and an "
+                                      "evaluation fold")
+        return Reported(settings, warn(*sample.warnings) + note(*notes))
 
     def _result(self, agg: Aggregation, sample: MLSample, notes: list[str],
-                extra: dict | None = None, tests=(), df: float | None = None) -> EffectResult:
+                parts: Sequence[Part] = (), tests=(), df: float | None = None) -> EffectResult:
         """An EffectResult of ``agg``. Without ``df`` (the ATT aggregations) the clustered
         influence is scaled by ``G / (G - 1)`` and read with t(G - 1), as fixest and grf do."""
         if df is None:
@@ -158,11 +136,12 @@ class _StaggeredML(Estimator):
             df = max(g - 1, 1)
             if agg.influence is not None and g > 1:
                 agg = replace(agg, influence=agg.influence * np.sqrt(g / (g - 1)))
+        reported = self._info(sample, notes)
         return to_effect_result(agg, method=self.method, paradigm=self.paradigm,
                                 n_obs=self._n_obs, interval_prob=self.interval_prob,
                                 n_clusters=sample.n_clusters, clusters=sample.cluster_labels,
-                                info={**self._info(sample, notes), **(extra or {})}, tests=tests,
-                                df=df)
+                                settings=reported.settings, messages=reported.messages,
+                                parts=parts, tests=tests, df=df)
 
     def _cell_results(self, sample: MLSample, seed: int, notes: list[str]):
         specs = cell_specs(sample.wide, self.control_group, post_only=True)
@@ -221,8 +200,8 @@ class _StaggeredML(Estimator):
                          f"and the calibration test are clustered by {self._cluster_col}")
         blp = _score_aggregation("BLP", het.modifiers.columns, het.blp.coef[1:],
                                  het.blp.robust_influence(sample.cluster_labels)[:, 1:])
-        ref = {"reference_levels": dict(het.modifiers.reference),
-               "intercept": float(het.blp.coef[0])}
+        ref = Facts("blp", {"reference_levels": dict(het.modifiers.reference),
+                            "intercept": float(het.blp.coef[0])})
         slopes = np.eye(len(het.blp.coef))[1:]
         df = max(pd.unique(sample.clusters[het.explained]).size - 1, 1)
         joint = wald_test("heterogeneity: all BLP slopes = 0", het.blp.coef,
@@ -230,17 +209,16 @@ class _StaggeredML(Estimator):
                           note="cluster-robust (CR3) Wald test of the best linear projection, "
                                "F with treated clusters - 1 denominator df")
         return [self._cate_result(sample, scores, het, notes, df),
-                self._result(blp, sample, notes, extra=ref, tests=(joint,), df=df)]
+                self._result(blp, sample, notes, parts=[ref], tests=(joint,), df=df)]
 
     def _cate_result(self, sample: MLSample, scores: ScoreRows, het: Heterogeneity,
                      notes: list[str], df: float) -> EffectResult:
         terms = [str(u) for u in sample.wide.units[het.explained]]
-        info = dict(drivers=het.drivers, cate_tree=het.tree,
-                    unit_scores=self._unit_table(sample, scores, het),
-                    modifier_columns=list(het.modifiers.columns))
+        parts = [Table("drivers", het.drivers), Text("cate_tree", str(het.tree)),
+                 Table("unit_scores", self._unit_table(sample, scores, het))]
         if het.cate_influence is not None:
             agg = _score_aggregation("CATE", terms, het.cate, het.cate_influence)
-            return self._result(agg, sample, notes, extra=info, tests=het.tests, df=df)
+            return self._result(agg, sample, notes, parts=parts, tests=het.tests, df=df)
         crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
         se = het.cate_se
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -248,11 +226,12 @@ class _StaggeredML(Estimator):
         table = pd.DataFrame({"term": terms, "estimate": het.cate, "std_error": se,
                               "lower": het.cate - crit * se, "upper": het.cate + crit * se,
                               "p_value": p_value, "prob_positive": np.nan})
+        reported = self._info(sample, notes)
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand="CATE",
                             table=table, n_obs=self._n_obs, interval_prob=self.interval_prob,
                             interval_kind="forest_blb", n_clusters=sample.n_clusters,
-                            tests=het.tests, vcov=np.diag(se ** 2),
-                            info={**self._info(sample, notes), **info})
+                            tests=het.tests, vcov=np.diag(se ** 2), messages=reported.messages,
+                            parts=[Facts("settings", reported.settings), *parts])
 
     @staticmethod
     def _unit_table(sample: MLSample, scores: ScoreRows, het: Heterogeneity) -> pd.DataFrame:

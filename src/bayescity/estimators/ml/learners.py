@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..freq.cs_drdid import PS_CLIP, logit_coef, sigmoid
+from ..core.cs_drdid import PS_CLIP, logit_coef, sigmoid
 
 LEARNERS = ("gradient_boosting", "random_forest", "lasso", "linear")
 #: Internal cross-validation folds of the ``lasso`` learners (fewer when a class is rare).

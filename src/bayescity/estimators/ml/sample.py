@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from ...data.panel import COHORT, Panel
-from ..base import resolve_by
-from ..freq.callaway_santanna import (drop_small_cohorts, one_unit_cohort_note, one_unit_cohorts,
-                                      prepare_sample, small_cohort_note, unit_values)
-from ..freq.common import sentences
-from ..freq.cs_gt import WidePanel, to_wide
+from ..core.base import resolve_by
+from ..core.cohorts import (drop_small_cohorts, one_unit_cohort_note, one_unit_cohorts,
+                            small_cohort_note)
+from ..core.covariates import sentences
+from ..core.cs_gt import WidePanel, to_wide
+from ..core.cohorts import prepare_sample, unit_values
 from .cate import Modifiers, encode_modifiers
 from .cells import CellSample
 from .folds import grouped_folds

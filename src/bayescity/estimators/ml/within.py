@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..freq.cs_gt import WidePanel
+from ..core.cs_gt import WidePanel
 from .folds import FoldLog
 from .learners import fit_predict_outcome
 from .scores import ScoreRows

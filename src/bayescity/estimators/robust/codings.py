@@ -12,10 +12,12 @@ from ...data.errors import PanelError
 from ...data.panel import Panel
 from ...progress import track
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Facts, Table, notes
+from ..core import params as P
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.inference import RandomState, child_seeds
-from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
+from .inner import check_inner, check_inner_panel, make_inner, relabel
 
 #: Estimand of the sweep: one term per coding (``baseline`` first).
 CODING_ESTIMAND = "ATT_coding"
@@ -58,12 +60,17 @@ class Codings(Estimator):
     coding per candidate year. Default: leave each adoption cohort out in turn. Results:
     ``ATT`` (the panel as given, with ``by`` also ``ATT_by_<trait>``) and ``ATT_coding``, one
     term per coding (``baseline`` first) with the estimator's own inference;
-    ``info["codings"]`` on ``ATT_coding`` is the sweep table (sample sizes and the change from
+    The ``codings`` part of ``ATT_coding`` is the sweep table (sample sizes and the change from
     the baseline). The same codings are available to every estimator through the ``coding:``
     block of the data section.
     """
 
     paradigm = "frequentist"
+
+    params = {"codings": P.Spec("list", "alternative treatment codings (each as a data "
+                                        "coding: block); null: the default sweep", none=True),
+              "estimator": P.ESTIMATOR, "estimator_params": P.ESTIMATOR_PARAMS, "by": P.BY,
+              "by_bins": P.BY_BINS, "random_state": P.RANDOM_STATE}
 
     def __init__(self, codings: Sequence[Mapping[str, Any]] | None = None,
                  estimator: str = "twfe", estimator_params: Mapping[str, Any] | None = None,
@@ -91,8 +98,7 @@ class Codings(Estimator):
                 raise ParamError(f"codings: labels must be unique and not 'baseline'; "
                                  f"repeated: {dupes or ['baseline']}")
 
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel: Panel) -> None:
         check_inner_panel(self.estimator, self.estimator_params, panel)
         for coding in expand_codings(self.codings, panel):
             try:
@@ -103,7 +109,6 @@ class Codings(Estimator):
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         seed = child_seeds(self.random_state, 1)[0]
         base = make_inner(self.estimator, self.estimator_params, by=self.by,
                           random_state=seed).fit(panel)
@@ -127,5 +132,6 @@ class Codings(Estimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=CODING_ESTIMAND,
                             table=terms, n_obs=base.n_obs, interval_prob=base.interval_prob,
                             interval_kind=base.interval_kind, n_clusters=base.n_clusters,
-                            info={"codings": table, "estimator": self.estimator,
-                                  "notes": notes_of(note)})
+                            messages=notes(note),
+                            parts=[Facts("settings", {"estimator": self.estimator}),
+                                   Table("codings", table)])

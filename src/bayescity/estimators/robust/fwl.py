@@ -5,7 +5,7 @@ In ``y = tau D + X b + a_i + l_t + u`` the coefficient on a placebo treatment ``
 and covariates (computed once) and ``D~_b`` the two-way demeaned placebo dummy (Frisch & Waugh
 1933; Lovell 1963). A permutation therefore costs the demeaning of one vector, and a batch of
 permutations is demeaned as one matrix with the closed-form within transform of a balanced panel
-(or pyfixest's alternating projections otherwise; see :mod:`..freq.fe_ols`). With ``by`` the
+(or pyfixest's alternating projections otherwise; see :mod:`..core.fe_ols`). With ``by`` the
 placebo dummy is split by trait level and each permutation solves a K x K system. The numbers are
 those of ``twfe``'s fixed-effects OLS core: same rows (singletons dropped), same estimate.
 
@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ...data.panel import Panel
-from ..freq.fe_ols import demean, factor_codes, is_balanced_two_way, usable_rows
+from ..core.fe_ols import demean, factor_codes, is_balanced_two_way, usable_rows
 from .permute import treatment_matrix
 
 

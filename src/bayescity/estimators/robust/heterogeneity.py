@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -12,12 +11,15 @@ import pandas as pd
 from ...data.panel import COHORT, Panel
 from ...progress import track
 from ...results.effect import EffectResult, TestResult, equality_restriction, wald_test
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Facts, Table, warnings as warn
+from ..core import params as P
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.inference import WILD_WEIGHTS_PARAM, bootstrap_weights, fe_projection
+from ..core.levels import level_dummies
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.inference import WILD_WEIGHTS, RandomState, bootstrap_weights, child_seeds, fe_projection
-from ..freq.twfe import level_dummies
-from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
+from .inner import check_inner, check_inner_panel, make_inner, relabel
 from .wild_wald import wild_wald_test
 
 #: Estimands of the subsample estimates: ``ATT_subsample_<trait>``, terms = levels.
@@ -33,7 +35,7 @@ def clusters_per_level(panel: Panel, trait: str, cluster: str) -> pd.Series:
 def level_panel(panel: Panel, trait: str, level: str) -> Panel:
     """The panel of the units at one level of ``trait``."""
     keep = panel.frame[trait].astype(str).to_numpy() == str(level)
-    return replace(panel, frame=panel.frame.loc[keep].reset_index(drop=True))
+    return panel.replace(frame=panel.frame.loc[keep].reset_index(drop=True))
 
 
 def subsample_table(rows: Sequence[dict]) -> pd.DataFrame:
@@ -76,12 +78,23 @@ class Heterogeneity(Estimator):
     than ``few_clusters`` clusters (``wild_bootstrap="auto"``; or always), the equality of the
     ``twfe`` interaction effects is also tested by a wild cluster bootstrap (WCR of the Wald
     statistic, Cameron, Gelbach & Miller 2008; :mod:`.wild_wald`) with ``wild_weights`` and
-    ``n_boot`` draws. ``info["heterogeneity"]`` on each ``ATT_by_<trait>`` is the side-by-side
+    ``n_boot`` draws. The ``heterogeneity`` part of each ``ATT_by_<trait>`` is the side-by-side
     table. ``ATT`` is the pooled estimate.
     """
 
     paradigm = "frequentist"
-    param_choices = {"wild_bootstrap": WILD_CHOICES, "wild_weights": WILD_WEIGHTS}
+    params = {"by": P.Spec("trait", "trait(s) whose levels are compared; null: every "
+                                    "categorical trait", none=True, many=True),
+              "by_bins": P.BY_BINS, "estimator": P.ESTIMATOR,
+              "estimator_params": P.ESTIMATOR_PARAMS,
+              "wild_bootstrap": P.Spec("choice", "wild bootstrap equality test: auto (when a "
+                                                 "level has few clusters), always or never",
+                                       choices=WILD_CHOICES),
+              "few_clusters": P.Spec("int", "clusters per level below which a level counts as "
+                                            "having few", low=2),
+              "wild_weights": WILD_WEIGHTS_PARAM,
+              "n_boot": P.Spec("int", "wild bootstrap draws", low=99),
+              "random_state": P.RANDOM_STATE}
     smoke_params = {"n_boot": 199}
 
     def __init__(self, by: str | Sequence[str] | None = None, by_bins: str | int | None = None,
@@ -105,8 +118,6 @@ class Heterogeneity(Estimator):
             raise ParamError("wild_bootstrap: the wild bootstrap equality test is built on the "
                              "twfe interaction regression; use estimator: twfe or "
                              "wild_bootstrap: auto/never")
-        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 99:
-            raise ParamError(f"n_boot: {self.n_boot!r} must be an integer >= 99")
         if self.by_bins is not None and not isinstance(self.by, str):
             raise ParamError("by_bins: give one numeric trait as `by`")
 
@@ -119,13 +130,12 @@ class Heterogeneity(Estimator):
             return traits
         return [self.by] if isinstance(self.by, str) else list(self.by)
 
-    def check_panel(self, panel: Panel) -> None:
+    def _check_panel(self, panel: Panel) -> None:
         for trait in self._traits(panel):
             resolve_by(panel, trait, self.by_bins)
         check_inner_panel(self.estimator, self.estimator_params, panel)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
-        self.check_panel(panel)
         seeds = child_seeds(self.random_state, 1 + 2 * len(self._traits(panel)))
         pooled = make_inner(self.estimator, self.estimator_params,
                             random_state=seeds[0]).fit(panel).effect("ATT")
@@ -156,9 +166,10 @@ class Heterogeneity(Estimator):
                             "the analytic equality test is unreliable; the wild bootstrap "
                             "equality test needs estimator twfe")
         table = side_by_side(panel, trait, inter, rows, counts)
-        info = {"heterogeneity": table, "clusters_per_level": counts.to_dict(),
-                "warnings": notes_of(inter.info.get("warnings", ()), warnings)}
-        return [relabel(inter, self.method, info=info, tests=tuple(tests)), sub]
+        return [relabel(inter, self.method,
+                        settings={"clusters_per_level": counts.to_dict()},
+                        messages=warn(*warnings), parts=[Table("heterogeneity", table)],
+                        tests=tuple(tests)), sub]
 
     def _subsamples(self, panel: Panel, trait: str, terms: Sequence[str], seed):
         rows, warnings = [], []
@@ -196,8 +207,9 @@ class Heterogeneity(Estimator):
                             interval_kind=kinds.pop() if len(kinds) == 1 else "mixed",
                             n_clusters=int(panel.frame[self._cluster(panel)].nunique()),
                             tests=tests, vcov=vcov,
-                            info={"estimator": self.estimator, "trait": trait,
-                                  "warnings": tuple(warnings)})
+                            messages=warn(*warnings),
+                            parts=[Facts("settings", {"estimator": self.estimator,
+                                                      "trait": trait})])
 
 
 def side_by_side(panel: Panel, trait: str, inter: EffectResult, rows: Sequence[dict],

@@ -14,10 +14,12 @@ from ...constants import INTERVAL_PROB
 from ...data.panel import Panel
 from ...progress import track
 from ...results.effect import EffectResult, TestResult
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Facts, Table, notes
+from ..core import params as P
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.inference import RandomState, child_seeds
-from .inner import check_inner, check_inner_panel, make_inner, notes_of, relabel
+from .inner import check_inner, check_inner_panel, make_inner, relabel
 
 RESTRICTIONS = ("relative_magnitude", "smoothness")
 EVENT_ESTIMATORS = ("event_study", "callaway_santanna")
@@ -139,7 +141,22 @@ class HonestDiD(Estimator):
     """
 
     paradigm = "frequentist"
-    param_choices = {"restriction": RESTRICTIONS, "estimator": EVENT_ESTIMATORS}
+    params = {"estimator": P.Spec("choice", "the event-study estimator whose coefficients "
+                                            "are bounded", choices=EVENT_ESTIMATORS),
+              "estimator_params": P.ESTIMATOR_PARAMS,
+              "restriction": P.Spec("choice", "relative_magnitude (Mbar) or smoothness (M) "
+                                              "restriction on post-period violations",
+                                    choices=RESTRICTIONS),
+              "bounds": P.Spec("numbers", "values of Mbar or M; null: a default grid",
+                               low=0, none=True),
+              "event_time": P.Spec("int", "the event time bounded; null: the average "
+                                          "post-period effect", low=0, none=True),
+              "ci_method": P.Spec("str", "confidence-set method (C-LF or Conditional for "
+                                         "relative_magnitude; FLCI, Conditional, C-F or C-LF for "
+                                         "smoothness); null: HonestDiD's default", none=True),
+              "grid_points": P.Spec("int", "grid points of the confidence set search", low=10),
+              "by": P.BY, "by_bins": P.BY_BINS, "interval_prob": P.INTERVAL_PROB,
+              "random_state": P.RANDOM_STATE}
     smoke_params = {"bounds": [0.5], "grid_points": 10}
 
     def __init__(self, estimator: str = "event_study",
@@ -167,19 +184,12 @@ class HonestDiD(Estimator):
         if self.ci_method is not None and self.ci_method not in methods:
             raise ParamError(f"ci_method: {self.ci_method!r} is not one of {list(methods)} for "
                              f"restriction {self.restriction}")
-        if self.bounds is not None and (not len(self.bounds) or min(self.bounds) < 0):
-            raise ParamError(f"bounds: {self.bounds!r} must be a non-empty list of values >= 0")
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) \
-                or self.grid_points < 10:
-            raise ParamError(f"grid_points: {self.grid_points!r} must be an integer >= 10")
 
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel: Panel) -> None:
         check_inner_panel(self.estimator, self.estimator_params, panel)
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         seed = child_seeds(self.random_state, 1)[0]
         fit = make_inner(self.estimator, self.estimator_params, by=self.by,
                          random_state=seed).fit(panel)
@@ -189,7 +199,6 @@ class HonestDiD(Estimator):
         table, original = sensitivity(coefs, l_vec, self.restriction, self.bounds,
                                       self.ci_method, 1.0 - self.interval_prob,
                                       int(self.grid_points))
-        self.sensitivity_ = table
         out = [relabel(r, self.method) for r in fit.results()
                if r.estimand in ("ATT", "ATT_event") or r.estimand == f"ATT_by_{self.by}"]
         return out + [self._result(coefs, l_vec, table, original, events)]
@@ -217,12 +226,13 @@ class HonestDiD(Estimator):
                 f"{self.estimator} ({method} intervals, moderndid); original interval "
                 f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}"
                 + BREAKDOWN_MEANING.get(value, ""))
-        info = {"sensitivity": table, "original_ci": list(original), "target": target,
-                "l_vec": l_vec, "event_times": coefs.event_times.tolist(),
-                "restriction": self.restriction, "ci_method": method,
-                "estimator": self.estimator, "breakdown": value, "notes": notes_of(note)}
+        settings = {"original_ci": list(original), "target": target,
+                    "l_vec": list(np.asarray(l_vec, dtype=float)),
+                    "event_times": coefs.event_times.tolist(), "restriction": self.restriction,
+                    "ci_method": method, "estimator": self.estimator, "breakdown": value}
         return EffectResult(method=self.method, paradigm=self.paradigm,
                             estimand=SENSITIVITY_ESTIMAND, table=rows, n_obs=events.n_obs,
                             interval_prob=self.interval_prob,
                             interval_kind=f"honest_did_{method}", n_clusters=events.n_clusters,
-                            tests=(test,), info=info)
+                            tests=(test,), messages=notes(note),
+                            parts=[Facts("settings", settings), Table("sensitivity", table)])

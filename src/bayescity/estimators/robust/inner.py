@@ -14,9 +14,10 @@ import pandas as pd
 
 from ...data.panel import Panel
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, did_you_mean
+from ...results.parts import Facts, Message, Part
+from ..core.base import Estimator, ParamError, did_you_mean
+from ..core.seeds import RandomState, child_seeds
 from ..registry import UnknownMethodError, check_params, get_estimator
-from ..freq.inference import RandomState, child_seeds
 
 #: Methods that wrap another estimator and therefore cannot be wrapped themselves.
 WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings")
@@ -101,21 +102,14 @@ def row_of(result: EffectResult, term: str = "overall") -> dict[str, float]:
 
 
 def relabel(result: EffectResult, method: str, estimand: str | None = None,
-            info: Mapping[str, Any] | None = None, **changes: Any) -> EffectResult:
-    """A copy of ``result`` reported under another method (and estimand), with extra info."""
-    from dataclasses import replace
-
-    merged = {**result.info, **(info or {})}
-    return replace(result, method=method, estimand=estimand or result.estimand, info=merged,
-                   **changes)
-
-
-def notes_of(*parts: Any) -> tuple[str, ...]:
-    """Notes as one flat tuple of sentences (strings or iterables of strings)."""
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif part:
-            out.extend(str(p) for p in part)
-    return tuple(out)
+            settings: Mapping[str, Any] | None = None, messages: Sequence[Message] = (),
+            parts: Sequence[Part] = (), **changes: Any) -> EffectResult:
+    """A copy of ``result`` reported under another method (and estimand): ``settings`` added to
+    its ``settings`` part, ``messages`` after its own, ``parts`` added (replacing parts of the
+    same name)."""
+    merged = Facts("settings", {**result.facts("settings"), **(settings or {})})
+    names = {p.name for p in parts} | {"settings"}
+    kept = [p for p in result.parts if p.name not in names]
+    return result.replace(method=method, estimand=estimand or result.estimand,
+                          messages=(*result.messages, *messages),
+                          parts=[merged, *kept, *parts], **changes)

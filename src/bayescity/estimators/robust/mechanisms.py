@@ -24,12 +24,14 @@ import pandas as pd
 from ...data.panel import TREAT, Panel
 from ...progress import track
 from ...results.effect import EffectResult
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Table, notes
+from ..core import params as P
+from ..core.base import Estimator, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.fixest import fit_coefs
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.fixest import fit_coefs
-from ..freq.inference import RandomState, child_seeds
-from .inner import check_columns, check_inner, check_inner_panel, make_inner, notes_of, relabel
+from .inner import check_columns, check_inner, check_inner_panel, make_inner, relabel
 
 #: Estimand of the policy's effect on mediator m: ``ATT_on_<m>`` (term ``overall``).
 ON_PREFIX = "ATT_on_"
@@ -66,13 +68,19 @@ class Mechanisms(Estimator):
     is reported as ``ATT_on_<mediator>`` (term ``overall``, the estimator's own inference).
     Mediators are removed from the covariates of every fit (a mediator is a bad control).
     ``ATT`` is the same estimator on the outcome; with ``by`` its ``ATT_by_<trait>`` too.
-    ``info["mechanisms"]`` on ``ATT`` is the summary table: per mediator the effect on it and
+    The ``mechanisms`` part of ``ATT`` is the summary table: per mediator the effect on it and
     the coefficient of the mediator in ``y ~ D + mediator + covariates | unit + time``
     (:func:`mediator_association`). See the module docstring for what this two-step design
     identifies: it gives no causal mediation share.
     """
 
     paradigm = "frequentist"
+
+    params = {"mediators": P.Spec("columns", "mediator columns, each fitted as an outcome; "
+                                            "null: the panel's covariates", none=True,
+                                  role="numeric_columns"),
+              "estimator": P.ESTIMATOR, "estimator_params": P.ESTIMATOR_PARAMS, "by": P.BY,
+              "by_bins": P.BY_BINS, "random_state": P.RANDOM_STATE}
 
     def __init__(self, mediators: Sequence[str] | None = None, estimator: str = "twfe",
                  estimator_params: Mapping[str, Any] | None = None, by: str | None = None,
@@ -86,8 +94,6 @@ class Mechanisms(Estimator):
 
     def _validate(self) -> None:
         check_inner(self.estimator, self.estimator_params)
-        if isinstance(self.mediators, str):
-            raise ParamError(f"mediators: give a list of columns, e.g. [{self.mediators}]")
 
     def _mediators(self, panel: Panel) -> list[str]:
         out = list(panel.covariates if self.mediators is None else self.mediators)
@@ -98,8 +104,7 @@ class Mechanisms(Estimator):
             raise ParamError(f"mediators: {panel.outcome!r} is the outcome")
         return out
 
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel: Panel) -> None:
         check_columns("mediators", self._mediators(panel), panel, numeric=True)
         check_inner_panel(self.estimator, self.estimator_params, panel)
 
@@ -114,7 +119,6 @@ class Mechanisms(Estimator):
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         mediators = self._mediators(panel)
         params = self._params(mediators, panel)
         seed = child_seeds(self.random_state, 1)[0]
@@ -128,13 +132,12 @@ class Mechanisms(Estimator):
                 ["estimate", "std_error", "p_value"]].to_dict(),
                 **mediator_association(panel, m, params, cluster)})
             out.append(relabel(att, self.method, f"{ON_PREFIX}{m}",
-                               info={"mediator": m, "estimator": self.estimator}))
+                               settings={"mediator": m, "estimator": self.estimator}))
         table = pd.DataFrame(rows).rename(columns={"estimate": "att_on_mediator",
                                                    "std_error": "att_std_error",
                                                    "p_value": "att_p_value"})
-        info = {"mechanisms": table, "estimator": self.estimator, "identification": IDENTIFICATION,
-                "notes": notes_of(main.effect("ATT").info.get("notes", ()), IDENTIFICATION)}
-        head = [relabel(main.effect("ATT"), self.method, info=info)]
+        head = [relabel(main.effect("ATT"), self.method, settings={"estimator": self.estimator},
+                        messages=notes(IDENTIFICATION), parts=[Table("mechanisms", table)])]
         if self.by:
             head.append(relabel(main.effect(f"ATT_by_{self.by}"), self.method))
         return head + out

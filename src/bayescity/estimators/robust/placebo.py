@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ...data.codings import drop_units, unit_cohorts, with_cohorts
 from ...data.panel import COHORT, Panel
 from ...progress import report_progress
 from ...results.effect import EffectResult, TestResult
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Distribution, notes, readonly_array, warnings
+from ..core import params as P
+from ..core.base import Estimator, Fitted, ParamError, resolve_by
+from ..core.controls import covariates_of, with_trend_controls
+from ..core.seeds import RandomState, child_seeds
+from ..core.tasks import map_with_progress
 from ..registry import register
-from ..tasks import map_with_progress
-from ..freq.es_common import covariates_of, with_trend_controls
-from ..freq.inference import RandomState, child_seeds
 from .fwl import TWFEDesign, twfe_design, twfe_estimates, with_cohort_sums
-from .inner import (check_columns, check_inner, check_inner_panel, make_inner, notes_of,
-                    relabel)
+from .inner import check_inner, check_inner_panel, make_inner, relabel
 from .permute import Batch, permuted_cohorts, plan_batches, randomization_pvalue
 
 KINDS = ("timing", "fake_timing", "outcome")
@@ -108,7 +108,7 @@ def fake_timing_panel(panel: Panel, shift: int) -> Panel:
     g_row = panel.frame[COHORT].to_numpy()
     t = panel.frame[panel.time].to_numpy()
     pre = panel.frame.loc[(g_row == 0) | (t < g_row)].reset_index(drop=True)
-    pre_panel = replace(panel, frame=pre, notes=(*panel.notes, "placebo: post-adoption rows of "
+    pre_panel = panel.replace(frame=pre, notes=(*panel.notes, "placebo: post-adoption rows of "
                                                  "treated units dropped"))
     g = unit_cohorts(pre_panel)
     fake = np.where(g > 0, g - int(shift), 0)
@@ -122,6 +122,15 @@ def fake_timing_panel(panel: Panel, shift: int) -> Panel:
     return with_cohorts(pre_panel, fake, f"placebo: adoption moved {shift} periods earlier")
 
 
+@dataclass(frozen=True, eq=False)
+class PlaceboState:
+    """The placebo draws of every term (``placebo_distribution_``: permutations x terms, in the
+    order of ``columns``: (estimand, term) pairs)."""
+
+    placebo_distribution: np.ndarray
+    columns: tuple[tuple[str, str], ...]
+
+
 @register("placebo")
 class Placebo(Estimator):
     """Placebo tests and randomization inference for the ATT of ``estimator`` (default ``twfe``).
@@ -130,7 +139,7 @@ class Placebo(Estimator):
     (within ``strata`` when given; cohort sizes kept), the estimator is re-estimated on each
     placebo assignment, and the two-sided randomization p-value of the observed ATT is reported
     (Fisher 1935; Imbens & Rubin 2015, ch. 5; MacKinnon & Webb 2020) together with the placebo
-    distribution (``info["placebo_distribution"]``). ``kind="outcome"`` does the same for
+    distribution (the ``placebo`` part). ``kind="outcome"`` does the same for
     ``placebo_outcome``, a variable the policy should not move. ``kind="fake_timing"`` keeps the
     pre-adoption rows only and moves every cohort ``shift`` periods earlier; the estimator's own
     inference then tests for an effect where there can be none (anticipation or pre-trends).
@@ -148,7 +157,23 @@ class Placebo(Estimator):
     """
 
     paradigm = "frequentist"
-    param_choices = {"kind": KINDS}
+    params = {"n_permutations": P.Spec("int", "placebo assignments drawn (at least 19 for "
+                                              "p-values below 0.05)", low=19),
+              "strata": P.Spec("column", "permute adoption timing within these unit groups "
+                                         "(a unit characteristic such as region or province)",
+                               none=True, role="unit_column"),
+              "estimator": P.ESTIMATOR, "estimator_params": P.ESTIMATOR_PARAMS,
+              "kind": P.Spec("choice", "timing (permuted adoption), fake_timing (cohorts moved "
+                                       "earlier on pre-adoption rows) or outcome (a placebo "
+                                       "outcome)", choices=KINDS),
+              "placebo_outcome": P.Spec("column", "the placebo outcome of kind: outcome",
+                                        none=True, role="numeric_column"),
+              "shift": P.Spec("int", "periods every cohort moves earlier (kind: fake_timing)",
+                              low=1),
+              "by": P.BY, "by_bins": P.BY_BINS,
+              "fast_path": P.Spec("bool", "permute TWFE by Frisch-Waugh-Lovell on the "
+                                          "demeaned design instead of refitting (same numbers)"),
+              "random_state": P.RANDOM_STATE}
     smoke_params = {"n_permutations": 99}
 
     def __init__(self, n_permutations: int = 1000, strata: str | None = None,
@@ -170,35 +195,19 @@ class Placebo(Estimator):
 
     def _validate(self) -> None:
         check_inner(self.estimator, self.estimator_params)
-        if isinstance(self.n_permutations, bool) or not isinstance(self.n_permutations, int) \
-                or self.n_permutations < 19:
-            raise ParamError(f"n_permutations: {self.n_permutations!r} must be an integer >= 19 "
-                             "(p-values below 0.05 need at least 19 placebo draws)")
         if (self.kind == "outcome") != (self.placebo_outcome is not None):
             raise ParamError("placebo_outcome: give it with kind: outcome (and only then)")
-        if self.kind == "fake_timing":
-            if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 1:
-                raise ParamError(f"shift: {self.shift!r} must be a positive integer")
-            if self.estimator in BALANCED_ONLY:
-                raise ParamError(f"estimator: {self.estimator!r} needs a balanced panel and "
-                                 "kind: fake_timing keeps pre-adoption rows only; use twfe, "
-                                 "event_study, sun_abraham or imputation")
+        if self.kind == "fake_timing" and self.estimator in BALANCED_ONLY:
+            raise ParamError(f"estimator: {self.estimator!r} needs a balanced panel and "
+                             "kind: fake_timing keeps pre-adoption rows only; use twfe, "
+                             "event_study, sun_abraham or imputation")
 
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
+    def _check_panel(self, panel: Panel) -> None:
         check_inner_panel(self.estimator, self.estimator_params, panel)
-        if self.placebo_outcome is not None:
-            check_columns("placebo_outcome", self.placebo_outcome, panel, numeric=True)
-        if self.strata is not None:
-            check_columns("strata", self.strata, panel)
-            if (panel.frame.groupby(panel.unit)[self.strata].nunique(dropna=False) > 1).any():
-                raise ParamError(f"strata: {self.strata!r} varies within units; strata must be "
-                                 "unit characteristics (region, province)")
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         if self.kind == "fake_timing":
             return self._fake_timing(panel)
         if self.kind == "outcome":
@@ -210,13 +219,12 @@ class Placebo(Estimator):
         keep = [r for r in observed if r.estimand in wanted]
         columns = tuple((r.estimand, t) for r in keep for t in r.terms)
         draws, failed, t_obs, path = self._permute(panel, params, columns)
-        self.placebo_distribution_ = draws
         out = []
         for r in keep:
             idx = [j for j, c in enumerate(columns) if c[0] == r.estimand]
             out.append(self._att(r, draws[:, idx], None if t_obs is None else t_obs[idx],
                                  failed, path))
-        return out
+        return Fitted(tuple(out), PlaceboState(readonly_array(draws), columns))
 
     def _params(self, panel: Panel) -> dict[str, Any]:
         """Estimator params; a placebo outcome is taken out of the covariates."""
@@ -283,18 +291,17 @@ class Placebo(Estimator):
                                  float(obs), float(len(draws)), float(pv), "randomization",
                                  note="two-sided; (1 + #{|T_b| >= |T|}) / (1 + B)")
                       for term, obs, pv in zip(terms, observed, p))
-        distribution = draws[:, 0] if result.estimand == "ATT" else \
-            pd.DataFrame(draws, columns=terms)
-        info = {"placebo_kind": self.kind, "placebo_distribution": distribution,
-                "n_permutations": int(self.n_permutations), "strata": self.strata,
-                "estimator": self.estimator, "permutation_path": path,
-                "failed_permutations": failed, "p_value_kind": "randomization",
-                "notes": notes_of(result.info.get("notes", ()), self._note(result)),
-                "warnings": notes_of(result.info.get("warnings", ()), self._warning(failed))}
+        settings = {"placebo_kind": self.kind, "n_permutations": int(self.n_permutations),
+                    "strata": self.strata, "estimator": self.estimator,
+                    "permutation_path": path, "failed_permutations": failed,
+                    "p_value_kind": "randomization"}
         if t_obs is not None:
-            info["fwl_observed"] = dict(zip(terms, map(float, t_obs)))
+            settings["fwl_observed"] = dict(zip(terms, map(float, t_obs)))
+        distribution = Distribution("placebo", draws, observed, p, labels=terms)
         return relabel(result, self.method, placebo_estimand(result.estimand, self.kind),
-                       info=info, table=result.table.assign(p_value=p),
+                       settings=settings,
+                       messages=warnings(*self._warning(failed)) + notes(self._note(result)),
+                       parts=[distribution], table=result.table.assign(p_value=p),
                        tests=(*result.tests, *tests))
 
     def _note(self, result: EffectResult) -> str:
@@ -316,8 +323,8 @@ class Placebo(Estimator):
                             random_state=self.random_state).fit(fake).results()
         note = (f"fake-timing placebo: every cohort moved {self.shift} periods earlier on the "
                 "pre-adoption rows; a true ATT of 0 is expected without anticipation")
-        return [relabel(r, self.method, placebo_estimand(r.estimand, "fake_timing"), info={
+        return [relabel(r, self.method, placebo_estimand(r.estimand, "fake_timing"), settings={
             "placebo_kind": "fake_timing", "shift": int(self.shift), "estimator": self.estimator,
-            "n_units": fake.n_units, "notes": notes_of(r.info.get("notes", ()), note)})
+            "n_units": fake.n_units}, messages=notes(note))
             for r in fitted if r.estimand == "ATT" or r.estimand.startswith("ATT_by_")]
 

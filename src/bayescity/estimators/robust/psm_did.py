@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,14 @@ import pandas as pd
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult, level_equality_test, wald_table
-from ..base import Estimator, ParamError, resolve_by
+from ...results.parts import Facts, Table, notes as note, warnings as warn
+from ..core import params as P
+from ..core.base import Estimator, Fitted, ParamError, resolve_by
+from ..core.covariates import Reported
+from ..core.fixest import VCOV, Coefs, fit_coefs
+from ..core.levels import level_dummies, treated_units_by
+from ..core.seeds import RandomState, child_seeds
 from ..registry import register
-from ..freq.fixest import VCOV_TYPES, Coefs, fit_coefs
-from ..freq.inference import RandomState, child_seeds
-from ..freq.twfe import level_dummies, treated_units_by
-from .inner import check_columns
 from .psm import (MATCHING, PROPENSITY_MODELS, Matching, balance_table, kernel_matching,
                   nearest_neighbour, propensity_scores)
 
@@ -57,6 +60,13 @@ def matched_did(data: pd.DataFrame, *, unit: str, time: str, outcome: str,
     return c.select(names), terms
 
 
+@dataclass(frozen=True, eq=False)
+class PSMState:
+    """Each unit's propensity score (``scores_``)."""
+
+    scores: pd.Series
+
+
 @register("psm_did")
 class PSMDID(Estimator):
     """Difference-in-differences on a propensity-score matched sample.
@@ -69,13 +79,31 @@ class PSMDID(Estimator):
     ``replace``; MatchIt's defaults: 1:1, no caliper, without replacement); ``"kernel"``:
     Epanechnikov kernel weights with ``bandwidth``. See :mod:`.psm`. The DID is the two-way
     fixed-effects regression ``y ~ D + covariates | unit + time`` weighted by the matching
-    weights (pyfixest), errors clustered by ``cluster`` (default the panel's). ``info["balance"]``
+    weights (pyfixest), errors clustered by ``cluster`` (default the panel's). The ``balance`` part
     holds the balance table before and after matching (standardised mean differences, variance
     ratios, the score included).
     """
 
     paradigm = "frequentist"
-    param_choices = {"propensity": PROPENSITY_MODELS, "matching": MATCHING, "vcov": VCOV_TYPES}
+    params = {"ps_covariates": P.Spec("columns", "baseline characteristics of the propensity "
+                                                "score; null: the panel's covariates", none=True,
+                                      role="numeric_columns"),
+              "baseline_periods": P.Spec("window", "periods [first, last] whose means enter the "
+                                                   "propensity score; null: before the first "
+                                                   "adoption", none=True),
+              "propensity": P.Spec("choice", "propensity score model", choices=PROPENSITY_MODELS),
+              "matching": P.Spec("choice", "nearest-neighbour or kernel matching",
+                                 choices=MATCHING),
+              "ratio": P.Spec("int", "controls matched to each treated unit (nearest)", low=1),
+              "caliper": P.Spec("float", "largest propensity distance, in standard deviations "
+                                         "of the score (nearest); null: none", low=0,
+                                open_low=True, none=True),
+              "replace": P.Spec("bool", "match controls with replacement (nearest)"),
+              "bandwidth": P.Spec("float", "kernel bandwidth on the propensity score (kernel)",
+                                  low=0, open_low=True),
+              "covariates": P.COVARIATES, "cluster": P.CLUSTER, "vcov": VCOV, "by": P.BY,
+              "by_bins": P.BY_BINS, "interval_prob": P.INTERVAL_PROB,
+              "random_state": P.RANDOM_STATE}
 
     def __init__(self, ps_covariates: Sequence[str] | None = None,
                  baseline_periods: Sequence[int] | None = None, propensity: str = "logit",
@@ -100,27 +128,10 @@ class PSMDID(Estimator):
         self.interval_prob = interval_prob
         self.random_state = random_state
 
-    def _validate(self) -> None:
-        if isinstance(self.ratio, bool) or not isinstance(self.ratio, int) or self.ratio < 1:
-            raise ParamError(f"ratio: {self.ratio!r} must be a positive integer")
-        if self.caliper is not None and not float(self.caliper) > 0:
-            raise ParamError(f"caliper: {self.caliper!r} must be positive (standard deviations "
-                             "of the propensity score) or null")
-        if not float(self.bandwidth) > 0:
-            raise ParamError(f"bandwidth: {self.bandwidth!r} must be positive")
-        if self.baseline_periods is not None and (len(self.baseline_periods) != 2 or
-                                                  self.baseline_periods[0] > self.baseline_periods[1]):
-            raise ParamError(f"baseline_periods: {self.baseline_periods!r} must be [first, last]")
-
-    def check_panel(self, panel: Panel) -> None:
-        resolve_by(panel, self.by, self.by_bins)
-        covs = self._ps_covariates(panel)
-        if not covs:
+    def _check_panel(self, panel: Panel) -> None:
+        if not self._ps_covariates(panel):
             raise ParamError("ps_covariates: the panel has no covariates; name the baseline "
                              "characteristics of the propensity score")
-        check_columns("ps_covariates", covs, panel, numeric=True)
-        check_columns("covariates", self.covariates, panel, numeric=True)
-        check_columns("cluster", self.cluster, panel)
         lo, hi = baseline_periods(panel, self.baseline_periods)
         if not ((panel.periods >= lo) & (panel.periods <= hi)).any():
             raise ParamError(f"baseline_periods: no period of the panel lies in [{lo}, {hi}]")
@@ -136,7 +147,6 @@ class PSMDID(Estimator):
 
     def _fit(self, panel: Panel) -> list[EffectResult]:
         panel = resolve_by(panel, self.by, self.by_bins)
-        self.check_panel(panel)
         span = baseline_periods(panel, self.baseline_periods)
         X = unit_baseline(panel, self._ps_covariates(panel), span)
         if X.isna().any().any():
@@ -146,9 +156,9 @@ class PSMDID(Estimator):
         seed = int(child_seeds(self.random_state, 1)[0].generate_state(1)[0])
         score = propensity_scores(X.to_numpy(), treated, self.propensity, seed)
         match = self._match(score, treated)
-        self.scores_ = pd.Series(score, index=panel.units, name="propensity_score")
         balance = balance_table(X.assign(propensity_score=score), treated, match.weights)
-        return self._did(panel, match, balance, span, treated)
+        state = PSMState(pd.Series(score, index=panel.units, name="propensity_score"))
+        return Fitted(tuple(self._did(panel, match, balance, span, treated)), state)
 
     def _did(self, panel: Panel, match: Matching, balance: pd.DataFrame, span, treated) -> list:
         w_rows = match.weights[panel.unit_codes]
@@ -170,7 +180,7 @@ class PSMDID(Estimator):
                                     treated_units_by(data, panel.unit, self.by)))
         return out
 
-    def _info(self, match: Matching, balance: pd.DataFrame, span, treated) -> dict[str, Any]:
+    def _info(self, match: Matching, balance: pd.DataFrame, span, treated) -> Reported:
         n_treated, n_matched = int(treated.sum()), int(match.matched_treated.sum())
         n_controls = int(((~treated) & (match.weights > 0)).sum())
         notes = [f"PSM-DID on {n_matched} of {n_treated} treated units and {n_controls} matched "
@@ -180,13 +190,13 @@ class PSMDID(Estimator):
             f"{n_treated - n_matched} of {n_treated} treated units found no control within the "
             "caliper/bandwidth and are left out: the estimate is the ATT of the matched treated "
             "units"]
-        return {"balance": balance, "n_treated": n_treated, "n_matched_treated": n_matched,
-                "n_matched_controls": n_controls, "propensity": self.propensity,
-                "matching": self.matching, "caliper_width": match.caliper_width,
-                "baseline_periods": list(span), "notes": tuple(notes),
-                "warnings": tuple(warnings)}
+        settings = {"n_treated": n_treated, "n_matched_treated": n_matched,
+                    "n_matched_controls": n_controls, "propensity": self.propensity,
+                    "matching": self.matching, "caliper_width": match.caliper_width,
+                    "baseline_periods": list(span)}
+        return Reported(settings, warn(*warnings) + note(*notes), (Table("balance", balance),))
 
-    def _result(self, estimand: str, c: Coefs, terms: list[str], info: dict,
+    def _result(self, estimand: str, c: Coefs, terms: list[str], info: Reported,
                 tests=(), n_treated: np.ndarray | None = None) -> EffectResult:
         """One result; ``n_treated`` counts the matched treated units behind each term."""
         table = wald_table(terms, c.estimates, c.vcov, interval_prob=self.interval_prob,
@@ -196,4 +206,6 @@ class PSMDID(Estimator):
         return EffectResult(method=self.method, paradigm=self.paradigm, estimand=estimand,
                             table=table, n_obs=c.n_obs, interval_prob=self.interval_prob,
                             interval_kind=f"t_{c.vcov_type}", n_clusters=c.n_clusters,
-                            tests=tuple(tests), vcov=c.vcov, info={**info, "vcov": c.vcov_type})
+                            tests=tuple(tests), vcov=c.vcov, messages=info.messages,
+                            parts=[Facts("settings", {**info.settings, "vcov": c.vcov_type}),
+                                   *info.parts])

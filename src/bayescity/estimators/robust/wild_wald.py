@@ -2,12 +2,12 @@
 
 The restricted wild cluster bootstrap (WCR; Cameron, Gelbach & Miller 2008) of the CRV1 Wald
 statistic for ``H0: R b = 0`` in ``y = X b + Z a + u`` (``Z``: fixed effects and covariates,
-partialled out once by Frisch-Waugh-Lovell with :mod:`..freq.inference`'s projection). As in
+partialled out once by Frisch-Waugh-Lovell with :mod:`..core.inference`'s projection). As in
 Roodman, MacKinnon, Nielsen & Webb (2019, Stata Journal 19(1), sec. 3-4), every bootstrap
 cluster score is linear in the weights, ``s_g(v) = sum_h Q[g, :, h] v_h``, so all draws are
 evaluated from G x K x G arrays without re-estimating: the restricted residuals are split by
 cluster and partialled out once. With one restriction the statistic is the squared WCR11 t of
-:func:`..freq.inference.wild_bootstrap_coef` and gives the same p-value on the same weights.
+:func:`..core.inference.wild_bootstrap_coef` and gives the same p-value on the same weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..freq.inference import Projection, demean_fixed_effects
+from ..core.inference import Projection, demean_fixed_effects
 
 #: Bootstrap draws evaluated together (memory: draws x clusters x regressors).
 DRAW_BATCH = 2000
@@ -68,7 +68,7 @@ def wild_wald_test(y: np.ndarray, X: np.ndarray, cluster: np.ndarray, R: np.ndar
     """WCR bootstrap p-value of ``H0: R b = 0`` for the coefficients on ``X`` (n x K).
 
     ``weights`` is ``n_boot x G`` (columns in the order of the sorted cluster labels, e.g. from
-    :func:`..freq.inference.bootstrap_weights`); ``projection`` describes ``Z``.
+    :func:`..core.inference.bootstrap_weights`); ``projection`` describes ``Z``.
     """
     residualize = _annihilator(projection)
     y_t, X_t = residualize(y), residualize(np.atleast_2d(X.T).T)

@@ -16,7 +16,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .params import Spec
+from .fe_ols import factor_codes
+from .fe_ols import fe_ols
+
 VCOV_TYPES = ("CRV1", "CRV3", "hetero", "iid")
+#: ``vcov`` as a declared parameter.
+VCOV = Spec("choice", "variance estimator: CRV1 (clustered, fixest's default), CRV3 (clustered "
+                      "jackknife), hetero or iid", choices=VCOV_TYPES)
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,6 @@ def fast_path_applies(data: pd.DataFrame, fixed_effects: Sequence[str], *, vcov:
 def coefs_from_arrays(y: np.ndarray, X: np.ndarray, names: Sequence[str], fe_codes: np.ndarray,
                       *, vcov: str, cluster: np.ndarray | None) -> Coefs:
     """:class:`Coefs` of ``y ~ X | fixed effects`` from arrays (the :mod:`.fe_ols` core)."""
-    from .fe_ols import fe_ols
-
     fit = fe_ols(y, X, names, fe_codes, vcov=vcov, cluster=cluster)
     return Coefs(fit.names, fit.estimates, fit.vcov, fit.n_obs, fit.n_clusters, fit.df_t,
                  vcov, fit.names)
@@ -109,8 +114,6 @@ def fit_coefs(data: pd.DataFrame, outcome: str, regressors: Sequence[str],
 def _fast(data: pd.DataFrame, outcome: str, X: np.ndarray, names: list[str],
           fixed_effects: Sequence[str], vcov: str, cluster: str | None) -> Coefs:
     """The array core on ``outcome`` and the regressor matrix ``X`` (columns ``names``)."""
-    from .fe_ols import factor_codes
-
     codes = factor_codes([data[f].to_numpy() for f in fixed_effects])
     labels = data[cluster].to_numpy() if vcov == "CRV1" else None
     return coefs_from_arrays(data[outcome].to_numpy(dtype=float), X, names, codes,

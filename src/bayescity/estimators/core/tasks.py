@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..parallel import SerialExecutor, current_executor, map_tasks
-from ..progress import report_progress
+from ...parallel import SerialExecutor, current_executor, map_tasks
+from ...progress import report_progress
 
 
 def map_with_progress(fn: Callable[[Any], Any], items: Sequence[Any], label: str,

@@ -24,34 +24,19 @@ from scipy import sparse
 
 from ...constants import INTERVAL_PROB
 from ...progress import track
+from .params import Spec
+from .seeds import RandomState, child_seeds, seed_sequence
+from .fe_ols import demean
+from .fe_ols import factor_codes
 
 WILD_WEIGHTS = ("rademacher", "webb", "mammen")
+#: ``wild_weights`` as a declared parameter.
+WILD_WEIGHTS_PARAM = Spec("choice", "wild bootstrap weights: rademacher (fully enumerated when "
+                                    "2^G <= n_boot), webb (fewer than about 12 clusters) or "
+                                    "mammen", choices=WILD_WEIGHTS)
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 _MAMMEN = np.array([-(np.sqrt(5) - 1) / 2, (np.sqrt(5) + 1) / 2])
 _MAMMEN_P = np.array([(np.sqrt(5) + 1) / (2 * np.sqrt(5)), (np.sqrt(5) - 1) / (2 * np.sqrt(5))])
-
-RandomState = int | np.random.SeedSequence | np.random.Generator | None
-
-
-# ----------------------------------------------------------------------------- seeds and weights
-def seed_sequence(random_state: RandomState) -> np.random.SeedSequence:
-    """A SeedSequence from an int, a SeedSequence (returned as is) or None (fresh entropy)."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(int(random_state.integers(2**63)))
-    return np.random.SeedSequence(random_state)
-
-
-def child_seeds(random_state: RandomState, n: int) -> list[np.random.SeedSequence]:
-    """``n`` independent child seeds, the same on every call (the parent is not advanced).
-
-    ``SeedSequence.spawn`` mutates its parent, so fitting twice with one SeedSequence would
-    give different numbers; the children here are derived from the spawn key instead.
-    """
-    parent = seed_sequence(random_state)
-    return [np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, i),
-                                   pool_size=parent.pool_size) for i in range(n)]
 
 
 def rademacher_enumeration(n_clusters: int) -> np.ndarray:
@@ -115,7 +100,6 @@ def demean_fixed_effects(m: np.ndarray, fe_codes: np.ndarray | None, tol: float)
     m = np.asarray(m, dtype=float)
     if fe_codes is None:
         return m.copy()
-    from .fe_ols import demean
 
     return demean(m.reshape(len(m), -1), fe_codes, tol).reshape(m.shape)
 
@@ -125,7 +109,6 @@ def fe_projection(data: pd.DataFrame, fixed_effects: Sequence[str] = (),
     """The :class:`Projection` onto fixed effects ``fixed_effects`` and regressors ``covariates``."""
     fe = None
     if fixed_effects:
-        from .fe_ols import factor_codes
 
         fe = factor_codes([data[f].to_numpy() for f in fixed_effects])
     w = data.loc[:, list(covariates)].to_numpy(dtype=float).reshape(len(data), len(covariates))

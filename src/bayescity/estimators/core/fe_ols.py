@@ -1,4 +1,4 @@
-"""Fixed-effects OLS on arrays: the fast path behind :mod:`bayescity.estimators.freq.fixest`.
+"""Fixed-effects OLS on arrays: the fast path behind :mod:`bayescity.estimators.core.fixest`.
 
 ``y = X b + sum_f alpha_f[fe_f] + u`` is estimated by partialling the fixed effects out of ``y``
 and ``X`` (Frisch-Waugh-Lovell) and solving OLS on the demeaned data, as pyfixest and R fixest do
@@ -25,7 +25,7 @@ pyfixest's defaults, reproduced exactly:
 Supported: one-way clustering with CRV1, ``hetero`` (HC1) and ``iid`` errors, no weights, at
 least one fixed effect. Everything else (CRV3, which refits the model without each cluster;
 weights; multiway clustering; models without fixed effects) is left to pyfixest by
-:func:`bayescity.estimators.freq.fixest.fit_coefs`.
+:func:`bayescity.estimators.core.fixest.fit_coefs`.
 """
 
 from __future__ import annotations
