@@ -21,7 +21,7 @@ from bayescity.experiments.figure_store import FigureStore
 from bayescity.experiments.paths import MAX_NAME, PathEscapeError, inside, slug_problem
 from bayescity.experiments.store import ModelStore
 from bayescity.experiments.sweep import set_path
-from fuzz_harness import make_panel
+from fuzz_configs import make_panel
 
 runner = CliRunner()
 DATA = {"source": "panel.csv", "unit": "unit", "time": "year", "outcome": "y", "cohort": "g",
@@ -329,3 +329,26 @@ def test_os_errors_are_told_without_the_exception_class(study, monkeypatch):
     assert res.exit_code == 1 and "error: Permission denied: " in res.output
     assert "PermissionError" not in res.output
     assert sorted(os.listdir(study.root)) == ["panel.csv", "study.yaml"]
+
+
+@pytest.mark.parametrize("method, params", [
+    ("imputation", {"covariates": ["gdp level"]}),
+    ("twfe", {"covariates": ["gdp level"], "vcov": "CRV3", "cluster": "home province"})])
+def test_columns_whose_names_hold_spaces_fit_as_their_renamed_copies(method, params):
+    """Formula-based fits failed on a column named 'gdp level' (exit 1 FormulaSyntaxError),
+    and pyfixest dropped the space of a cluster column; the estimates must equal those of the
+    same data with the columns renamed."""
+    from bayescity import load_panel
+    from bayescity.estimators import get_estimator
+
+    roles = dict(unit="unit", time="year", outcome="y", cohort="g")
+    renames = {"gdp level": "gdp_level", "home province": "home_province"}
+    fits = []
+    for frame, spec in ((make_panel(), params),
+                        (make_panel().rename(columns=renames),
+                         yaml.safe_load(yaml.safe_dump(params).replace("gdp level", "gdp_level")
+                                        .replace("home province", "home_province")))):
+        est = get_estimator(method)(**spec).fit(load_panel(frame, **roles))
+        fits.append(est.effect("ATT").table[["term", "estimate", "std_error"]])
+    pd.testing.assert_frame_equal(*fits)
+    assert fits[0]["std_error"].gt(0).all()
