@@ -299,7 +299,10 @@ def _data_change(draw, cfg) -> Change:
     value = draw(DATA_VALUES[key])
     bad = (isinstance(value, str) and value in DATA_BAD) or \
         (isinstance(value, list) and "nope" in value) or (value == 5 and key != "sheet")
-    return Change(("data", key), value, bad, _words(key, value))
+    # Text read in another encoding shows as columns the data lack (mojibake names); a source
+    # is named by its resolved path, the problem by "file:".
+    more = {"encoding": ("column",), "source": ("file",)}.get(key, ())
+    return Change(("data", key), value, bad, _words(key, value) + more)
 
 
 def _words(key: str, value: Any) -> tuple[str, ...]:
