@@ -27,6 +27,12 @@ PAGE_STATE = """JSON.stringify({
 })"""
 
 
+#: Waits for the page's web fonts (an embedded font is decoded after the load event) and
+#: lists each with its status (``loaded``, or ``error`` for a font the browser rejects).
+FONTS = ("document.fonts.ready.then(() => [...document.fonts].map("
+         "f => f.family.replace(/[\"']/g, '') + ':' + f.status))")
+
+
 def find_chromium() -> str | None:
     for c in CANDIDATES:
         path = shutil.which(c)
@@ -141,9 +147,11 @@ def _drive(pipe: _Pipe, html: Path, width: int) -> PageCheck:
               session=session)
     pipe.send("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
     pipe.wait_event("Page.loadEventFired", timeout=60)
+    fonts = pipe.send("Runtime.evaluate", {"expression": FONTS, "returnByValue": True,
+                                           "awaitPromise": True}, session=session)
     value = pipe.send("Runtime.evaluate", {"expression": PAGE_STATE, "returnByValue": True},
                       session=session)["result"]["value"]
-    state = json.loads(value)
+    state = {**json.loads(value), "fonts": fonts["result"].get("value") or []}
     pipe.send("Emulation.setDeviceMetricsOverride",
               {"width": width, "height": min(int(state["height"]), 16000),
                "deviceScaleFactor": 1, "mobile": False}, session=session)

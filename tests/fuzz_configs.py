@@ -79,6 +79,8 @@ class ParamSpec:
     role: str | None = None
     many: bool = False
     default: Any = None
+    #: A file the estimator reads (``path_params``: a neighbours file ...).
+    path: bool = False
 
 
 def method_params(method: str) -> list[ParamSpec]:
@@ -88,7 +90,8 @@ def method_params(method: str) -> list[ParamSpec]:
     cls = get_estimator(method)
     defaults = signature_defaults(cls)
     return [ParamSpec(name, s.kind, tuple(s.choices), s.low, s.high, s.none, s.role, s.many,
-                      None if defaults[name] is inspect.Parameter.empty else defaults[name])
+                      None if defaults[name] is inspect.Parameter.empty else defaults[name],
+                      name in cls.path_params)
             for name, s in cls.params.items()]
 
 
@@ -142,6 +145,10 @@ def param_value(spec: ParamSpec) -> st.SearchStrategy[tuple[Any, bool]]:
 def _values(spec: ParamSpec) -> tuple[list, list]:
     """Values of ``spec``'s kind that fit it, and values that do not."""
     kind, lo, hi = spec.kind, spec.low, spec.high
+    if spec.path:
+        return ["../../data/neighbours.csv"], ["../../data/missing.csv", "/", "../..",
+                                                "../../data/notes.txt", "../../data/folder.csv",
+                                                5, "", *NESTED]
     if kind == "bool":
         return [True, False], ["yes", 2, 0, *NESTED]
     if kind in ("int", "seed"):

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import yaml
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -80,6 +81,9 @@ def make_workspace(root: Path) -> Workspace:
     panel.to_csv(ws.data / "panel.csv", index=False)
     panel.to_parquet(ws.data / "panel.parquet", index=False)
     (ws.data / "notes.txt").write_text("not a table\n", encoding="utf-8")
+    units = sorted(panel["unit"].unique())
+    pd.DataFrame({"unit": units, "neighbour": units[1:] + units[:1]}).to_csv(
+        ws.data / "neighbours.csv", index=False)
     (ws.data / "latin1.csv").write_bytes("unit,year,y\nü,2000,1\n".encode("latin-1"))
     (ws.data / "folder.csv").mkdir()
     return ws

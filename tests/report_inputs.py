@@ -10,7 +10,8 @@ import pandas as pd
 
 from bayescity.diagnostics import breach_notes
 from bayescity.estimands import posterior_table
-from bayescity.reports import FitRecord, ReportInputs
+from bayescity import load_panel
+from bayescity.reports import FitRecord, ReportInputs, outcome_trends
 from bayescity.results import EffectResult, TestResult
 from bayescity.results.effect import wald_table
 from bayescity.results.parts import Diagnostics, Distribution, Facts, Table, Text, warnings
@@ -96,7 +97,9 @@ def robustness(rng: np.random.Generator) -> list[EffectResult]:
     placebo = EffectResult("placebo", "frequentist", "ATT", wald_table(["overall"], [1.0], [[0.01]]),
                            720, interval_kind="t_CRV1", tests=(test,),
                            parts=[Distribution("placebo", rng.normal(0, 0.15, 500), 1.0,
-                                               0.004)])
+                                               0.004),
+                                  Facts("check", {"kind": "randomization",
+                                                  "expects": "the policy's effect"})])
     mech = EffectResult("mechanisms", "frequentist", "ATT_on_rd_share",
                         wald_table(["overall"], [0.3], [[0.01]]), 720, interval_kind="t_CRV1")
     return [placebo, mech]
@@ -119,10 +122,13 @@ def build(tmp: Path, seed: int = 0) -> ReportInputs:
              "first_period": 2000, "last_period": 2011, "balanced": True, "outcome": "y",
              "covariates": ["x"], "n_never_treated": 20, "cohorts": {"2004": 20, "2007": 20}}
     lock = {"run_id": "20250101-000000-test", "seed": 1, "smoke": False, "data_hash": "0" * 64}
+    trends = outcome_trends(load_panel(df, unit="unit", time="year", outcome="y", cohort="g"))
+    truth = pd.DataFrame({"estimand": ["ATT", "ATT_by_region", "ATT_by_region"],
+                          "term": ["overall", "North", "South"], "truth": [1.0, 1.0, 1.0]})
     return ReportInputs("toy_study", lock["run_id"], results, fits, panel,
-                        units.reset_index(drop=True), lock)
+                        units.reset_index(drop=True), lock, trends=trends, truth=truth)
 
 
 #: Figures the full report must show for :func:`build`'s inputs.
-FIGURES = ["fig-adoption", "fig-forest", "fig-event", "fig-rank-bayes", "fig-posterior-bayes",
+FIGURES = ["fig-adoption", "fig-trends", "fig-forest", "fig-event", "fig-rank-bayes", "fig-posterior-bayes",
            "fig-ppc-bayes", "fig-cate", "fig-drivers-forest", "fig-placebo-robust"]

@@ -225,3 +225,15 @@ def test_separating_covariate_gets_a_clear_error_and_small_cohorts_are_left_out_
     kept = CallawaySantAnna().fit(plain)
     assert 2008 in set(kept.gt_["cohort"])
     assert any("2008 rests on one unit" in note for note in kept.effect("ATT").warnings)
+
+
+def test_att_gt_part_is_the_fitted_group_time_table():
+    """The ATT(g,t) the report draws by cohort is the fit's own table (``gt_``)."""
+    from conftest import make_staggered
+
+    panel = bayescity.load_panel(make_staggered(seed=5, n_units=60), unit="unit", time="year",
+                          outcome="y", cohort="g")
+    fit = bayescity.make_estimator("callaway_santanna", covariates=[]).fit(panel)
+    pd.testing.assert_frame_equal(fit.effect("ATT_cohort").part_frame("att_gt"),
+                                  fit.gt_.reset_index(drop=True), check_dtype=False)
+    assert fit.effect("ATT").part("att_gt") is None

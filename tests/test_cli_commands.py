@@ -132,7 +132,14 @@ def test_sweep_command_writes_one_table(study, tmp_path):
     (folder,) = _dirs(tmp_path / "rep")
     table = pd.read_csv(folder / "sweep.csv")
     assert folder.name.startswith("sweep-") and sorted(table["seed"].unique()) == [1, 2]
-    assert "ATT overall per variant" in res.output
+    assert "ATT overall, and by trait where variants change it" in res.output
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    # the wild bootstrap's seed changes its interval, never an estimate of these estimators
+    assert '<section id="grid">' in html and "No variant changes any estimate" in html
+    (folder / "report.html").unlink()
+    res = _run(["report", str(folder), "--models", str(tmp_path / "m")])  # a sweep folder
+    assert res.exit_code == 0, res.output
+    assert (folder / "report.html").read_text(encoding="utf-8") == html
 
 
 @pytest.mark.parametrize("args, message", [

@@ -12,6 +12,8 @@ from bayescity.results import EffectResult
 from conftest import make_staggered
 
 METHODS = available_methods()
+#: Parameters naming the spatial structure a method needs (the battery's panel has coordinates).
+SPATIAL = {"spillover": {"coordinates": ["lat", "lon"], "bands": [0, 50]}}
 
 
 def _panel(df: pd.DataFrame):
@@ -24,13 +26,19 @@ def _make(method: str, **extra):
     params = dict(getattr(cls, "smoke_params", {}) or {})
     if "random_state" in cls.param_names():
         params["random_state"] = 11
+    params.update(SPATIAL.get(method, {}))
     params.update(extra)
     return cls(**params)
 
 
 @pytest.fixture(scope="module")
 def panel_df():
-    return make_staggered(seed=3, n_units=45)
+    df = make_staggered(seed=3, n_units=45)
+    rng = np.random.default_rng(3)
+    units = df["unit"].unique()
+    where = pd.DataFrame({"unit": units, "lat": rng.uniform(25, 35, units.size),
+                          "lon": rng.uniform(105, 115, units.size)})
+    return df.merge(where, on="unit")
 
 
 def test_registry_has_the_frequentist_core():

@@ -10,8 +10,8 @@ import pytest
 
 import bayescity as bc
 from bayescity.estimators import ParamError
-from bayescity.estimators.robust.honest import (breakdown_value, event_coefficients,
-                                                target_weights)
+from bayescity.estimators.robust.honest import (bound_terms, breakdown_value,
+                                                event_coefficients, target_weights)
 from bayescity.results.effect import EffectResult
 
 GRID = 30
@@ -81,36 +81,30 @@ def test_event_coefficients_drop_the_reference_and_split_pre_and_post():
 def test_breakdown_value_is_the_first_bound_reaching_zero():
     table = pd.DataFrame({"bound": [0.0, 0.5, 1.0, 1.5], "lb": [0.2, 0.1, -0.05, -0.3],
                           "ub": [0.9, 1.0, 1.2, 1.5]})
-    assert breakdown_value(table, (0.3, 0.8)) == 1.0
-    assert breakdown_value(table.iloc[:2], (0.3, 0.8)) == np.inf
-    assert breakdown_value(table, (-0.1, 0.8)) == 0.0
+    assert breakdown_value(table) == 1.0
+    assert breakdown_value(table.iloc[:2]) == np.inf
+    # the robust intervals decide, not the original one: at Mbar = 0 this one excludes 0
+    assert breakdown_value(table.assign(lb=[0.027, -0.1, -0.2, -0.3])) == 0.5
+    assert bound_terms([0.0663996, 0.1327992, 0.0], "M") == ["M=0.0664", "M=0.133", "M=0"]
+    assert bound_terms([0.1, 0.10001], "M") == ["M=0.1", "M=0.10001"]
 
 
-def test_event_study_sensitivity_reports_the_breakdown_as_a_test():
-    from conftest import make_staggered
+def test_breakdown_matches_moderndid(mpdta, reference_event_study):
+    """The breakdown value is moderndid's robust intervals read the R HonestDiD way: the
+    smallest bound whose robust interval includes 0, on the same grid and event study."""
+    from moderndid.didhonest import honest_did
 
-    panel = bc.load_panel(make_staggered(seed=2, n_units=60, effect=1.0), unit="unit",
-                          time="year", outcome="y", cohort="g")
-    fit = bc.make_estimator("honest_did", restriction="smoothness", bounds=[0.0, 0.5, 5.0],
-                            estimator_params={"window": [-3, 3]}).fit(panel)
-    sens = fit.effect("ATT_sensitivity")
-    assert sens.terms == ["M=0", "M=0.5", "M=5"]
-    (test,) = sens.tests
-    assert test.kind == "breakdown" and test.statistic in (0.5, 5.0, np.inf)
-    ending = "(no bound in the grid brings 0 into the interval)" if test.statistic == np.inf \
-        else f"breakdown M = {test.statistic:g}"
-    assert sens.notes[-1].endswith(ending)
-    null = bc.load_panel(make_staggered(seed=2, n_units=60, effect=0.0), unit="unit",
-                         time="year", outcome="y", cohort="g")
-    none = bc.make_estimator("honest_did", restriction="smoothness", bounds=[0.0],
-                             estimator_params={"window": [-3, 3]}).fit(null)
-    lo, hi = none.effect("ATT_sensitivity").facts()["original_ci"]
-    assert lo < 0 < hi and none.effect("ATT_sensitivity").notes[-1].endswith(
-        "breakdown M = 0 (the original interval already includes 0)")
-    widths = (sens.table["upper"] - sens.table["lower"]).to_numpy()
-    assert (np.diff(widths) > 0).all()  # looser restrictions, wider intervals
-    assert sens.table["std_error"].isna().all() and sens.table["p_value"].isna().all()
-    assert fit.effect("ATT").method == "honest_did"
+    bounds, event_time = [0.0, 0.02, 0.05, 0.1], 2
+    ref = honest_did(reference_event_study, event_time=event_time,
+                     sensitivity_type="smoothness", grid_points=GRID, m_vec=bounds)
+    robust = pd.DataFrame(ref.robust_ci.to_dicts())
+    covered = [b for b, lo, hi in zip(bounds, robust["lb"], robust["ub"]) if lo <= 0 <= hi]
+    expected = min(covered) if covered else np.inf
+    ours = _ours(mpdta, restriction="smoothness", bounds=bounds, event_time=event_time)
+    (test,) = ours.tests
+    assert test.statistic == expected and 0 < expected < np.inf  # inside the grid
+    part = ours.part_frame("sensitivity")
+    assert part["method"].iloc[0] == "Original" and part["bound"].iloc[1:].tolist() == bounds
 
 
 @pytest.mark.parametrize("params, match", [

@@ -111,8 +111,9 @@ def full_report(tmp_path_factory):
 def test_full_report_shows_every_section_figure_and_breach(full_report):
     inputs, run, comparison = full_report
     html = (run / "report.html").read_text(encoding="utf-8")
-    for section in ("data", "comparison", "effects", "posterior-bayes", "heterogeneity-ml",
-                    "placebo", "mechanisms", "heterogeneity", "tests", "notes", "provenance"):
+    for section in ("verdict", "data", "comparison", "effects", "robustness", "posterior-bayes",
+                    "heterogeneity-ml", "mechanisms", "heterogeneity", "tests", "notes",
+                    "provenance"):
         assert f'<section id="{section}">' in html, section
     for fig in RI.FIGURES:
         assert f'<figure id="{fig}">' in html, fig

@@ -62,6 +62,7 @@ def test_posterior_plots_show_the_estimands(study):
     figs = _figures(html)
     for fig in ("fig-rank-bayes_region", "fig-posterior-bayes_region", "fig-ppc-bayes_region"):
         assert fig in figs, fig
+    assert "<strong>bayes_region: rank plots.</strong>" in html  # the figure keeps its title
     skipped = re.search(r"Not plotted \(too many values\): ([^<]*)", html)
     assert skipped is None or not re.search(r"\bATT(_by_region3)? \(", skipped.group(1))
 

@@ -59,7 +59,7 @@ def test_closing_table_names_each_estimand_once_and_keeps_flags_short():
     console.print(closing_table(comp, long))
     text = console.export_text()
     assert text.count("ATT_by_region") == 1
-    assert "intervals disjoint; sign flip (pairs: comparison.csv)" in text
+    assert "disagree beyond their intervals (pairs: comparison.csv)" in text
     assert short_flags("sign flip: a vs b") == "sign flip: a vs b"
 
 

@@ -53,7 +53,9 @@ def _assert_same(a: EffectResult, b: EffectResult) -> None:
             a.messages) == (b.method, b.paradigm, b.estimand, b.n_obs, b.interval_kind,
                             b.n_clusters, b.tests, b.messages)
     np.testing.assert_array_equal(a.vcov, b.vcov)
-    np.testing.assert_array_equal(a.draws, b.draws)
+    # posterior draws are stored as float32: equal to float32 rounding
+    np.testing.assert_array_equal(np.asarray(a.draws, np.float32), b.draws)
+    assert b.draws.dtype == np.float32
     assert [(type(p), p.name) for p in a.parts] == [(type(p), p.name) for p in b.parts]
     for p, q in zip(a.parts, b.parts):
         if isinstance(p, P.Table):
@@ -253,3 +255,43 @@ def test_fits_stored_in_an_older_results_format_are_refitted(tmp_path, monkeypat
     assert first.cached == [] and run_experiment(cfg, **args).cached == ["wild", "region"]
     monkeypatch.setattr(plain, "RESULTS_FORMAT", plain.RESULTS_FORMAT + "x")
     assert run_experiment(cfg, **args).cached == []  # stored in the older format: refitted
+
+
+def test_stored_posterior_is_compact_and_reads_back(tmp_path):
+    """posterior.nc keeps float32 draws, each draw once (estimands live in the results' draws)
+    and no log-likelihood: over 4x smaller than ArviZ's own netCDF of a posterior shaped like
+    the main study's, and read back equal to float32 rounding, estimands included."""
+    import arviz as az
+
+    from bayescity.estimands import posterior_table
+    from bayescity.reports.posterior import open_posterior
+    from bayescity.results.stored_posterior import IN_RESULTS, write_posterior
+
+    rng = np.random.default_rng(3)
+    chains, draws, events = 4, 500, [-1, 0, 1, 2]
+    att_event = rng.normal(size=(chains, draws, len(events)))
+    idata = az.from_dict(
+        posterior={"cell_dev": rng.normal(size=(chains, draws, 60)), "sigma": rng.gamma(
+            2.0, size=(chains, draws)), "ATT_event": att_event},
+        log_likelihood={"y": rng.normal(size=(chains, draws, 150))},
+        sample_stats={"diverging": np.zeros((chains, draws), bool)},
+        coords={"event_time": events}, dims={"ATT_event": ["event_time"]})
+    flat = att_event.reshape(chains * draws, -1)
+    result = EffectResult("hierarchical_did", "bayesian", "ATT_event",
+                          posterior_table([str(e) for e in events], flat), 100, draws=flat)
+    ours, theirs = tmp_path / "posterior.nc", tmp_path / "arviz.nc"
+    write_posterior(idata, [result], ours)
+    idata.to_netcdf(str(theirs), engine="h5netcdf")
+    assert theirs.stat().st_size / ours.stat().st_size > 4
+    stored = az.from_netcdf(str(ours))
+    assert "log_likelihood" not in stored.groups() and "ATT_event" not in stored.posterior
+    assert IN_RESULTS in stored.posterior.attrs and stored.posterior["sigma"].dtype == np.float32
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    write_results([result], bundle)
+    back, problem = open_posterior(str(ours), None, read_results(bundle))
+    assert problem == ""
+    for name in ("cell_dev", "sigma", "ATT_event"):
+        np.testing.assert_array_equal(back.posterior[name].values,
+                                      idata.posterior[name].values.astype(np.float32))
+    assert back.posterior["ATT_event"].dims == ("chain", "draw", "event_time")

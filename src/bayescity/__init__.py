@@ -9,9 +9,11 @@ or run a whole study from a config (:func:`run_experiment`).
 from . import datasets
 from .constants import INTERVAL_PROB, SUMMARY_COLUMNS
 from .data import Panel, PanelError, load_panel
-from .estimators import (DML, PSMDID, TWFE, CallawaySantAnna, CausalForest, Codings, EventStudy,
-                         Heterogeneity, HierarchicalDID, HonestDiD, Imputation, Mechanisms,
-                         Placebo, SunAbraham, available_methods, get_estimator, make_estimator)
+from .estimators import (DCDH, DML, PSMDID, TWFE, Bacon, CallawaySantAnna, CausalForest, Codings,
+                         EventStudy, Heterogeneity, HierarchicalDID, HonestDiD, Imputation,
+                         Mechanisms, Placebo, PretrendsPower, Spillover, Stacked, SunAbraham,
+                         SyntheticControl, SyntheticDiD, TwoStage, available_methods,
+                         get_estimator, make_estimator)
 from .experiments import run_experiment
 from .results import EffectResult, compare
 
@@ -19,6 +21,8 @@ __version__ = "0.2.0"
 
 __all__ = ["INTERVAL_PROB", "SUMMARY_COLUMNS", "EffectResult", "Panel", "PanelError",
            "available_methods", "compare", "datasets", "get_estimator", "load_panel",
-           "make_estimator", "run_experiment", "__version__", "CallawaySantAnna", "CausalForest",
-           "Codings", "DML", "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD",
-           "Imputation", "Mechanisms", "PSMDID", "Placebo", "SunAbraham", "TWFE"]
+           "make_estimator", "run_experiment", "__version__", "Bacon", "CallawaySantAnna",
+           "CausalForest", "Codings", "DCDH", "DML", "EventStudy", "Heterogeneity",
+           "HierarchicalDID", "HonestDiD", "Imputation", "Mechanisms", "PSMDID", "Placebo",
+           "PretrendsPower", "Spillover", "Stacked", "SunAbraham", "SyntheticControl",
+           "SyntheticDiD", "TWFE", "TwoStage"]

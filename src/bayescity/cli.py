@@ -66,7 +66,8 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
                                                 help="Dask scheduler address, tcp://host:8786")
         ) -> None:
     """Run an experiment config and write reports/<name>/<run_id>/ (report.html inside)."""
-    from .commands.display import closing_table
+    from .commands.display import closing_table, robustness_table
+    from .reports import checks_frame
     from .commands.notes import print_messages
     from .commands.run import execute_run
 
@@ -74,6 +75,9 @@ def run(config: str = typer.Argument(..., help="experiment YAML file"),
                           refit=refit, only=only, quiet=quiet, workers=workers,
                           executor=executor, scheduler=scheduler)
     out.print(closing_table(outcome.comparison, outcome.table))
+    checks = robustness_table(checks_frame(outcome.results))
+    if checks is not None:
+        out.print(checks)
     print_messages(out, outcome.warnings, outcome.results)
     out.print(f"all estimands and tests: {outcome.run_dir}/results.csv, tests.csv", highlight=False,
               soft_wrap=True)

@@ -100,6 +100,25 @@ def closing_table(comparison: pd.DataFrame, table: pd.DataFrame | None = None) -
     return shown
 
 
+def robustness_table(checks: pd.DataFrame) -> Table | None:
+    """The robustness checks of a run (robustness.csv): placebo timing with its
+    randomization p-value, placebo outcomes and fake timing as their own rows, HonestDiD's
+    breakdown value; each with its reading. None when the run has none."""
+    if checks is None or checks.empty:
+        return None
+    rows = checks[checks["term"].astype(str).isin(["overall"]) | (checks["check"] ==
+                                                                 "sensitivity")]
+    shown = Table(title="Robustness checks (not effects; all rows: robustness.csv)",
+                  title_justify="left")
+    for col in ("check", "estimator", "estimate", "lower", "upper", "p_value", "reading"):
+        shown.add_column(col, justify="right" if col in ("estimate", "lower", "upper",
+                                                         "p_value") else "left")
+    for r in rows.itertuples():
+        shown.add_row(str(r.check), str(r.estimator), _num(r.estimate), _num(r.lower),
+                      _num(r.upper), _num(r.p_value), str(r.reading))
+    return shown
+
+
 #: Longest disagreement text shown in the terminal table (the full one is in comparison.csv).
 FLAG_WIDTH = 48
 

@@ -44,15 +44,29 @@ def sweep(config: str = typer.Argument(..., help="experiment YAML file"),
     out.print(overall_table(outcome.table, list(outcome.grid)))
     out.print(f"{outcome.table['variant'].nunique()} variants in {outcome.seconds:.1f}s; "
               f"table written to {outcome.folder}/sweep.csv", highlight=False, soft_wrap=True)
+    out.print(f"report: {outcome.folder}/report.html", highlight=False, soft_wrap=True)
 
 
 def overall_table(table, keys: list[str]) -> Table:
-    """The overall ATT of every estimator in every variant."""
-    rows = table[(table["estimand"] == "ATT") & (table["term"].astype(str) == "overall")]
-    shown = Table(title="ATT overall per variant", title_justify="left")
-    for col in [*keys, "estimator", "estimate", "lower", "upper"]:
+    """The overall ATT and by-trait rows of every estimator in every variant (by-trait rows
+    where a variant changes them: a prior sweep is about how regions are pooled)."""
+    import pandas as pd
+
+    from ..reports.sweep import SAME, changed
+
+    spread = changed(table)
+    spread = spread[spread["spread"] > SAME]
+    moved = set(zip(spread["estimator"], spread["estimand"]))
+    headline = (table["estimand"] == "ATT") & (table["term"].astype(str) == "overall")
+    by_trait = table["estimand"].str.startswith("ATT_by_") & pd.Series(
+        [(e, m) in moved for e, m in zip(table["estimator"], table["estimand"])],
+        index=table.index)
+    rows = table[headline | by_trait]
+    shown = Table(title="ATT overall, and by trait where variants change it, per variant "
+                        "(every estimand: report.html, sweep.csv)", title_justify="left")
+    for col in [*keys, "estimator", "estimand", "term", "estimate", "lower", "upper"]:
         shown.add_column(col)
     for _, r in rows.iterrows():
-        shown.add_row(*[str(r[k]) for k in keys], str(r["estimator"]),
-                      *[f"{r[c]:.4f}" for c in ("estimate", "lower", "upper")])
+        shown.add_row(*[str(r[k]) for k in keys], str(r["estimator"]), str(r["estimand"]),
+                      str(r["term"]), *[f"{r[c]:.4f}" for c in ("estimate", "lower", "upper")])
     return shown

@@ -73,6 +73,7 @@ class PanelDescription:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The description as a plain dictionary."""
         return dict(self.__dict__)
 
     def _repr_html_(self) -> str:
@@ -140,15 +141,20 @@ class Panel:
         for name, value in values.items():
             object.__setattr__(self, f"_{name}", value)
 
-    unit = property(lambda self: self._unit)
-    time = property(lambda self: self._time)
-    outcome = property(lambda self: self._outcome)
-    covariates = property(lambda self: self._covariates)
-    traits = property(lambda self: self._traits)
-    cluster = property(lambda self: self._cluster)
-    source = property(lambda self: self._source)
-    notes = property(lambda self: self._notes)
-    warnings = property(lambda self: self._warnings)
+    unit = property(lambda self: self._unit, doc="Name of the unit (city) column.")
+    time = property(lambda self: self._time, doc="Name of the period (year) column.")
+    outcome = property(lambda self: self._outcome, doc="Name of the outcome column.")
+    covariates = property(lambda self: self._covariates,
+                          doc="Names of the time-varying numeric controls.")
+    traits = property(lambda self: self._traits,
+                      doc="Names of the unit characteristics (constant within a unit).")
+    cluster = property(lambda self: self._cluster,
+                       doc="Column the errors are clustered by (None: the unit).")
+    source = property(lambda self: self._source,
+                      doc="Where the data came from: a path, ``builtin:<name>``, ``<DataFrame>``.")
+    notes = property(lambda self: self._notes, doc="Sentences about how the data were read.")
+    warnings = property(lambda self: self._warnings,
+                        doc="Sentences flagging roles that look mistaken.")
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -183,10 +189,12 @@ class Panel:
 
     @property
     def n_obs(self) -> int:
+        """Rows (unit-periods)."""
         return len(self.frame)
 
     @property
     def y(self) -> np.ndarray:
+        """The outcome as a float array, in row order."""
         return self.frame[self.outcome].to_numpy(dtype=float)
 
     @property
@@ -202,18 +210,22 @@ class Panel:
 
     @property
     def units(self) -> pd.Index:
+        """The units, sorted."""
         return self.codes(self.unit)[1]
 
     @property
     def periods(self) -> np.ndarray:
+        """The periods, sorted."""
         return np.sort(self.frame[self.time].unique()).astype(np.int64)
 
     @property
     def unit_codes(self) -> np.ndarray:
+        """Integer code (0..n_units-1) of every row's unit."""
         return self.codes(self.unit)[0]
 
     @property
     def time_codes(self) -> np.ndarray:
+        """Integer code (0..n_periods-1) of every row's period."""
         return self.codes(self.time)[0]
 
     @property
@@ -229,14 +241,17 @@ class Panel:
 
     @property
     def n_units(self) -> int:
+        """Distinct units."""
         return int(self.frame[self.unit].nunique())
 
     @property
     def n_periods(self) -> int:
+        """Distinct periods."""
         return int(self.frame[self.time].nunique())
 
     @property
     def is_balanced(self) -> bool:
+        """Whether every unit is observed in every period."""
         return self.n_obs == self.n_units * self.n_periods
 
     def trait_levels(self, trait: str) -> pd.Index:
@@ -257,10 +272,12 @@ class Panel:
 
     @property
     def categorical_traits(self) -> tuple[str, ...]:
+        """Traits read as categories (levels for ``by``)."""
         return tuple(t for t in self.traits if self.trait_kind(t) == "categorical")
 
     @property
     def numeric_traits(self) -> tuple[str, ...]:
+        """Traits read as numbers (``by`` needs ``by_bins``)."""
         return tuple(t for t in self.traits if self.trait_kind(t) == "numeric")
 
     def always_treated_units(self) -> pd.Index:
@@ -292,6 +309,7 @@ class Panel:
 
     # ----------------------------------------------------------------- views
     def describe(self) -> PanelDescription:
+        """Units, periods, cohorts, roles and trait levels (a notebook shows a table)."""
         units = self.unit_table()
         sizes = units[COHORT].value_counts().sort_index()
         first, last = int(self.periods[0]), int(self.periods[-1])

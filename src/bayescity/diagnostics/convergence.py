@@ -61,6 +61,7 @@ class Diagnostics:
 
     @property
     def ok(self) -> bool:
+        """Whether no gate was breached."""
         return not self.notes
 
 

@@ -29,11 +29,14 @@ paradigm's table.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..data.panel import COHORT
+from .cell_groups import (estimated_weights_terms, group_codes, normalised_cells,
+                          partitioned_product)
 
 ESTIMANDS = ("ATT", "ATT_event", "ATT_cohort", "ATT_calendar")
 BY_PREFIX = "ATT_by_"
@@ -65,17 +68,7 @@ class CellEffects:
     cell_units: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
-        cells = self.cells.reset_index(drop=True).copy()
-        missing = [c for c in ("cohort", "time", "weight") if c not in cells.columns]
-        if missing:
-            raise ValueError(f"CellEffects.cells lacks columns {missing}")
-        cells["cohort"] = cells["cohort"].astype(np.int64)
-        cells["time"] = cells["time"].astype(np.int64)
-        cells["rel_time"] = cells["time"] - cells["cohort"]
-        if (cells["weight"] <= 0).any():
-            raise ValueError("CellEffects: every cell weight must be > 0")
-        if "level" in cells.columns:
-            cells["level"] = cells["level"].astype(str)
+        cells, columns = normalised_cells(self.cells)
         object.__setattr__(self, "cells", cells)
         est = np.asarray(self.estimates, dtype=float).reshape(-1)
         if est.shape[0] != len(cells):
@@ -83,13 +76,13 @@ class CellEffects:
         object.__setattr__(self, "estimates", est)
         self._check_matrix("influence", len(cells))
         self._check_matrix("draws", len(cells))
-        groups = pd.factorize(cells["cohort"].to_numpy())[0].astype(np.int64)
-        if "level" in cells.columns and len(cells):
-            level = pd.factorize(cells["level"].to_numpy())[0]
-            groups = groups * (int(level.max()) + 1) + level
-        sizes = cells["n_units"] if "n_units" in cells.columns else cells["weight"]
-        object.__setattr__(self, "_groups", np.asarray(groups, dtype=np.int64))
-        object.__setattr__(self, "_sizes", sizes.to_numpy(dtype=float))
+        object.__setattr__(self, "_columns", columns)
+        groups, find = group_codes(columns.cohort, columns.level)
+        sizes = cells["n_units"].to_numpy(dtype=float) if "n_units" in cells.columns \
+            else columns.weight
+        object.__setattr__(self, "_groups", groups)
+        object.__setattr__(self, "_sizes", sizes)
+        object.__setattr__(self, "_member_codes", self._membership_codes(groups, find))
         if self.cell_units is not None:
             if len(self.cell_units) != len(cells):
                 raise ValueError(f"CellEffects: {len(cells)} cells but {len(self.cell_units)} "
@@ -104,8 +97,21 @@ class CellEffects:
                 raise ValueError(f"CellEffects.{name} must have shape (*, {n_cells})")
             object.__setattr__(self, name, value)
 
+    def _membership_codes(self, cell_codes: np.ndarray, find: Callable
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Codes of each unit's and each cell's treated group ((cohort, level) pairs, see
+        :func:`.cell_groups.group_codes`): unit i belongs to the treated group of cell k when the codes are equal
+        (:meth:`membership` without the units x cells matrix; -1: no cell's group). None
+        without ``unit_cohort``, or with levels but no ``unit_level``."""
+        columns = self._columns
+        if self.unit_cohort is None or (columns.level is not None and self.unit_level is None):
+            return None
+        unit_level = None if columns.level is None else np.asarray(self.unit_level).astype(str)
+        return find(np.asarray(self.unit_cohort), unit_level), cell_codes
+
     @property
     def n_units(self) -> int | None:
+        """Units of the influence functions (None without them)."""
         return None if self.influence is None else self.influence.shape[0]
 
     def membership(self) -> np.ndarray | None:
@@ -151,8 +157,10 @@ def influence_vcov(influence: np.ndarray, clusters: np.ndarray | None = None) ->
 def cluster_sums(influence: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """Rows summed within each cluster label (sorted labels)."""
     codes, _ = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
+    order = np.argsort(codes, kind="stable")  # each cluster's rows in their order
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
     out = np.zeros((codes.max() + 1, influence.shape[1]))
-    np.add.at(out, codes, influence)
+    out[codes[order][starts]] = np.add.reduceat(influence[order], starts, axis=0)
     return out
 
 
@@ -170,8 +178,15 @@ def treated_units(cells: CellEffects, idx: np.ndarray) -> int:
 
 def terms_treated_units(cells: CellEffects, W: np.ndarray) -> np.ndarray:
     """Distinct treated units behind each row (term) of the weight matrix ``W``."""
-    return np.array([treated_units(cells, np.flatnonzero(row)) for row in np.atleast_2d(W)],
-                    dtype=np.int64)
+    W = np.atleast_2d(W)
+    if cells.cell_units is not None:
+        return np.array([treated_units(cells, np.flatnonzero(row)) for row in W],
+                        dtype=np.int64)
+    terms, idx = np.nonzero(W)
+    n_groups = int(cells._groups.max()) + 1 if cells._groups.size else 1
+    largest = np.zeros(W.shape[0] * n_groups)  # per term: the largest cell of each group
+    np.maximum.at(largest, terms * n_groups + cells._groups[idx], cells._sizes[idx])
+    return np.rint(largest.reshape(W.shape[0], n_groups).sum(axis=1)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- weights
@@ -181,11 +196,29 @@ def weights_influence(cells: CellEffects, idx: np.ndarray) -> np.ndarray | None:
     ``p_k = weight_k / n_units`` estimates the share of units in cell k's treated group;
     returns (n_units, len(idx)) so that ``wif @ estimates[idx]`` is the weights' contribution.
     """
-    member = cells.membership()
-    if member is None or cells.influence is None:
+    if cells.unit_cohort is None or cells.influence is None:
         return None
-    p = cells.cells["weight"].to_numpy(dtype=float)[idx] / cells.n_units
-    return share_influence(member[:, idx], p)
+    idx = np.asarray(idx, dtype=np.int64)
+    codes = cells._member_codes
+    if codes is None:
+        member = cells.membership()[:, idx]  # raises: levels without unit levels
+    else:
+        member = (codes[0][:, None] == codes[1][idx][None, :]).astype(float)
+    p = cells._columns.weight[idx] / cells.n_units
+    return share_influence(member, p)
+
+
+def weights_terms(cells: CellEffects, sets: list[np.ndarray]) -> np.ndarray | None:
+    """``weights_influence(cells, idx) @ cells.estimates[idx]`` for each set of cells ``idx``
+    in ``sets`` (units x sets): the estimated weights' contribution to the influence function
+    of each weighted mean (:func:`.cell_groups.estimated_weights_terms`)."""
+    if cells.unit_cohort is None or cells.influence is None or not sets:
+        return None
+    codes = cells._member_codes
+    if codes is None:
+        cells.membership()  # raises: levels without unit levels
+    return estimated_weights_terms(*codes, cells._columns.weight, cells.estimates,
+                                   cells.n_units, sets)
 
 
 def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -196,29 +229,27 @@ def share_influence(member: np.ndarray, p: np.ndarray) -> np.ndarray:
     return dev / total - dev.sum(axis=1, keepdims=True) * (p / total**2)[None, :]
 
 
-def _term_cells(cells: pd.DataFrame, estimand: str) -> list[tuple[str, np.ndarray, bool]]:
-    """(term, cell positions, proportional-to-weight?) for each term of ``estimand``."""
-    pos = np.arange(len(cells))
+def _term_cells(cells: CellEffects, keep: np.ndarray,
+                estimand: str) -> list[tuple[str, np.ndarray, bool]]:
+    """(term, cell positions, proportional-to-weight?) for each term of ``estimand`` over the
+    cells ``keep``."""
     if estimand == "ATT":
-        return [("overall", pos, True)]
+        return [("overall", keep, True)]
+    columns = cells._columns
     if estimand == "ATT_event":
-        key, proportional = cells["rel_time"], True
+        key, proportional = columns.rel_time, True
     elif estimand == "ATT_cohort":
-        key, proportional = cells["cohort"], False
+        key, proportional = columns.cohort, False
     elif estimand == "ATT_calendar":
-        key, proportional = cells["time"], True
+        key, proportional = columns.time, True
     else:
-        key, proportional = cells["level"], True
-    values = key.to_numpy()
-    return [(str(v), pos[values == v], proportional) for v in sorted(pd.unique(values), key=_sort_key)]
-
-
-def _sort_key(value):
-    return (0, value, "") if isinstance(value, (int, np.integer)) else (1, 0, str(value))
+        key, proportional = columns.level, True
+    values = key[keep]
+    return [(str(v), keep[values == v], proportional) for v in np.unique(values)]
 
 
 def _select(cells: CellEffects, post_only: bool, event_window: tuple[int, int] | None) -> np.ndarray:
-    rel = cells.cells["rel_time"].to_numpy()
+    rel = cells._columns.rel_time
     keep = rel >= 0 if post_only else np.ones(len(rel), dtype=bool)
     if event_window is not None:
         lo, hi = event_window
@@ -249,27 +280,25 @@ def aggregate(cells: CellEffects, estimand: str, *, trait: str | None = None,
     if keep.size == 0:
         raise ValueError(f"{estimand}: no cells left to aggregate (post-treatment only: "
                          f"{post_only}, event_window: {event_window})")
-    weight = cells.cells["weight"].to_numpy(dtype=float)
-    spec = _term_cells(cells.cells.iloc[keep].reset_index(drop=True), estimand)
-    n_cells = len(cells.cells)
-    W = np.zeros((len(spec), n_cells))
-    wif_terms = []
-    for j, (_, local, proportional) in enumerate(spec):
-        idx = keep[local]
+    weight = cells._columns.weight
+    spec = _term_cells(cells, keep, estimand)
+    W = np.zeros((len(spec), len(weight)))
+    for j, (_, idx, proportional) in enumerate(spec):
         W[j, idx] = weight[idx] / weight[idx].sum() if proportional else 1.0 / idx.size
-        wif = weights_influence(cells, idx) if proportional else None
-        wif_terms.append(None if wif is None else wif @ cells.estimates[idx])
-    return _combine(cells, estimand, [t for t, _, _ in spec], W, wif_terms)
+    estimated = [j for j, (_, _, proportional) in enumerate(spec) if proportional]
+    wif = weights_terms(cells, [spec[j][1] for j in estimated])
+    return _combine(cells, estimand, [t for t, _, _ in spec], W, estimated, wif)
 
 
 def _combine(cells: CellEffects, estimand: str, terms: list[str], W: np.ndarray,
-             wif_terms: list[np.ndarray | None]) -> Aggregation:
+             estimated: list[int], wif: np.ndarray | None) -> Aggregation:
+    """The aggregation with weights ``W``; the terms ``estimated`` (columns of ``wif``) have
+    estimated weights whose influence ``wif`` adds to theirs."""
     influence = None
     if cells.influence is not None:
-        influence = cells.influence @ W.T
-        for j, extra in enumerate(wif_terms):
-            if extra is not None:
-                influence[:, j] += extra
+        influence = partitioned_product(cells.influence, W)
+        if wif is not None:
+            influence[:, estimated] += wif
     draws = None if cells.draws is None else cells.draws @ W.T
     return Aggregation(estimand=estimand, terms=terms, estimates=W @ cells.estimates, weights=W,
                        influence=influence, draws=draws, n_treated=terms_treated_units(cells, W))
@@ -288,13 +317,29 @@ def second_stage_overall(cells: CellEffects, estimand: str, *,
                          f"got {estimand!r}")
     if "level" in cells.cells.columns:
         raise ValueError("second-stage overalls are defined for cells without trait levels")
-    first = aggregate(cells, estimand, post_only=True, event_window=event_window)
+    return second_stage_of(cells, aggregate(cells, estimand, post_only=True,
+                                            event_window=event_window))
+
+
+def post_terms(agg: Aggregation) -> Aggregation:
+    """The terms ``e >= 0`` of an ``ATT_event`` aggregation: what ``aggregate(...,
+    post_only=True)`` gives with the same window (each term depends on its own cells only)."""
+    keep = np.array([int(t) >= 0 for t in agg.terms], dtype=bool)
+    pick = (lambda a: None if a is None else a[:, keep])
+    return Aggregation(agg.estimand, [t for t, k in zip(agg.terms, keep) if k],
+                       agg.estimates[keep], agg.weights[keep], pick(agg.influence),
+                       pick(agg.draws), None if agg.n_treated is None else agg.n_treated[keep])
+
+
+def second_stage_of(cells: CellEffects, first: Aggregation) -> Aggregation:
+    """:func:`second_stage_overall` from its first stage ``first``, the post-treatment
+    aggregation of ``cells`` (``aggregate(cells, estimand, post_only=True, ...)``)."""
+    estimand = first.estimand
     k = len(first.terms)
     if estimand != "ATT_cohort":
         return _linear(first, np.full(k, 1.0 / k), cells)
-    cohort = cells.cells["cohort"].to_numpy()
-    size = np.array([cells.cells["weight"].to_numpy(dtype=float)[cohort == int(g)].max()
-                     for g in first.terms])
+    cohort, weight = cells._columns.cohort, cells._columns.weight
+    size = np.array([weight[cohort == int(g)].max() for g in first.terms])
     out = _linear(first, size / size.sum(), cells)
     if cells.unit_cohort is None or first.influence is None:
         return out

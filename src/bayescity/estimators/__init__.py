@@ -7,19 +7,23 @@ importing bayescity stays fast.
 
 from .bayes import HierarchicalDID
 from .core.base import Estimator, NotFittedError, ParamError, UnknownEstimandError
-from .freq import TWFE, CallawaySantAnna, EventStudy, Imputation, SunAbraham
+from .freq import (DCDH, TWFE, Bacon, CallawaySantAnna, EventStudy, Imputation, Spillover,
+                   Stacked, SunAbraham, TwoStage)
 from .ml import DML, CausalForest
 from .registry import (UnknownMethodError, available_methods, check_params, get_estimator,
                        make_estimator, register)
-from .robust import PSMDID, Codings, Heterogeneity, HonestDiD, Mechanisms, Placebo
+from .robust import (PSMDID, Codings, Heterogeneity, HonestDiD, Mechanisms, Placebo,
+                     PretrendsPower, SyntheticControl, SyntheticDiD)
 
 #: The estimator classes by name (each also reachable as ``bayescity.<Name>``).
-CLASSES = ["CallawaySantAnna", "CausalForest", "Codings", "DML", "EventStudy", "Heterogeneity",
-           "HierarchicalDID", "HonestDiD", "Imputation", "Mechanisms", "PSMDID", "Placebo",
-           "SunAbraham", "TWFE"]
+CLASSES = ["Bacon", "CallawaySantAnna", "CausalForest", "Codings", "DCDH", "DML", "EventStudy",
+           "Heterogeneity", "HierarchicalDID", "HonestDiD", "Imputation", "Mechanisms", "PSMDID",
+           "Placebo", "PretrendsPower", "Spillover", "Stacked", "SunAbraham", "SyntheticControl",
+           "SyntheticDiD", "TWFE", "TwoStage"]
 
 __all__ = ["Estimator", "NotFittedError", "ParamError", "UnknownEstimandError",
            "UnknownMethodError", "available_methods", "check_params", "get_estimator",
-           "make_estimator", "register", "CallawaySantAnna", "CausalForest", "Codings", "DML",
-           "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD", "Imputation",
-           "Mechanisms", "PSMDID", "Placebo", "SunAbraham", "TWFE"]
+           "make_estimator", "register", "Bacon", "CallawaySantAnna", "CausalForest", "Codings",
+           "DCDH", "DML", "EventStudy", "Heterogeneity", "HierarchicalDID", "HonestDiD",
+           "Imputation", "Mechanisms", "PSMDID", "Placebo", "PretrendsPower", "Spillover",
+           "Stacked", "SunAbraham", "SyntheticControl", "SyntheticDiD", "TWFE", "TwoStage"]

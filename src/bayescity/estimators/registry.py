@@ -16,6 +16,7 @@ E = TypeVar("E", bound=type[Estimator])
 
 
 class UnknownMethodError(KeyError, ValueError):
+    """A method name that is not registered (the message suggests near misses)."""
     def __str__(self) -> str:
         return str(self.args[0])
 
@@ -34,10 +35,12 @@ def register(name: str) -> Callable[[E], E]:
 
 
 def available_methods() -> list[str]:
+    """The registered method names, sorted."""
     return sorted(_REGISTRY)
 
 
 def get_estimator(name: str) -> type[Estimator]:
+    """The estimator class registered as ``name``; UnknownMethodError otherwise."""
     if name not in _REGISTRY:
         near = difflib.get_close_matches(name, list(_REGISTRY), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""

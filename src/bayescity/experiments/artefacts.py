@@ -47,6 +47,29 @@ def data_hash(panel: Panel) -> str:
     return h.hexdigest()
 
 
+def files_hash(dhash: str, params: Any) -> str:
+    """``dhash`` combined with the SHA-256 of every file a parameter names (a neighbours file,
+    also inside a wrapper's ``estimator_params``): a fit that reads a file is refitted when the
+    file's content changes, not only when its path does. ``dhash`` itself when none does."""
+    files = sorted(_named_files(params))
+    if not files:
+        return dhash
+    h = hashlib.sha256(dhash.encode())
+    for path in files:
+        h.update(path.encode() + b"\0" + plain.sha256_file(path).encode())
+    return h.hexdigest()
+
+
+def _named_files(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value} if len(value) < 4096 and Path(value).is_file() else set()
+    if isinstance(value, dict):
+        return set().union(*(_named_files(v) for v in value.values()))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_named_files(v) for v in value))
+    return set()
+
+
 def package_versions() -> dict[str, str]:
     out = {}
     for name in VERSIONED_PACKAGES:

@@ -246,7 +246,22 @@ def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
     if not source.startswith(BUILTIN_PREFIX) and not Path(source).is_absolute():
         resolved = str((path.parent / source).resolve())
         config = config.model_copy(update={"data": config.data.model_copy(update={"source": resolved})})
-    return config
+    estimators = [e.model_copy(update={k: _resolve_paths(getattr(e, k), e.method, path.parent)
+                                       for k in ("params", "smoke")}) for e in config.estimators]
+    return config.model_copy(update={"estimators": estimators})
+
+
+def _resolve_paths(params: dict[str, Any], method: str, folder: Path) -> dict[str, Any]:
+    """``params`` with each relative file path the method names in ``path_params`` (a
+    neighbours file ...) resolved against ``folder``, as the data source is; a wrapped
+    estimator's ``estimator_params`` too."""
+    out = dict(params)
+    for name in get_estimator(method).path_params:
+        if isinstance(out.get(name), str) and not Path(out[name]).is_absolute():
+            out[name] = str((folder / out[name]).resolve())
+    if isinstance(out.get("estimator"), str) and isinstance(out.get("estimator_params"), dict):
+        out["estimator_params"] = _resolve_paths(out["estimator_params"], out["estimator"], folder)
+    return out
 
 
 def check_grid(raw: dict[str, Any], grid: dict[str, list[Any]], path: str | Path) -> None:

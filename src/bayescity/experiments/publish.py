@@ -9,6 +9,7 @@ report itself: ``comparison.csv``, ``tables/`` and ``report.html``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +19,10 @@ import yaml
 from ..data.io import write_csv
 from ..data.panel import Panel
 from ..results.compare import compare
-from ..reports import (FigureCache, FitRecord, ReportInputs, panel_summary, save_inputs,
-                       unit_table, write_report)
+from ..datasets import load_china_cities
+from ..reports import (FigureCache, FitRecord, ReportInputs, outcome_trends, panel_summary,
+                       save_inputs, unit_table, write_report)
+from ..reports.inputs import TRUTH_COLUMNS
 from ..results.effect import EffectResult
 from ..reports.inputs import FITS
 from ..results.parts import DECLARED
@@ -59,6 +62,36 @@ def _with_index(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
 
 
+#: The built-in panel whose truth is known, and the outcome that truth is about.
+BUILTIN, TRUTH_OUTCOME = "builtin:china_cities", "tfp_growth"
+#: Mediators whose true effects the built-in panel records (``effect_<mediator>``).
+TRUE_MEDIATORS = ("sci_spend_share", "agglomeration", "business_env")
+
+
+@lru_cache(maxsize=1)
+def _builtin_truth():
+    return load_china_cities().truth
+
+
+def truth_table(config: "ExperimentConfig") -> pd.DataFrame | None:
+    """The true value of every estimand the built-in synthetic panel knows (ATT overall, by
+    region and north/south, by event time and cohort, and the mediators' ATT), when the run
+    estimates the effect on its simulated outcome on the panel as shipped; else None."""
+    data = config.data
+    if data.source != BUILTIN or data.outcome != TRUTH_OUTCOME or data.coding or data.derive:
+        return None
+    truth = _builtin_truth()
+    rows = [("ATT", "overall", truth.att)]
+    rows += [(f"ATT_by_{trait}", str(k), v) for trait, s in truth.att_by.items()
+             for k, v in s.items()]
+    rows += [("ATT_event", str(k), v) for k, v in truth.att_event.items()]
+    rows += [("ATT_cohort", str(k), v) for k, v in truth.att_cohort.items()]
+    cells = truth.cell_effects
+    rows += [(f"ATT_on_{m}", "overall", float(cells[f"effect_{m}"].mean()))
+             for m in TRUE_MEDIATORS if f"effect_{m}" in cells]
+    return pd.DataFrame(rows, columns=TRUTH_COLUMNS).astype({"truth": float})
+
+
 def report_inputs(config: "ExperimentConfig", panel: Panel, fits: Fits,
                   lock: dict[str, Any], tfp: pd.DataFrame | None = None,
                   models_root: str | None = None) -> ReportInputs:
@@ -69,7 +102,8 @@ def report_inputs(config: "ExperimentConfig", panel: Panel, fits: Fits,
                          posterior_sha256=fits.posteriors.get(i, {}).get("sha256"))
                for i in fits.results]
     return ReportInputs(config.name, lock["run_id"], fits.results, records, panel_summary(panel),
-                        unit_table(panel), lock, tfp, models_root)
+                        unit_table(panel), lock, tfp, models_root, outcome_trends(panel),
+                        truth_table(config))
 
 
 def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fits,

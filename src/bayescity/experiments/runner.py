@@ -205,12 +205,13 @@ def fit_estimators(config: ExperimentConfig, panel: Panel, seeds: dict[str, int]
     for i, est in enumerate(config.estimators):
         params = resolve_params(est.method, est.params, est.smoke if smoke else None,
                                 seeds[est.id])
-        key = art.fit_key(est.method, params, dhash)
+        est_hash = art.files_hash(dhash, params)
+        key = art.fit_key(est.method, params, est_hash)
         hit = None if refit else store.load(config.name, est.id, key)
         observer.fit_started(est.id, est.method, i, len(config.estimators), hit is not None)
         start = time.perf_counter()
         if hit is None:
-            hit = _fit_and_store(config.name, est.id, est.method, params, key, dhash, panel,
+            hit = _fit_and_store(config.name, est.id, est.method, params, key, est_hash, panel,
                                  store)
         else:
             fits.cached.append(est.id)

@@ -5,7 +5,9 @@ One folder per fit, ``<root>/<experiment>/<estimator id>-<key>/``, holding
 * ``manifest.json`` -- what was fitted (method, resolved params, data hash, bayescity version,
   key), when, and the SHA-256 and size of every other file; its own checksum inside;
 * a results bundle (:mod:`bayescity.results.plain`: JSON, Parquet, ``.npy``);
-* ``posterior.nc`` -- the fit's ``arviz.InferenceData`` as netCDF, when it has one.
+* ``posterior.nc`` -- the fit's ``arviz.InferenceData`` as netCDF, when it has one: float32
+  draws, compressed, each draw once (estimands are in the results' draws), no pointwise
+  log-likelihood (:mod:`bayescity.results.stored_posterior`).
 
 :meth:`ModelStore.load` checks the manifest's schema, that its key is the key asked for and is
 the hash of what it says was fitted, and every checksum, before reading a number. Anything
@@ -31,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..results.effect import EffectResult
+from ..results.stored_posterior import write_posterior
 from ..results.plain import (BundleError, canonical_checksum, read_results, sha256_file,
                              verify_files, write_results)
 from .artefacts import bayescity_version, fit_key, owned_name
@@ -142,8 +145,8 @@ class ModelStore:
         tmp = inside(final.parent, owned_name("tmp", final.name))
         tmp.mkdir()
         try:
-            if idata is not None:
-                idata.to_netcdf(str(tmp / POSTERIOR), engine="h5netcdf")
+            if idata is not None:  # float32, each draw once, no log-likelihood
+                write_posterior(idata, results, tmp / POSTERIOR)
             names = write_results(results, tmp)
             if idata is not None:
                 names.append(POSTERIOR)

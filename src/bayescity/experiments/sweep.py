@@ -39,7 +39,9 @@ from .grid import GridError, cell, set_path
 from .executors import ExecutorSpec, open_executor
 from .paths import check_roots
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
+from .figure_store import FigureStore
 from .store import ModelStore
+from ..reports.sweep import write_sweep_report
 from ..parallel import use_executor
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -169,7 +171,8 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
               models_root: str | Path = "models", smoke: bool = False, refit: bool = False,
               executor: ExecutorSpec | None = None) -> SweepOutcome:
     """Run every variant and publish ``<reports_root>/<name>/sweep-<id>/`` with ``sweep.csv``
-    (one column per grid key, then ``variant`` and the results columns) and ``grid.yaml``."""
+    (one column per grid key, then ``variant`` and the results columns), ``grid.yaml`` and
+    ``report.html`` (:mod:`bayescity.reports.sweep`)."""
     check_roots(reports_root, models_root)
     grid = resolve_grid(config_path, specs)
     found = variants(config_path, grid)
@@ -192,11 +195,13 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
                 tables = pool.map(run_variant, tasks)
         table = pd.concat(tables, ignore_index=True)
         write_csv(table, run.staging / "sweep.csv")
-        doc = {"config": str(Path(config_path).resolve()), "smoke": smoke,
+        doc = {"name": name, "sweep_id": sweep_id, "config": str(Path(config_path).resolve()), "smoke": smoke,
                "grid": {k: [cell(v) for v in vs] for k, vs in grid.items()},
                "variants": [{"variant": t.index, **{k: cell(v) for k, v in t.assignment.items()}}
                             for t in tasks]}
-        (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False),
+        (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False,
+                                                              allow_unicode=True),
                                                encoding="utf-8")
+        write_sweep_report(run.staging, FigureStore(models_root))
     return SweepOutcome(table, run.final, grid, time.perf_counter() - start)
 

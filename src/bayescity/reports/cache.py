@@ -1,8 +1,8 @@
 """Rendered figures kept between runs, keyed by their content.
 
 A figure's key is the SHA-256 of what it is drawn from (the tables and arrays passed to the
-function that draws it, or a posterior file's checksum), the drawing function's name and the
-versions of bayescity, matplotlib and ArviZ. A rerun whose inputs are unchanged therefore reuses
+function that draws it, or a posterior file's checksum), the drawing function's name, the
+versions of bayescity, matplotlib and ArviZ and the CJK font's file digest (:mod:`.fonts`). A rerun whose inputs are unchanged therefore reuses
 the PNG bytes instead of drawing again, and any change of data, code or library is a miss.
 
 Reports only see the small :class:`FigureCache` interface (``get``/``put`` of JSON-able
@@ -22,17 +22,20 @@ import numpy as np
 import pandas as pd
 
 from .figures import Figure
+from .fonts import figure_fonts, font_identity
 
 #: Bumped when the drawing code changes in a way the library versions do not capture.
-FIGURES_VERSION = 1
+FIGURES_VERSION = 2
 
 
 class FigureCache(Protocol):
     """Where rendered figures are kept: ``get`` returns a stored payload or None."""
 
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The payload stored under ``key``, or None."""
 
-    def put(self, key: str, payload: dict[str, Any]) -> None: ...
+    def put(self, key: str, payload: dict[str, Any]) -> None:
+        """Store ``payload`` under ``key``."""
 
 
 @lru_cache(maxsize=1)
@@ -76,9 +79,10 @@ def _feed(h, obj: Any) -> None:
 
 
 def content_key(name: str, *parts: Any) -> str:
-    """The cache key of a figure ``name`` drawn from ``parts``."""
+    """The cache key of a figure ``name`` drawn from ``parts`` (with the library versions and
+    the fonts it is drawn with: :func:`.fonts.font_identity`)."""
     h = hashlib.sha256()
-    _feed(h, [name, *_versions()])
+    _feed(h, [name, *_versions(), *font_identity()])
     for part in parts:
         _feed(h, part)
     return h.hexdigest()
@@ -127,6 +131,7 @@ class FigureMaker:
             except ValueError:
                 pass
         self.misses += 1
-        fig = draw(*args)
+        with figure_fonts():
+            fig = draw(*args)
         self.store(key, figure_payload(fig))
         return fig

@@ -3,8 +3,14 @@ side by side, with flags where methods disagree.
 
 Rows are ``(estimand, term)`` in the order the run produced them; for each estimator id the
 columns ``<id>:<paradigm>:estimate``, ``...:lower`` and ``...:upper``. Two methods *disagree*
-when their intervals do not overlap (``intervals_disjoint``) or their point estimates have
-opposite signs (``sign_flip``); ``flags`` names the pairs. Because every estimator aggregates its
+(``disagree``) when their estimates differ by more than their intervals explain: the
+difference exceeds the interval's critical value times the root sum of their squared standard
+errors (read from each interval's width; treating the two as independent, which is
+conservative for estimates from the same data). ``intervals_disjoint`` says the intervals do
+not overlap; ``sign_flip`` that both intervals exclude zero on opposite sides; ``flags`` names
+the pairs that disagree. Rows that cannot support such a claim are never flagged: terms resting
+on fewer than two treated units (``n_treated``), unit-level ``CATE`` rows and event-study leads
+(each method normalises its pre-periods differently). Because every estimator aggregates its
 cell effects with the same treated-cell weights (:mod:`bayescity.estimands`), a row compares the
 same quantity across paradigms.
 """
@@ -15,10 +21,14 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 VALUE_FIELDS = ("estimate", "lower", "upper")
 KEYS = ("estimand", "term")
-FLAG_COLUMNS = ("n_methods", "intervals_disjoint", "sign_flip", "flags")
+FLAG_COLUMNS = ("n_methods", "min_treated", "disagree", "intervals_disjoint", "sign_flip",
+                "flags")
+#: Fewer treated units than this behind a term: no disagreement is claimed on it.
+MIN_TREATED = 2
 
 
 def column_name(est_id: str, paradigm: str, what: str) -> str:
@@ -39,7 +49,7 @@ def comparison_table(long: pd.DataFrame) -> pd.DataFrame:
         merged = order.merge(rows[[*KEYS, *VALUE_FIELDS]], on=list(KEYS), how="left")
         for what in VALUE_FIELDS:
             out[column_name(est_id, paradigm, what)] = merged[what].to_numpy(dtype=float)
-    flags = pd.DataFrame([(*key, *_flags(group)) for key, group in
+    flags = pd.DataFrame([(*key, *_flags(key, group)) for key, group in
                           long.groupby(list(KEYS), sort=False)],
                          columns=[*KEYS, *FLAG_COLUMNS])
     return out.merge(flags, on=list(KEYS), how="left")
@@ -57,20 +67,49 @@ def row_order(long: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _flags(group: pd.DataFrame) -> tuple[int, bool, bool, str]:
+def flaggable(estimand: str, term: str) -> bool:
+    """Whether disagreement on ``(estimand, term)`` can mean something: not a unit-level CATE
+    row, not an event-study lead."""
+    if estimand == "CATE":
+        return False
+    if estimand.startswith("ATT_event"):
+        e = pd.to_numeric(pd.Series([term]), errors="coerce").iloc[0]
+        return not (e == e and e < 0)
+    return True
+
+
+def _std_errors(g: pd.DataFrame) -> np.ndarray:
+    """Each row's standard error as its interval implies (half-width over the critical value
+    of its interval probability)."""
+    prob = g["interval_prob"].to_numpy(dtype=float) if "interval_prob" in g else np.full(
+        len(g), 0.95)
+    crit = stats.norm.ppf(0.5 + np.where(np.isnan(prob), 0.95, prob) / 2)
+    return (g["upper"].to_numpy(dtype=float) - g["lower"].to_numpy(dtype=float)) / (2 * crit)
+
+
+def _flags(key: tuple, group: pd.DataFrame) -> tuple:
     """Disagreement flags of one (estimand, term) across its estimators."""
     g = group.dropna(subset=["estimate"])
     ids, est = g["estimator"].tolist(), g["estimate"].to_numpy(dtype=float)
     lo, hi = g["lower"].to_numpy(dtype=float), g["upper"].to_numpy(dtype=float)
-    disjoint, flipped = [], []
+    treated = pd.to_numeric(g["n_treated"], errors="coerce") if "n_treated" in g else \
+        pd.Series(np.nan, index=g.index)
+    fewest = float(treated.min()) if treated.notna().any() else np.nan
+    if not flaggable(*key) or fewest < MIN_TREATED:
+        return len(ids), fewest, False, False, False, ""
+    se, crit = _std_errors(g), stats.norm.ppf(0.975)
+    disagree, disjoint, flipped = [], False, False
     for i, j in combinations(range(len(ids)), 2):
-        if hi[i] < lo[j] or hi[j] < lo[i]:
-            disjoint.append(f"{ids[i]} vs {ids[j]}")
-        if np.sign(est[i]) * np.sign(est[j]) < 0:
-            flipped.append(f"{ids[i]} vs {ids[j]}")
-    text = "; ".join(part for part in (
-        _describe("intervals disjoint", disjoint), _describe("sign flip", flipped)) if part)
-    return len(ids), bool(disjoint), bool(flipped), text
+        gap = abs(est[i] - est[j])
+        scale = np.hypot(se[i], se[j])
+        if not (scale == scale) or gap <= crit * scale:
+            continue
+        opposite = (lo[i] > 0 > hi[j]) or (lo[j] > 0 > hi[i])
+        disjoint |= bool(hi[i] < lo[j] or hi[j] < lo[i])
+        flipped |= opposite
+        disagree.append(f"{ids[i]} vs {ids[j]}" + (" (opposite signs)" if opposite else ""))
+    return (len(ids), fewest, bool(disagree), disjoint, flipped,
+            _describe("disagree beyond their intervals", disagree))
 
 
 def _describe(what: str, pairs: list[str], limit: int = 4) -> str:

@@ -102,9 +102,10 @@ def interval_words(rows: pd.DataFrame) -> str:
                                      for p, ids in probs.items())
 
 
-def forest_plot(long: pd.DataFrame) -> Figure | None:
+def forest_plot(long: pd.DataFrame, truth: pd.DataFrame | None = None) -> Figure | None:
     """Estimates and intervals of the overall and by-trait rows, one panel per estimand, every
-    estimator on its own line, coloured by paradigm."""
+    estimator on its own line, coloured by paradigm; a simulated panel's ``truth``
+    (estimand, term, truth) as black bars."""
     rows = long[(long["estimand"] == "ATT") | long["estimand"].str.startswith("ATT_by_")]
     if rows.empty:
         return None
@@ -114,16 +115,19 @@ def forest_plot(long: pd.DataFrame) -> Figure | None:
     axes = np.atleast_1d(fig.subplots(len(groups), 1, sharex=True,
                                       gridspec_kw={"height_ratios": sizes}))
     for ax, estimand in zip(axes, groups):
-        _forest_panel(ax, rows[rows["estimand"] == estimand], estimand)
+        _forest_panel(ax, rows[rows["estimand"] == estimand], estimand, truth)
     words = interval_words(rows)
     axes[-1].set_xlabel(f"effect ({words})" if len(words) < 40 else "effect")
     _paradigm_legend(axes[0], rows["paradigm"])
-    return render(fig, "fig-forest", "Overall and by-trait effects across methods",
-                  f"Points: estimates; lines: each method's {words} (its interval_kind in the "
-                  "table: t, bootstrap, or equal-tailed posterior).")
+    caption = (f"Points: estimates; lines: each method's {words} (its interval_kind in the "
+               "table: t, bootstrap, or equal-tailed posterior).")
+    if truth is not None and not truth.empty:
+        caption += " Black bars: the simulated panel's true effects."
+    return render(fig, "fig-forest", "Overall and by-trait effects across methods", caption)
 
 
-def _forest_panel(ax, part: pd.DataFrame, estimand: str) -> None:
+def _forest_panel(ax, part: pd.DataFrame, estimand: str,
+                  truth: pd.DataFrame | None = None) -> None:
     """One estimand: rows grouped by term, then estimator; top to bottom."""
     terms = list(dict.fromkeys(part["term"]))
     part = part.assign(_t=part["term"].map(terms.index)).sort_values("_t", kind="stable")
@@ -135,6 +139,10 @@ def _forest_panel(ax, part: pd.DataFrame, estimand: str) -> None:
         ax.hlines(y[idx], sub["lower"], sub["upper"], color=color, lw=1.4)
         ax.scatter(sub["estimate"], y[idx], color=color, s=16, zorder=3,
                    marker=PARADIGM_MARKERS.get(paradigm, "o"))
+    if truth is not None and not truth.empty:
+        true = truth[truth["estimand"] == estimand].set_index("term")["truth"]
+        values = part["term"].astype(str).map(true).to_numpy(dtype=float)
+        ax.scatter(values, y, color="black", marker="|", s=90, lw=1.8, zorder=4)
     labels = [str(r.estimator) if estimand == "ATT" else f"{r.term} · {r.estimator}"
               for r in part.itertuples()]
     ax.set_yticks(y, labels, fontsize=7)
@@ -144,35 +152,6 @@ def _forest_panel(ax, part: pd.DataFrame, estimand: str) -> None:
                  loc="left")
 
 
-def event_study_plot(long: pd.DataFrame) -> Figure | None:
-    """Every method's ``ATT_event`` curve with its band; reference line at e = -1/0."""
-    rows = long[long["estimand"] == "ATT_event"].copy()
-    if rows.empty:
-        return None
-    rows["e"] = pd.to_numeric(rows["term"], errors="coerce")
-    rows = rows.dropna(subset=["e"])
-    ids = list(dict.fromkeys(rows["estimator"]))
-    fig = new_figure(7.5, 4.2)
-    ax = fig.subplots()
-    width = 0.35
-    for k, est_id in enumerate(ids):
-        part = rows[rows["estimator"] == est_id].sort_values("e")
-        x = part["e"].to_numpy() + (k - (len(ids) - 1) / 2) * width / max(len(ids), 1)
-        paradigm = part["paradigm"].iloc[0]
-        line, = ax.plot(x, part["estimate"], marker=PARADIGM_MARKERS.get(paradigm, "o"),
-                        ms=3.5, lw=1.2, label=f"{est_id} ({paradigm})",
-                        ls="-" if paradigm != "bayesian" else "--")
-        ax.fill_between(x, part["lower"], part["upper"], color=line.get_color(), alpha=0.15,
-                        lw=0)
-    ax.axhline(0, color="0.4", lw=0.8)
-    ax.axvline(-0.5, color="0.4", lw=0.8, ls=":")
-    ax.set(xlabel="event time (periods since first treated)", ylabel="ATT(e)")
-    ax.legend(fontsize=7, frameon=False, ncol=2)
-    return render(fig, "fig-event", "Event study: every method's curve and band",
-                  f"Bands are each method's {interval_words(rows)} (pointwise unless its "
-                  "interval_kind says uniform; equal-tailed for posteriors).")
-
-
 def cate_distribution(long: pd.DataFrame) -> Figure | None:
     """Histogram of unit-level effects (``CATE``) per estimator."""
     rows = long[long["estimand"] == "CATE"]
@@ -180,13 +159,16 @@ def cate_distribution(long: pd.DataFrame) -> Figure | None:
         return None
     fig = new_figure(7.0, 3.6)
     ax = fig.subplots()
+    values = rows["estimate"].dropna().to_numpy(dtype=float)
+    edges = np.histogram_bin_edges(values, bins=30)  # one set of bins for every method
     for est_id, part in rows.groupby("estimator", sort=False):
-        ax.hist(part["estimate"].dropna(), bins=30, alpha=0.5,
+        ax.hist(part["estimate"].dropna(), bins=edges, histtype="step", lw=1.6,
                 label=f"{est_id} (n={len(part)})")
     ax.axvline(0, color="0.4", lw=0.8, ls="--")
     ax.set(xlabel="unit-level effect (CATE)", ylabel="units")
     ax.legend(fontsize=8, frameon=False)
-    return render(fig, "fig-cate", "Distribution of unit-level effects (CATE)")
+    return render(fig, "fig-cate", "Distribution of unit-level effects (CATE)",
+                  "Outlines on the same bins, one per method.")
 
 
 def drivers_chart(drivers: pd.DataFrame, est_id: str) -> Figure | None:

@@ -12,6 +12,10 @@ reloading the data:
   ``unit``, ``cohort`` and the traits, for the adoption timeline);
 * ``data/tfp_summary.parquet`` when the run derived columns (``data: derive:``): their
   distribution by period, overall and per trait level (:func:`bayescity.tfp.tfp_summary`);
+* ``data/trends.parquet`` -- the outcome's mean by period for never-treated units and for each
+  cohort (:func:`outcome_trends`), drawn as raw trends;
+* ``data/truth.parquet`` when the panel is simulated with a known truth (the built-in panel):
+  the true value of each estimand and term, overlaid on the figures;
 * ``config.lock.yaml`` -- the resolved config and provenance.
 
 Posteriors stay in the model store (they can be large); the report opens them by path and
@@ -28,11 +32,14 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
-from ..data.panel import COHORT, Panel
+from ..data.panel import COHORT, TREAT, Panel
 from ..results.effect import EffectResult
 from ..results.plain import BundleError, read_results, write_results
 
 FITS, DATA, LOCK, TFP = "fits", "data", "config.lock.yaml", "tfp_summary.parquet"
+TRENDS, TRUTH = "trends.parquet", "truth.parquet"
+#: Columns of the truth table.
+TRUTH_COLUMNS = ["estimand", "term", "truth"]
 
 
 class RunFolderError(ValueError):
@@ -69,8 +76,13 @@ class ReportInputs:
     tfp: pd.DataFrame | None = None
     #: The model store the posteriors are read from (not part of the run folder).
     models_root: str | None = None
+    #: The outcome's mean by period and group (:func:`outcome_trends`).
+    trends: pd.DataFrame | None = None
+    #: The true effects of a simulated panel (:data:`TRUTH_COLUMNS`), when known.
+    truth: pd.DataFrame | None = None
 
     def fit(self, est_id: str) -> FitRecord:
+        """The record of the fit with id ``est_id``."""
         return next(f for f in self.fits if f.id == est_id)
 
     def posterior_file(self, est_id: str) -> str | None:
@@ -92,8 +104,30 @@ def unit_table(panel: Panel) -> pd.DataFrame:
 
 
 def panel_summary(panel: Panel) -> dict[str, Any]:
-    """The panel description as JSON-ready data."""
-    return json.loads(json.dumps(panel.describe().to_dict(), default=str))
+    """The panel description as JSON-ready data, with the outcome's mean and standard
+    deviation over all rows and over untreated rows (to judge the size of an effect)."""
+    summary = json.loads(json.dumps(panel.describe().to_dict(), default=str))
+    y = panel.frame[panel.outcome].astype(float)
+    untreated = y[panel.frame[TREAT].to_numpy() == 0]
+    summary["outcome_moments"] = {"mean": float(y.mean()), "sd": float(y.std()),
+                                  "untreated mean": float(untreated.mean()),
+                                  "untreated sd": float(untreated.std())}
+    return summary
+
+
+def outcome_trends(panel: Panel) -> pd.DataFrame:
+    """The outcome's mean by period for never-treated units (``group`` "never treated") and
+    each cohort (``group`` its first treated period), with the number of units: raw trends
+    before any model."""
+    frame = panel.frame
+    group = frame[COHORT].astype(int).astype(str).where(frame[COHORT] > 0, "never treated")
+    out = (pd.DataFrame({"period": frame[panel.time].to_numpy(), "group": group.to_numpy(),
+                         "cohort": frame[COHORT].to_numpy(dtype=int),
+                         "y": frame[panel.outcome].to_numpy(dtype=float),
+                         "unit": frame[panel.unit].to_numpy()})
+           .groupby(["group", "cohort", "period"], sort=True)
+           .agg(mean=("y", "mean"), n_units=("unit", "nunique")).reset_index())
+    return out
 
 
 def save_inputs(folder: str | Path, inputs: ReportInputs) -> None:
@@ -109,8 +143,9 @@ def save_inputs(folder: str | Path, inputs: ReportInputs) -> None:
     (folder / DATA / "panel.json").write_text(json.dumps(dict(inputs.panel), indent=1),
                                               encoding="utf-8")
     inputs.units.to_parquet(folder / DATA / "units.parquet", index=False)
-    if inputs.tfp is not None:
-        inputs.tfp.to_parquet(folder / DATA / TFP, index=False)
+    for name, table in ((TFP, inputs.tfp), (TRENDS, inputs.trends), (TRUTH, inputs.truth)):
+        if table is not None:
+            table.to_parquet(folder / DATA / name, index=False)
 
 
 def load_run(run_dir: str | Path, models_root: str | Path | None = None) -> ReportInputs:
@@ -126,8 +161,7 @@ def load_run(run_dir: str | Path, models_root: str | Path | None = None) -> Repo
         results = {f.id: read_results(run_dir / FITS / f.id) for f in fits}
         panel = json.loads((run_dir / DATA / "panel.json").read_text(encoding="utf-8"))
         units = pd.read_parquet(run_dir / DATA / "units.parquet", engine="pyarrow")
-        tfp_path = run_dir / DATA / TFP
-        tfp = pd.read_parquet(tfp_path, engine="pyarrow") if tfp_path.exists() else None
+        tfp, trends, truth = (_optional(run_dir / DATA / name) for name in (TFP, TRENDS, TRUTH))
     except FileNotFoundError as exc:
         missing = Path(exc.filename or "?")
         if missing.is_relative_to(run_dir):
@@ -140,4 +174,10 @@ def load_run(run_dir: str | Path, models_root: str | Path | None = None) -> Repo
         raise RunFolderError(f"{str(run_dir / LOCK)!r} does not hold a run lock")
     name = str(lock.get("config", {}).get("name", run_dir.parent.name))
     return ReportInputs(name, str(lock.get("run_id", run_dir.name)), results, fits, panel,
-                        units, lock, tfp, None if models_root is None else str(models_root))
+                        units, lock, tfp, None if models_root is None else str(models_root),
+                        trends, truth)
+
+
+def _optional(path: Path) -> pd.DataFrame | None:
+    """A table of the run folder that only some runs have (older runs have none)."""
+    return pd.read_parquet(path, engine="pyarrow") if path.exists() else None

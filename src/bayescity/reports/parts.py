@@ -127,11 +127,12 @@ def _same(a: Part, b: Part) -> bool:
 
 
 def section_blocks(results: Mapping[str, list[EffectResult]], section: str,
-                   figs: FigureMaker) -> list[Block]:
-    """Every part declared for ``section``, per estimator, rendered by its type."""
-    blocks = []
+                   figs: FigureMaker, skip: Iterable[str] = ()) -> list[Block]:
+    """Every part declared for ``section``, per estimator, rendered by its type (``skip``:
+    names shown otherwise, e.g. drawn as figures)."""
+    blocks, skip = [], set(skip)
     for name, spec in DECLARED.items():
-        if spec.section != section:
+        if spec.section != section or name in skip:
             continue
         for est_id, group in results.items():
             for r, part in distinct_parts(group, name):

@@ -15,13 +15,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..diagnostics import breach_notes
 from ..results.plain import sha256_file
+from ..results.stored_posterior import restore_estimands
 from .cache import figure_from, figure_payload
 from .figures import Figure, render
 from ..diagnostics import diagnose
@@ -48,8 +49,11 @@ def posterior_problem(path: str | None, sha256: str | None) -> str:
     return ""
 
 
-def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
-    """The InferenceData at ``path`` loaded into memory, or None and the reason it is not."""
+def open_posterior(path: str | None, sha256: str | None,
+                   results: list | None = None) -> tuple[Any, str]:
+    """The InferenceData at ``path`` loaded into memory, with the estimands the store keeps in
+    the fit's ``results`` put back (:mod:`bayescity.results.stored_posterior`), or None and
+    the reason it is not."""
     problem = posterior_problem(path, sha256)
     if problem:
         return None, problem
@@ -59,6 +63,7 @@ def open_posterior(path: str | None, sha256: str | None) -> tuple[Any, str]:
         idata = az.from_netcdf(str(path))
         for group in idata.groups():
             getattr(idata, group).load()
+        idata = restore_estimands(idata, results or [])
     except (OSError, ValueError, KeyError) as exc:
         return None, f"posterior file {path} cannot be read ({exc})"
     return idata, ""
@@ -75,17 +80,23 @@ def _plot_order(name: str) -> int:
 
 def plotted_vars(idata: Any, limit: int = MAX_PANELS) -> tuple[list[str], list[str]]:
     """Posterior variables small enough to plot (the overall and by-trait effects first, then
-    model parameters in order; at most ``limit`` scalar panels) and those left out."""
-    chosen, skipped, panels = [], [], 0
+    model parameters in order; at most ``limit`` panels) and why the others are left out
+    (a vector of more values than ``limit``, or the panels already full)."""
+    chosen, too_many, no_room, panels = [], [], [], 0
     sizes = {str(name): int(np.prod([n for d, n in var.sizes.items()
                                      if d not in ("chain", "draw")]))
              for name, var in idata.posterior.data_vars.items()}
     for name in sorted(sizes, key=_plot_order):
-        if panels + sizes[name] <= limit:
+        if sizes[name] > limit:
+            too_many.append(f"{name} ({sizes[name]} values)")
+        elif panels + sizes[name] <= limit:
             chosen.append(name)
             panels += sizes[name]
         else:
-            skipped.append(f"{name} ({sizes[name]} values)")
+            no_room.append(name)
+    skipped = ([f"vectors with too many values to plot: {', '.join(too_many)}"]
+               if too_many else [])
+    skipped += ([f"beyond the {limit}-panel limit: {', '.join(no_room)}"] if no_room else [])
     return chosen, skipped
 
 
@@ -96,6 +107,10 @@ def _arviz_figure(plot, fig_id: str, title: str, caption: str = "", **kwargs) ->
         warnings.simplefilter("ignore")
         axes = plot(show=False, **kwargs)
     fig = np.ravel(axes)[0].get_figure()
+    for ax in np.ravel(axes):  # one-line titles that fit their panel (no overlap)
+        ax.set_title(ax.get_title().replace("\n", " "), fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.set_layout_engine("constrained")
     try:
         return render(fig, fig_id, title, caption)
     finally:
@@ -193,17 +208,23 @@ def idata_facts(idata: Any) -> dict[str, Any]:
         facts["divergences"] = int(idata.sample_stats["diverging"].sum())
     attrs = {**getattr(idata, "attrs", {}), **post.attrs}
     if "sampling_time" in attrs:
-        facts["sampling time (s)"] = round(float(attrs["sampling_time"]), 2)
+        facts["sampling time (s)"] = f"{float(attrs['sampling_time']):.2f}"
     return facts
 
 
 def sampler_facts(facts: dict[str, Any], sampler: Any) -> pd.DataFrame:
     """The InferenceData's facts (:func:`idata_facts`) and the estimator's ``sampler`` facts."""
     facts = dict(facts)
-    if isinstance(sampler, dict):
-        if "sampling_time" in sampler:  # the estimator's own figure, once
-            facts.pop("sampling time (s)", None)
-        facts.update({str(k): v for k, v in sampler.items() if np.ndim(v) == 0})
+    if isinstance(sampler, Mapping):
+        for key, value in sampler.items():
+            if np.ndim(value) != 0 or isinstance(value, (tuple, list)):
+                continue
+            if key == "sampling_time":  # the estimator's own figure, once, with its unit
+                facts["sampling time (s)"] = f"{float(value):.2f}"
+            elif isinstance(value, float):
+                facts[str(key).replace("_", " ")] = f"{value:.4g}"
+            else:
+                facts[str(key).replace("_", " ")] = value
     return pd.DataFrame({"value": [str(v) for v in facts.values()]},
                         index=pd.Index(list(facts), name="sampler"))
 

@@ -19,19 +19,19 @@ from ..results import messages
 from ..results.effect import EffectResult
 from ..results.parts import DECLARED
 from . import figures as F
+from . import overview as O
 from . import posterior as P
+from . import referee_figures as RF
+from . import referee_figures_b as RB
 from . import tfp as T
 from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
-from .comparison import column_name, estimator_columns
+from .fonts import figure_fonts
 from .inputs import ReportInputs
 from .parts import distinct_parts, label, render_part, section_blocks
 
 LONG_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "std_error", "lower",
                 "upper", "interval_kind", "p_value", "prob_positive"]
-#: The results columns the figures across methods are drawn from.
-PLOT_COLUMNS = ["estimator", "paradigm", "estimand", "term", "estimate", "lower", "upper",
-                "interval_prob", "interval_kind"]
 
 def summary_section(inputs: ReportInputs, figs: FigureMaker) -> Section:
     p = inputs.panel
@@ -47,45 +47,7 @@ def summary_section(inputs: ReportInputs, figs: FigureMaker) -> Section:
     blocks += [Block("list", [f"note: {n}" for n in p.get("notes") or []])] if p.get("notes") else []
     blocks.append(Block("figure", figs(F.adoption_timeline, inputs.units, int(p["first_period"]),
                                        int(p["last_period"]))))
-    return Section("data", "Data", blocks)
-
-
-def comparison_section(comparison: pd.DataFrame, comparison_long: pd.DataFrame) -> Section:
-    """Each estimator's estimate and interval in one cell, rows with disagreements marked
-    (unit-level ``CATE`` rows are left to comparison.csv and the CATE figure); the intro says
-    which interval probability the cells hold (from the results, ``comparison_long``)."""
-    n_cate = int((comparison["estimand"] == "CATE").sum())
-    comparison = comparison[comparison["estimand"] != "CATE"].reset_index(drop=True)
-    shown = comparison[["estimand", "term"]].copy()
-    for est_id, paradigm in estimator_columns(comparison):
-        est, lo, hi = (comparison[column_name(est_id, paradigm, w)] for w in
-                       ("estimate", "lower", "upper"))
-        shown[f"{est_id} ({paradigm})"] = [_cell(e, a, b, estimand) for e, a, b, estimand
-                                           in zip(est, lo, hi, comparison["estimand"])]
-    shown["flags"] = comparison["flags"].fillna("")
-    flagged = comparison["intervals_disjoint"].fillna(False) | comparison["sign_flip"].fillna(False)
-    styler = shown.style.apply(lambda row: ["background-color: #fff3cd" if flagged[row.name]
-                                            else "" for _ in row], axis=1)
-    intro = (f"Each cell: estimate [interval] ({F.interval_words(comparison_long)}; the "
-             "results table says each method's interval kind). Highlighted rows: intervals "
-             "of two methods do "
-             "not overlap, or their estimates have opposite signs (see flags). All numbers"
-             + (f", with the {n_cate} unit-level CATE rows," if n_cate else "")
-             + " in comparison.csv.")
-    return Section("comparison", "Comparison across methods",
-                   [table_block(shown, "comparison-table", styler=styler,
-                                left=["estimand", "flags"])], intro)
-
-
-def _cell(estimate: float, lower: float, upper: float, estimand: str) -> str:
-    """``estimate [lower, upper]``; an event study's reference period (0, no interval) says so."""
-    if estimate != estimate:
-        return ""
-    if lower == lower and upper == upper:
-        return f"{estimate:.3f} [{lower:.3f}, {upper:.3f}]"
-    if estimand == "ATT_event" and estimate == 0:
-        return "0 (reference)"
-    return f"{estimate:.3f} (no interval)"
+    return Section("data", "Data", blocks + O.trends_blocks(inputs, figs))
 
 
 def tfp_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
@@ -120,10 +82,39 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
     sections = []
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
-                  *section_blocks(inputs.results, section_id, figs)]
+                  *section_blocks(inputs.results, section_id, figs, skip=O.DRAWN)]
+        if section_id == "referee":
+            blocks = [*referee_figures(inputs, figs), *bacon_blocks(inputs, figs), *blocks]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
+
+
+def referee_figures(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
+    """Each estimator's figures of synthetic DID, synthetic control, pre-trend power and
+    spillovers, drawn from the parts they show (:data:`.referee_figures_b.FIGURES`)."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for name in RB.FIGURES:
+            for r, part in distinct_parts(results, name):
+                anchor = f"fig-{name}-{est_id}-{r.estimand}".replace("_", "-")
+                blocks.append(Block("figure", figs(RB.part_figure, name, part.frame, anchor,
+                                                   label(est_id, r.estimand))))
+    return blocks
+
+
+def bacon_blocks(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:
+    """The Goodman-Bacon plot of each result whose ``comparisons`` part decomposes one TWFE
+    coefficient (tables split by trait level are left to their table)."""
+    blocks = []
+    for est_id, results in inputs.results.items():
+        for r, part in distinct_parts(results, "comparisons"):
+            frame = part.frame
+            if "level" not in frame.columns:
+                blocks.append(Block("figure", figs(
+                    RF.bacon_figure, frame, r.facts("decomposition").get("twfe"),
+                    f"fig-bacon-{est_id}", f"Goodman-Bacon decomposition: {est_id}")))
+    return blocks
 
 
 def settings_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
@@ -132,16 +123,6 @@ def settings_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
     return [Section("settings", "Settings of each estimator", blocks,
                     "What each fit used: covariates, variance estimator, inference, sample "
                     "facts.")] if blocks else []
-
-
-def _plotted(long: pd.DataFrame) -> pd.DataFrame:
-    return long[[c for c in PLOT_COLUMNS if c in long.columns]].reset_index(drop=True)
-
-
-def figure_section(long: pd.DataFrame, figs: FigureMaker) -> Section:
-    drawn = [figs(F.forest_plot, _plotted(long)), figs(F.event_study_plot, _plotted(long))]
-    return Section("effects", "Effects across methods",
-                   [Block("figure", f) for f in drawn if f is not None])
 
 
 def bayes_sections(inputs: ReportInputs, figs: FigureMaker) -> tuple[list[Section], list[str]]:
@@ -192,7 +173,7 @@ def _bayes_section(inputs: ReportInputs, est_id: str, results: list[EffectResult
         blocks.append(render_part(model, f"model-{est_id}", DECLARED["model"].title, figs))
     blocks += [Block("figure", f) for f in digest.figures]
     if digest.skipped:
-        blocks.append(Block("text", "Not plotted (too many values): " + ", ".join(digest.skipped)))
+        blocks.append(Block("text", "Not plotted: " + "; ".join(digest.skipped)))
     blocks += section_blocks({est_id: results}, "model_checks", figs)
     return Section(f"posterior-{est_id}", f"Posterior: {est_id}", blocks), found
 
@@ -218,12 +199,13 @@ def _posterior_digest(inputs: ReportInputs, est_id: str, given: Any, reported: l
                 return digest, ""
             except (ValueError, KeyError, TypeError):
                 pass
-    idata, problem = P.open_posterior(path, record.posterior_sha256)
+    idata, problem = P.open_posterior(path, record.posterior_sha256, inputs.results[est_id])
     if idata is None:
         return P.PosteriorDigest(), problem
     figs.misses += 1
     prob = float(inputs.results[est_id][0].interval_prob)
-    digest = P.digest_posterior(idata, est_id, given, reported, prob)
+    with figure_fonts():
+        digest = P.digest_posterior(idata, est_id, given, reported, prob)
     if key is not None:
         figs.store(key, digest.to_payload())
     return digest, ""
@@ -233,7 +215,7 @@ def ml_sections(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) -> 
     """CATE distribution, then each fit's drivers chart and the parts declared for the ML
     section (drivers table, CATE tree, projection facts, per-unit scores)."""
     blocks = []
-    cate = figs(F.cate_distribution, _plotted(long))
+    cate = figs(F.cate_distribution, O.plotted(long))
     if cate is not None:
         blocks.append(Block("figure", cate))
     for est_id, results in inputs.results.items():
@@ -242,20 +224,6 @@ def ml_sections(inputs: ReportInputs, long: pd.DataFrame, figs: FigureMaker) -> 
             blocks += [Block("figure", chart)] if chart is not None else []
     blocks += section_blocks(inputs.results, "ml", figs)
     return [Section("heterogeneity-ml", "Heterogeneous effects (ML)", blocks)] if blocks else []
-
-
-def placebo_section(inputs: ReportInputs, figs: FigureMaker) -> list[Section]:
-    """The placebo distribution of each overall estimate (``ATT``, or the placebo outcome's);
-    per-level distributions (``by``) stay in the stored results."""
-    blocks = []
-    for est_id, results in inputs.results.items():
-        for r, part in distinct_parts(results, "placebo"):
-            if part.labels[:1] != ("overall",):
-                continue
-            draws, observed, p = part.column("overall")
-            blocks.append(Block("figure", figs(F.placebo_plot, np.array(draws), observed,
-                                               label(est_id, r.estimand), p, est_id)))
-    return [Section("placebo", "Placebo distributions", blocks)] if blocks else []
 
 
 def rows_blocks(long: pd.DataFrame, section_id: str, keep: pd.Series | None) -> list[Block]:
@@ -311,9 +279,10 @@ def build_sections(inputs: ReportInputs, comparison: pd.DataFrame, long: pd.Data
     are drawn through ``figs`` (its cache, when it has one)."""
     figs = figs or FigureMaker()
     bayes, warnings = bayes_sections(inputs, figs)
-    sections = [summary_section(inputs, figs), *tfp_section(inputs, figs),
-                comparison_section(comparison, long), figure_section(long, figs), *bayes,
-                *ml_sections(inputs, long, figs), *placebo_section(inputs, figs),
+    sections = [O.verdict_section(inputs, comparison, long), summary_section(inputs, figs),
+                *tfp_section(inputs, figs), O.comparison_section(comparison, long, inputs),
+                O.effect_figures(inputs, long, figs), *O.robustness_section(inputs, figs),
+                *bayes, *ml_sections(inputs, long, figs),
                 *analysis_sections(inputs, long, figs), *settings_section(inputs, figs),
                 *tests_and_notes(inputs), provenance_section(inputs)]
     return [s for s in sections if s.blocks], warnings

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ..constants import INTERVAL_PROB, MIN_TREATED_UNITS, PARADIGMS, SUMMARY_COLUMNS
 from .parts import (NOTE, WARNING, Facts, FrozenDict, Message, Part, Table, check_parts,
@@ -99,18 +99,30 @@ class EffectResult:
             object.__setattr__(self, f"_{name}", value)
 
     # ------------------------------------------------------------------ fields (read-only)
-    method = property(lambda self: self._method)
-    paradigm = property(lambda self: self._paradigm)
-    estimand = property(lambda self: self._estimand)
-    n_obs = property(lambda self: self._n_obs)
-    interval_prob = property(lambda self: self._interval_prob)
-    interval_kind = property(lambda self: self._interval_kind)
-    n_clusters = property(lambda self: self._n_clusters)
-    tests = property(lambda self: self._tests)
-    vcov = property(lambda self: self._vcov)
-    draws = property(lambda self: self._draws)
-    messages = property(lambda self: self._messages)
-    parts = property(lambda self: self._parts)
+    method = property(lambda self: self._method,
+                      doc="The registered method that made the result (``twfe``, ...).")
+    paradigm = property(lambda self: self._paradigm,
+                        doc="``frequentist``, ``bayesian`` or ``ml``.")
+    estimand = property(lambda self: self._estimand,
+                        doc="What the rows estimate: ``ATT``, ``ATT_event``, ``ATT_by_<trait>``...")
+    n_obs = property(lambda self: self._n_obs,
+                     doc="Observations (unit-periods) the estimate rests on.")
+    interval_prob = property(lambda self: self._interval_prob,
+                             doc="Probability mass of the intervals (0.95 unless asked).")
+    interval_kind = property(lambda self: self._interval_kind,
+                             doc="The kind of interval ``lower`` and ``upper`` are.")
+    n_clusters = property(lambda self: self._n_clusters,
+                          doc="Clusters of the standard errors, or None.")
+    tests = property(lambda self: self._tests,
+                     doc="The tests reported with the estimand (equal levels, pre-trends, ...).")
+    vcov = property(lambda self: self._vcov,
+                    doc="Covariance of the terms' estimates (read-only), or None.")
+    draws = property(lambda self: self._draws,
+                     doc="Posterior draws, draws x terms (read-only), or None.")
+    messages = property(lambda self: self._messages,
+                        doc="The warnings and notes, each a Message with its severity.")
+    parts = property(lambda self: self._parts,
+                     doc="The typed, declared extras: settings, tables, diagnostics, draws.")
 
     @property
     def table(self) -> pd.DataFrame:
@@ -160,6 +172,7 @@ class EffectResult:
     # ------------------------------------------------------------------ views
     @property
     def terms(self) -> list[str]:
+        """The terms (row labels), in table order."""
         return list(self._table["term"])
 
     def summary(self) -> pd.DataFrame:
@@ -229,6 +242,7 @@ class EffectResult:
         return hit.iloc[0].copy()
 
     def estimate(self, term: str | int = "overall") -> float:
+        """The point estimate of one term."""
         return float(self.row(term)["estimate"])
 
     # ------------------------------------------------------------------ conversions
@@ -286,6 +300,19 @@ def _rebuild(fields: dict[str, Any]) -> EffectResult:
     return EffectResult(**fields)
 
 
+def _two_sided(df: float | None, interval_prob: float, z: np.ndarray) -> tuple[float, np.ndarray]:
+    """The critical value of a symmetric ``interval_prob`` interval and the two-sided p-values
+    of ``z``: normal, or t with ``df`` degrees of freedom. The special functions scipy's
+    ``norm``/``t`` evaluate, without building a frozen distribution per call (same numbers)."""
+    q = 0.5 + interval_prob / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if df is None:
+            return float(special.ndtri(q)), 2 * special.ndtr(-np.abs(z))
+        if not df > 0:  # no t distribution: scipy's frozen t gives NaN too
+            return np.nan, np.full(np.shape(z), np.nan)
+        return float(special.stdtrit(df, q)), 2 * special.stdtr(df, -np.abs(z))
+
+
 def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
                interval_prob: float = INTERVAL_PROB, df: float | None = None) -> pd.DataFrame:
     """Estimates with standard errors, symmetric intervals and two-sided p-values.
@@ -295,13 +322,20 @@ def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
     """
     est = np.asarray(estimates, dtype=float)
     se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
-    dist = stats.t(df) if df is not None else stats.norm()
-    crit = dist.ppf(0.5 + interval_prob / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * dist.sf(np.abs(est / se))
+        z = est / se
+    crit, p = _two_sided(df, interval_prob, z)
     return pd.DataFrame({"term": [str(t) for t in terms], "estimate": est, "std_error": se,
                          "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
                          "prob_positive": np.nan})
+
+
+def _upper_tail(sf, x: float, *df: float) -> float:
+    """``P(X > x)`` as scipy's ``chi2.sf``/``f.sf`` give it: 1 at or below 0, NaN for NaN or
+    degrees of freedom that are not positive."""
+    if np.isnan(x) or not all(d > 0 for d in df):
+        return np.nan
+    return 1.0 if x <= 0 else float(sf(*df, x))
 
 
 def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: np.ndarray, *,
@@ -309,19 +343,26 @@ def wald_test(name: str, estimates: np.ndarray, vcov: np.ndarray, restriction: n
               terms: Sequence[Any] = ()) -> TestResult:
     """Joint Wald test of ``R @ beta = 0``: chi-square, or F with ``df_denom`` denominator df.
 
-    ``terms`` names the coefficients of ``beta``; the test records those it restricts.
+    ``terms`` names the coefficients of ``beta``; the test records those it restricts. The
+    restricted covariance ``R V R'`` may be singular: its rank (numpy's ``matrix_rank``
+    tolerance) gives the degrees of freedom and its pseudo-inverse (numpy's ``pinv`` cut-off)
+    the statistic, both from one singular value decomposition.
     """
     R = np.atleast_2d(restriction)
     rb = R @ np.asarray(estimates, dtype=float)
     middle = R @ np.atleast_2d(vcov) @ R.T
-    q = int(np.linalg.matrix_rank(middle))
-    stat = float(rb @ np.linalg.pinv(middle) @ rb)
+    u, s, vt = np.linalg.svd(middle)
+    top = s.max(initial=0.0)
+    q = int(np.count_nonzero(s > top * max(middle.shape) * np.finfo(float).eps))
+    inverse = np.divide(1.0, s, out=np.zeros_like(s), where=s > 1e-15 * top)
+    stat = float(((vt @ rb) * inverse) @ (u.T @ rb))
     used = tuple(str(t) for t, hit in zip(terms, np.abs(R).sum(axis=0) > 0) if hit)
     if df_denom is not None:
         f = stat / q
-        return TestResult(name, f, q, float(stats.f.sf(f, q, df_denom)), "wald_F", df_denom, note,
-                          used)
-    return TestResult(name, stat, q, float(stats.chi2.sf(stat, q)), "wald_chi2", None, note, used)
+        return TestResult(name, f, q, _upper_tail(special.fdtrc, f, q, df_denom), "wald_F",
+                          df_denom, note, used)
+    return TestResult(name, stat, q, _upper_tail(special.chdtrc, stat, q), "wald_chi2", None,
+                      note, used)
 
 
 def equality_restriction(k: int) -> np.ndarray:

@@ -251,6 +251,19 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "blp": PartSpec(Facts, "Best linear projection: reference levels and intercept", "ml"),
     # staggered cells
     "overall": PartSpec(Facts, "R did's second-stage overall numbers", "cells"),
+    # referee estimators
+    "comparisons": PartSpec(Table, "Goodman-Bacon decomposition: every 2x2 comparison with "
+                                   "its estimate and weight", "referee", "bacon_comparisons.csv"),
+    "decomposition": PartSpec(Facts, "The TWFE coefficient decomposed: weight of each "
+                                     "comparison type and de Chaisemartin-D'Haultfoeuille's "
+                                     "negative weights", "referee"),
+    # what the report draws and reads besides the estimates: robustness checks (their kind:
+    # randomization, placebo_outcome, fake_timing or sensitivity, and what they expect),
+    # group-time effects by cohort, observed and imputed untreated outcomes of treated units
+    "check": PartSpec(Facts, "Robustness check", "placebo"),
+    "att_gt": PartSpec(Table, "ATT(g,t): group-time effects", "cells", "att_gt.csv"),
+    "counterfactual": PartSpec(Table, "Treated units' observed outcome and imputed untreated "
+                                      "outcome by event time", "cells"),
     # robustness analyses
     "placebo": PartSpec(Distribution, "Placebo distribution", "placebo"),
     "mechanisms": PartSpec(Table, "Mediators: effect of the policy and association with the "
@@ -260,6 +273,30 @@ DECLARED: Mapping[str, PartSpec] = MappingProxyType({
     "codings": PartSpec(Table, "ATT under alternative treatment codings", "codings"),
     "sensitivity": PartSpec(Table, "HonestDiD sensitivity: robust intervals by restriction",
                             "sensitivity"),
+    # synthetic DID, synthetic control, pre-trend power and spatial spillovers
+    "sdid_trajectories": PartSpec(Table, "Synthetic DID: treated and synthetic paths by cohort",
+                                  "referee"),
+    "sdid_unit_weights": PartSpec(Table, "Synthetic DID: unit weights (omega) by cohort",
+                                  "referee"),
+    "sdid_time_weights": PartSpec(Table, "Synthetic DID: time weights (lambda) by cohort",
+                                  "referee"),
+    "sc_trajectories": PartSpec(Table, "Synthetic control: treated and synthetic paths",
+                                "referee"),
+    "sc_unit_weights": PartSpec(Table, "Synthetic control: donor weights", "referee"),
+    "sc_placebo_ranks": PartSpec(Table, "Synthetic control: post/pre RMSPE ratios of the "
+                                        "in-space placebos", "referee"),
+    "sc_predictor_balance": PartSpec(Table, "Synthetic control: predictor balance and weights V",
+                                     "referee"),
+    "pretrend_power_curve": PartSpec(Table, "Pre-trend test: power against linear violations",
+                                     "referee"),
+    "pretrend_violation": PartSpec(Facts, "Pre-trend test: the violation detected with the first "
+                                          "power", "referee"),
+    "pretrend_biases": PartSpec(Table, "Pre-trend test: bias of the post-period effects under "
+                                       "that violation", "referee"),
+    "pretrend_event_plot": PartSpec(Table, "Pre-trend test: event-study coefficients, the "
+                                           "violation and their means after passing the test",
+                                    "referee"),
+    "spillover_by_ring": PartSpec(Table, "Spillovers on untreated neighbours by ring", "referee"),
 })
 
 

@@ -5,7 +5,8 @@ A *bundle* is a folder holding
 * ``results.json`` -- every result's fields, messages and parts (:mod:`.parts`) as strict JSON,
   the list of the other files with their SHA-256, and a checksum of its own content;
 * ``tables.parquet`` -- the term tables of all results (column ``_result`` says whose row);
-* ``a<k>.npy`` -- arrays (``vcov``, ``draws``, distributions), read with ``allow_pickle=False``;
+* ``a<k>.npy`` -- arrays (``vcov``, ``draws`` as float32, distributions), read with
+  ``allow_pickle=False``;
 * ``f<k>.parquet`` -- the tables of Table and Diagnostics parts.
 
 Nothing here unpickles or evaluates: a file that is not what it claims to be raises
@@ -29,8 +30,8 @@ from .effect import RESULT_FIELDS, EffectResult, TestResult
 from .parts import PART_TYPES, Message, Part, Table, declaration
 
 FORMAT = "bayescity-results"
-#: Version of the bundle layout above.
-VERSION = 2
+#: Version of the bundle layout above (3: draws stored as float32).
+VERSION = 3
 def results_format() -> str:
     """What a stored fit means: the bundle layout's version and a digest of the fields of a
     result and of its tests and of the declared parts
@@ -127,6 +128,13 @@ def _with_index(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=isinstance(df.index, pd.RangeIndex) and df.index.name is None)
 
 
+def _stored(field: str, values: Any) -> np.ndarray:
+    """An array as stored: posterior draws as float32 (their Monte Carlo error is far above
+    float32 rounding; the term tables are computed before and stored at full precision)."""
+    arr = np.asarray(values)
+    return arr.astype(np.float32) if field == "draws" and arr.dtype == np.float64 else arr
+
+
 def write_results(results: list[EffectResult], folder: str | Path) -> list[str]:
     """Write ``results`` into the (existing, empty) ``folder``; return the file names written."""
     folder = Path(folder)
@@ -138,7 +146,7 @@ def write_results(results: list[EffectResult], folder: str | Path) -> list[str]:
         entry = {k: w.encode(v, f"{where} {k}") for k, v in values.items()
                  if k not in ("table", "tests", "messages", "parts", "vcov", "draws")}
         for k in ("vcov", "draws"):
-            entry[k] = None if values[k] is None else {"$array": w.array(np.asarray(values[k]))}
+            entry[k] = None if values[k] is None else {"$array": w.array(_stored(k, values[k]))}
         entry["tests"] = [w.encode(dataclasses.asdict(t), f"{where} tests[{j}]")
                           for j, t in enumerate(r.tests)]
         entry["messages"] = [[m.text, m.severity] for m in r.messages]

@@ -263,6 +263,15 @@ class HierarchicalDID(Estimator):
                 out[variant] = fit_design(design, priors, self._settings(), seeds[2]).idata
         return out
 
+    def _used_priors(self, fit: Fit) -> dict[str, Any]:
+        """The prior scales the fitted variant uses (its components' keys, sigma, the
+        half-t df of learned scales, nu's gamma prior under a Student-t likelihood)."""
+        comps = fit.design.components
+        used = {c.prior for c in comps} | {"sigma"}
+        used |= {"scale_df"} if any(c.learned for c in comps) else set()
+        used |= {"nu_shape", "nu_rate"} if self.likelihood == "student_t" else set()
+        return {k: v for k, v in parse_priors(self.priors).as_dict().items() if k in used}
+
     def _result(self, agg: Aggregation, fit: Fit, extras: dict[str, Any]) -> EffectResult:
         diag = fit.diagnostics
         warnings, notes = breach_notes(diag.table, [agg.estimand]), ()
@@ -274,8 +283,8 @@ class HierarchicalDID(Estimator):
         settings = {"covariates_used": extras["covariates_used"],
                     "covariates_dropped": extras["covariates_dropped"]}
         model = {"variant": fit.design.variant, "likelihood": self.likelihood,
-                 "errors": extras["errors"], "priors": parse_priors(self.priors).as_dict(),
-                 "outcome_sd": fit.design.scale}
+                 "errors": extras["errors"], "priors": self._used_priors(fit),
+                 "prior scales in units of the outcome sd": fit.design.scale}
         parts = [Diagnostics("diagnostics", diag.table),
                  Facts("sampler", self._sampler_info(fit)), Facts("model", model)]
         for key in ("prior_predictive", "ppc", "prior_sensitivity", "loo"):

@@ -58,6 +58,8 @@ class Estimator:
     cluster_within_units: ClassVar[bool] = False
     #: Parameter overrides of ``--smoke`` runs (fewer draws, replications, folds).
     smoke_params: ClassVar[Mapping[str, Any]] = {}
+    #: Parameters that name files (resolved against a config's folder when relative).
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Estimator":
@@ -138,6 +140,7 @@ class Estimator:
     # ------------------------------------------------------------------ parameters
     @classmethod
     def param_names(cls) -> list[str]:
+        """The constructor keywords, in signature order."""
         return list(signature_defaults(cls))
 
     @classmethod
@@ -146,6 +149,7 @@ class Estimator:
         return describe(cls)
 
     def get_params(self) -> dict[str, Any]:
+        """The estimator's parameters as given (scikit-learn's ``get_params``)."""
         return {p: getattr(self, p) for p in self.param_names()}
 
     def __repr__(self) -> str:

@@ -22,6 +22,11 @@ class TwoByTwo:
 
 
 def _solve_inverse(a: np.ndarray, what: str) -> np.ndarray:
+    if a.shape == (1, 1):  # intercept only (no covariates): the same test and inverse, no LAPACK
+        if not a[0, 0] != 0:
+            raise np.linalg.LinAlgError(f"{what}: singular design; drop collinear or constant "
+                                        "covariates")
+        return np.array([[1.0 / a[0, 0]]])
     s = np.linalg.svd(a, compute_uv=False)
     if s[-1] <= s[0] * np.finfo(float).eps * a.shape[0]:
         raise np.linalg.LinAlgError(f"{what}: singular design; drop collinear or constant covariates")

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
+from threadpoolctl import ThreadpoolController
 
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, Panel
-from ...estimands.aggregate import (Aggregation, CellEffects, aggregate, influence_vcov,
-                                    second_stage_overall)
+from ...estimands.aggregate import Aggregation, CellEffects, aggregate, post_terms, second_stage_of
 from ...estimands.bootstrap import MULTIPLIERS, draw_multipliers, multiplier_bootstrap
 from ...estimands.summarize import PRETREND_WINDOW, to_effect_result
 from ...progress import track
-from ...results.effect import EffectResult, wald_test
-from ...results.parts import Facts, Message, notes, warnings
+from ...results.effect import EffectResult
+from ...results.parts import Facts, Message, Table, notes, warnings
 from ..core import params as P
 from ..core.base import Fitted, ParamError, resolve_by
 from ..core.checks import check_window
@@ -26,12 +27,20 @@ from ..core.cohorts import (drop_small_cohorts, one_unit_cohort_note, one_unit_c
                             prepare_sample, small_cohort_note, unit_values)
 from ..core.covariates import covariate_note, sentences
 from ..core.cs_drdid import EST_METHODS
-from ..core.cs_gt import CONTROL_GROUPS, WidePanel, att_gt, cell_effects, to_wide
+from ..core.cs_gt import (CONTROL_GROUPS, CellVariance, WidePanel, att_gt, cell_effects,
+                          cells_pretest, to_wide)
+from ..core.cs_gt import gt_pretest  # noqa: F401 - R did's pre-test, public here before
 from ..registry import register
 from .common import FreqEstimator
 
 #: Interval kinds of the multiplier bootstrap.
 BANDS = ("uniform", "pointwise")
+
+
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """The BLAS thread pools of the process (found once)."""
+    return ThreadpoolController()
 
 
 def gt_cells(wide: WidePanel, control_group: str, est_method: str,
@@ -48,26 +57,6 @@ def gt_cells(wide: WidePanel, control_group: str, est_method: str,
     return table, cell_effects(table, inf, wide.cohort, levels)
 
 
-def gt_pretest(cells: CellEffects, vcov: np.ndarray):
-    """R ``did``'s pre-test: all pre-treatment ATT(g,t) are zero (joint Wald, chi-square).
-
-    Cells of cohorts with a single treated unit are left out: their influence function carries
-    no treated-side variance, so they would inflate the statistic without bound.
-    """
-    rel = cells.cells["rel_time"].to_numpy()
-    single = cells.cells["weight"].to_numpy() < 2
-    pre = np.flatnonzero((rel < 0) & (np.diag(vcov) > 0) & ~single)
-    if pre.size == 0:
-        return None
-    R = np.zeros((pre.size, len(cells.estimates)))
-    R[np.arange(pre.size), pre] = 1.0
-    n_single = int(((rel < 0) & single).sum())
-    note = "did's att_gt pre-test"
-    if n_single:
-        note += f"; {n_single} cells of single-unit cohorts left out"
-    return wald_test("pre-trends: all ATT(g,t) = 0 for t < g", cells.estimates, vcov, R, note=note)
-
-
 @dataclass(frozen=True, eq=False)
 class _Run:
     """One fit's sample and what every result of it shares."""
@@ -80,11 +69,32 @@ class _Run:
     n_obs: int
     settings: dict
     messages: tuple[Message, ...]
+    #: Cluster labels per unit, or None when every unit is its own cluster.
+    cluster_labels: np.ndarray | None = None
+    n_clusters: int = 0
 
-    @property
-    def cluster_labels(self) -> np.ndarray | None:
-        """Cluster labels per unit, or None when every unit is its own cluster."""
-        return None if pd.unique(self.clusters).size == len(self.clusters) else self.clusters
+    @classmethod
+    def of(cls, panel: Panel, frame: pd.DataFrame, wide: WidePanel, clusters: np.ndarray,
+           multipliers: np.ndarray | None, settings: dict,
+           messages: tuple[Message, ...]) -> "_Run":
+        n_clusters = int(pd.unique(clusters).size)
+        labels = None if n_clusters == len(clusters) else clusters
+        return cls(panel, frame, wide, clusters, multipliers, len(frame), settings, messages,
+                   labels, n_clusters)
+
+
+def estimation_sample(panel: Panel, control_group: str
+                      ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """:func:`~bayescity.estimators.core.cohorts.prepare_sample`, which a balanced panel with
+    never-treated units and no first-period adopters passes unchanged: such a panel is taken
+    as it is, without the per-unit checks."""
+    frame = panel.data
+    cohort, time = frame[COHORT].to_numpy(), frame[panel.time].to_numpy()
+    n_units = pd.unique(frame[panel.unit].to_numpy()).size
+    if len(time) == n_units * pd.unique(time).size and (cohort == 0).any() \
+            and not ((cohort > 0) & (cohort <= time.min())).any():
+        return frame.reset_index(drop=True), [], []
+    return prepare_sample(panel, control_group)
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,9 +130,10 @@ class CallawaySantAnna(FreqEstimator):
     ``ATT_event`` result carries the joint Wald test that ATT(e) = 0 for the leads in
     ``pretrend_window`` (default e = -5..-1; None tests every lead, which over-rejects when a few
     late-treated units alone identify the long leads), and R ``did``'s pre-test of all
-    pre-period ATT(g,t) in ``info["did_gt_pretest"]`` for comparison; the second-stage overall numbers
-    of R ``did::aggte`` (group, dynamic, calendar) sit in the ``info["overall"]`` of
-    ``ATT_cohort``, ``ATT_event`` and ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
+    pre-period ATT(g,t) as its ``did_gt_pretest`` setting (``result.facts()``) for comparison;
+    the second-stage overall numbers of R ``did::aggte`` (group, dynamic, calendar) are the
+    ``overall`` part (``result.facts("overall")``) of ``ATT_cohort``, ``ATT_event`` and
+    ``ATT_calendar``. ``gt_`` is the ATT(g,t) table and
     ``cells_`` its :class:`~bayescity.estimands.aggregate.CellEffects`. Every cohort counts, as
     in R ``did``; a cohort of one unit (e.g. Shenzhen alone in 2008) is noted on the results,
     and its terms carry ``n_treated`` 1: its ATT(g,t) have no treated-side variance and its
@@ -229,49 +240,62 @@ class CallawaySantAnna(FreqEstimator):
                     "est_method: reg, or fewer covariates") from None
 
     def _fit(self, panel: Panel) -> Fitted:
+        # The products here (units x cells) are too small for BLAS threads to pay: on a busy
+        # machine their spinning made a 3,000-unit fit 15 times slower. One thread, same numbers.
+        with _threadpools().limit(limits=1, user_api="blas"):
+            return self._fit_cells(panel)
+
+    def _fit_cells(self, panel: Panel) -> Fitted:
         run = self._prepare(self._panel(panel))
         table, cells = gt_cells(run.wide, self.control_group, self.est_method)
+        variance = CellVariance.of(cells, run.cluster_labels)
         gt_by = cells_by = None
         if self.by:
             levels = unit_values(run.frame, run.panel.unit, self.by, run.wide.units).astype(str)
             table_by, cells_by = gt_cells(run.wide, self.control_group, self.est_method, levels)
             gt_by = self._gt_table(run, table_by, cells_by)
-        results = self._aggregates(run, cells, cells_by)
+        gt = self._gt_table(run, table, cells, variance)
+        results = self._aggregates(run, cells, cells_by, variance, gt)
         if self.bootstrap:
             results = track(results, f"multiplier bootstrap ({self.n_boot} draws): estimands",
                             total=4 + bool(self.by))
-        state = CSState(gt=self._gt_table(run, table, cells), cells=cells, clusters=run.clusters,
-                        gt_by=gt_by, cells_by=cells_by)
+        state = CSState(gt=gt, cells=cells, clusters=run.clusters, gt_by=gt_by,
+                        cells_by=cells_by)
         return Fitted(tuple(results), state)
 
     def _prepare(self, panel: Panel) -> _Run:
         """The estimation sample, its wide form, clusters, bootstrap multipliers and what
         every result of the fit reports."""
-        frame, noted, warned = prepare_sample(panel, self.control_group)
-        frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
-        noted += sentences(small_cohort_note(small, self.min_cohort_size))
+        frame, noted, warned = estimation_sample(panel, self.control_group)
+        if self.min_cohort_size > 1:  # every cohort has at least one unit
+            frame, small = drop_small_cohorts(frame, panel.unit, int(self.min_cohort_size))
+            noted += sentences(small_cohort_note(small, self.min_cohort_size))
         covs = self._covariates(panel)
         wide = to_wide(frame, unit=panel.unit, time=panel.time, outcome=panel.outcome,
                        cohort=COHORT, covariates=covs)
         singles = one_unit_cohorts(wide.cohort)
         warned += sentences(one_unit_cohort_note(singles))
         noted += sentences(self._covariate_note(covs))
-        clusters = unit_values(frame, panel.unit, self.cluster or panel.cluster_col, wide.units)
+        column = self.cluster or panel.cluster_col
+        clusters = wide.units.copy() if column == panel.unit \
+            else unit_values(frame, panel.unit, column, wide.units)
         settings = dict(control_group=self.control_group, est_method=self.est_method,
                         covariates=covs, covariates_used=covs, covariates_dropped={},
                         base_period="varying", anticipation=0, n_units=len(wide.units),
                         one_unit_cohorts=singles)
-        return _Run(panel, frame, wide, clusters, self._draw_multipliers(clusters), len(frame),
-                    settings, warnings(*warned) + notes(*noted))
+        return _Run.of(panel, frame, wide, clusters, self._draw_multipliers(clusters), settings,
+                       warnings(*warned) + notes(*noted))
 
-    def _aggregates(self, run: _Run, cells: CellEffects, cells_by: CellEffects | None
-                    ) -> Iterator[EffectResult]:
-        """The results of every estimand, one after another (each bootstrapped when asked)."""
+    def _aggregates(self, run: _Run, cells: CellEffects, cells_by: CellEffects | None,
+                    variance: CellVariance, gt: pd.DataFrame) -> Iterator[EffectResult]:
+        """The results of every estimand, one after another (each bootstrapped when asked);
+        ``ATT_cohort`` carries the ATT(g,t) table (``att_gt`` part)."""
         yield self._result(run, aggregate(cells, "ATT"))
-        yield self._event_result(run, cells)
+        yield self._event_result(run, cells, variance)
         for estimand in ("ATT_cohort", "ATT_calendar"):
-            yield self._result(run, aggregate(cells, estimand),
-                               overall=second_stage_overall(cells, estimand))
+            agg = aggregate(cells, estimand)
+            extra = [Table("att_gt", gt)] if estimand == "ATT_cohort" else []
+            yield self._result(run, agg, overall=second_stage_of(cells, agg), parts=extra)
         if cells_by is not None:
             yield self._result(run, aggregate(cells_by, f"ATT_by_{self.by}"))
 
@@ -288,11 +312,12 @@ class CallawaySantAnna(FreqEstimator):
         rng = np.random.default_rng(self.random_state)
         return draw_multipliers(rng, self.n_boot, pd.unique(clusters).size, self.multiplier)
 
-    def _event_result(self, run: _Run, cells: CellEffects) -> EffectResult:
+    def _event_result(self, run: _Run, cells: CellEffects,
+                      variance: CellVariance) -> EffectResult:
         window = None if self.event_window is None else tuple(self.event_window)
         agg = aggregate(cells, "ATT_event", post_only=False, event_window=window)
-        overall = second_stage_overall(cells, "ATT_event", event_window=window)
-        pretest = gt_pretest(cells, influence_vcov(cells.influence, run.cluster_labels))
+        overall = second_stage_of(cells, post_terms(agg))
+        pretest = cells_pretest(cells, variance)
         extra = {} if pretest is None else {"did_gt_pretest": {**pretest.__dict__, "caution": (
             "R did's test of all pre-period ATT(g,t); it over-rejects when few treated units "
             "identify many pre-periods (81% at 5% in the slow study with no pre-trend)")}}
@@ -307,9 +332,10 @@ class CallawaySantAnna(FreqEstimator):
                                     multiplier=self.multiplier)
 
     def _result(self, run: _Run, agg: Aggregation, overall: Aggregation | None = None,
-                extra_info: dict | None = None) -> EffectResult:
+                extra_info: dict | None = None, parts: list | None = None) -> EffectResult:
         info = {**run.settings, **(extra_info or {})}
-        parts = [] if overall is None else [Facts("overall", self._overall_summary(run, overall))]
+        parts = list(parts or []) + ([] if overall is None else
+                                     [Facts("overall", self._overall_summary(run, overall))])
         messages = run.messages
         if len(agg.terms) > 1 and not self.bootstrap:
             messages += notes("pointwise intervals from analytic standard errors; R did's "
@@ -317,7 +343,7 @@ class CallawaySantAnna(FreqEstimator):
                               "bands: set bootstrap: true for them")
         return to_effect_result(agg, method=self.method, paradigm=self.paradigm,
                                 n_obs=run.n_obs, interval_prob=self.interval_prob,
-                                n_clusters=int(pd.unique(run.clusters).size),
+                                n_clusters=run.n_clusters,
                                 settings=info, messages=messages, parts=parts,
                                 clusters=run.cluster_labels,
                                 bootstrap=self._inference(run, agg.influence),
@@ -331,18 +357,18 @@ class CallawaySantAnna(FreqEstimator):
             else float(boot.std_error[0])
         return {"estimate": float(overall.estimates[0]), "std_error": se}
 
-    def _gt_table(self, run: _Run, table: pd.DataFrame, cells: CellEffects) -> pd.DataFrame:
+    def _gt_table(self, run: _Run, table: pd.DataFrame, cells: CellEffects,
+                  variance: CellVariance | None = None) -> pd.DataFrame:
         """The ATT(g,t) table with standard errors and intervals of the chosen inference."""
-        table = table.copy()
         boot = self._inference(run, cells.influence)
         if boot is None:
-            se = np.sqrt(np.diag(influence_vcov(cells.influence, run.cluster_labels)))
-            crit = stats.norm.ppf(0.5 + self.interval_prob / 2)
+            variance = variance or CellVariance.of(cells, run.cluster_labels)
+            se, crit = np.sqrt(variance.variances()), special.ndtri(0.5 + self.interval_prob / 2)
         else:
             se, crit = boot.std_error, boot.crit
-        ok = ~table["skipped"].to_numpy()
-        table["std_error"] = np.nan
-        table.loc[ok, "std_error"] = se
-        table["lower"] = table["att"] - crit * table["std_error"]
-        table["upper"] = table["att"] + crit * table["std_error"]
-        return table
+        columns = {name: column.to_numpy() for name, column in table.items()}
+        std_error = np.full(len(table), np.nan)
+        std_error[~columns["skipped"]] = se
+        att = columns["att"]
+        return pd.DataFrame({**columns, "std_error": std_error, "lower": att - crit * std_error,
+                             "upper": att + crit * std_error})

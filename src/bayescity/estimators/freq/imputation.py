@@ -13,11 +13,11 @@ from scipy.sparse.linalg import spsolve
 from ...constants import INTERVAL_PROB
 from ...data.panel import COHORT, TREAT, Panel
 from ...results.effect import EffectResult
-from ...results.parts import notes, warnings
+from ...results.parts import Table, notes, warnings
 from ..core.controls import covariates_of, drop_always_treated, with_trend_controls
 from ..core import params as P
 from ..core.covariates import always_treated_note, covariate_report
-from ..core.fixest import predict_untreated
+from ..core.fe_exact import fit_untreated
 from ..registry import register
 from .common import FreqEstimator
 from .es_common import (Inference, aggregate_cells, cell_counts, cell_members, effect_result,
@@ -49,10 +49,11 @@ def impute_untreated(frame: pd.DataFrame, *, unit: str, time: str, outcome: str,
     Returns the frame and the covariates the first stage kept.
     """
     untreated = frame[TREAT].to_numpy() == 0
-    yhat, fit = predict_untreated(frame, untreated, outcome, covariates, [unit, time])
-    resid = frame[outcome].to_numpy(dtype=float) - yhat
+    fit = fit_untreated(frame, untreated, unit=unit, time=time, outcome=outcome,
+                        covariates=covariates)
+    resid = frame[outcome].to_numpy(dtype=float) - fit.yhat
     out = frame.assign(**{RESID: resid}).loc[np.isfinite(resid)]
-    return out, [str(n) for n in fit._coefnames]
+    return out, list(fit.kept)
 
 
 def cell_codes(frame: pd.DataFrame, *, time: str, by: str | None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -135,6 +136,20 @@ def cell_fit(imputed: pd.DataFrame, kept: Sequence[str], *, unit: str, time: str
     return CellFit(cells, estimates, vcov, len(imputed), int(pd.unique(clusters).size), members)
 
 
+def counterfactual(imputed: pd.DataFrame, *, unit: str, time: str, outcome: str) -> pd.DataFrame:
+    """Treated units' mean observed outcome and mean untreated outcome Y(0)-hat by event time
+    (before adoption the first stage's fit, from adoption on the imputation), with the number
+    of units behind each event time: what the effect at each event time is the gap of."""
+    ever = imputed.loc[imputed[COHORT].to_numpy() > 0]
+    y = ever[outcome].to_numpy(dtype=float)
+    frame = pd.DataFrame({"event_time": (ever[time] - ever[COHORT]).to_numpy(dtype=int),
+                          "observed": y, "untreated": y - ever[RESID].to_numpy(dtype=float),
+                          "unit": ever[unit].to_numpy()})
+    return (frame.groupby("event_time")
+            .agg(observed=("observed", "mean"), untreated=("untreated", "mean"),
+                 n_units=("unit", "nunique")).reset_index())
+
+
 #: Fewer untreated units than this behind a first-stage dummy make its clustered variance unreliable.
 MIN_UNTREATED_UNITS = 5
 
@@ -162,15 +177,18 @@ def thin_controls(frame: pd.DataFrame, columns: Sequence[str], *, unit: str) -> 
 class Imputation(FreqEstimator):
     """Imputation DID (Borusyak, Jaravel & Spiess 2024).
 
-    Unit and time fixed effects (and covariates) are fitted on the untreated observations
-    (never-treated and not-yet-treated), Y(0) is imputed for every treated observation and
+    Unit and time fixed effects (and covariates) are fitted exactly on the untreated
+    observations (never-treated and not-yet-treated; sparse direct solves,
+    :mod:`~bayescity.estimators.core.fe_exact`), Y(0) is imputed for every treated observation and
     tau_it = Y_it - Y(0)-hat is averaged within (cohort, time) cells; the cells are aggregated with
     the shared treated-cell weights of :mod:`bayescity.estimands.aggregate` into ``ATT``,
     ``ATT_event`` (post-treatment event times), ``ATT_cohort`` and, with ``by``, ``ATT_by_<by>``
     with a Wald test that the levels are equal. Point estimates equal Gardner's (2022) two-stage
     DID; standard errors are Gardner's GMM covariance clustered by ``cluster`` (the panel's
-    cluster column by default), numerically the same as pyfixest's ``did2s`` (not the BJS
-    conservative variance). Intervals use t with G-1 df. Units treated in their first observed
+    cluster column by default): did2s's covariance of a second stage with one dummy per cell
+    (pyfixest's ``did2s`` agrees to the tolerance of its iterative fixed-effect recovery; not
+    the BJS conservative variance). The aggregates combine the cells, so the overall ATT's
+    standard error is not did2s's pooled one (``two_stage`` gives that). Intervals use t with G-1 df. Units treated in their first observed
     period are dropped (no untreated period to learn their unit effect from).
     ``trend_covariates`` names unit characteristics (e.g. ``ln_gdp_pc_2003``, ``region3``) that
     are interacted with period dummies, so that untreated trends may differ with them (see
@@ -213,6 +231,8 @@ class Imputation(FreqEstimator):
                         self.interval_prob, info, messages)
         out = [self._aggregate(estimand, fit, inf) for estimand in
                ("ATT", "ATT_event", "ATT_cohort")]
+        out[0] = out[0].replace(parts=(*out[0].parts, Table("counterfactual", counterfactual(
+            imputed, unit=panel.unit, time=panel.time, outcome=panel.outcome))))
         if self.by:
             fit_by = cell_fit(imputed, kept, **spec, by=self.by)
             out.append(self._aggregate(f"ATT_by_{self.by}", fit_by, inf, self.by))

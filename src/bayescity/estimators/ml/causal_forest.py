@@ -29,8 +29,8 @@ class CausalForest(_StaggeredML):
     ``CATE`` is the forest's prediction for each treated city; ``BLP`` the cluster-robust best
     linear projection of the doubly robust effects on the modifiers (as grf's
     ``best_linear_projection``); grf's calibration test uses held-out fold forests; the drivers
-    table adds forest importance and mean |SHAP| (shap's tree explainer), with rank stability
-    over the fold forests and ``n_seeds`` refits with other seeds.
+    table adds forest importance and the mean absolute SHAP value (shap's tree explainer), with
+    rank stability over the fold forests and ``n_seeds`` refits with other seeds.
     """
 
     cate_kind = "forest"

@@ -28,9 +28,6 @@ CI_METHODS = {"relative_magnitude": ("C-LF", "Conditional"),
 #: Estimand of the sensitivity analysis: one term per restriction bound (``Mbar=0.5``, ``M=0.02``).
 SENSITIVITY_ESTIMAND = "ATT_sensitivity"
 REFERENCE = -1
-#: What the breakdown values that are not a bound of the grid mean.
-BREAKDOWN_MEANING = {0.0: " (the original interval already includes 0)",
-                     float("inf"): " (no bound in the grid brings 0 into the interval)"}
 #: moderndid's (and R HonestDiD's) default grid of M-bar under relative magnitudes.
 RM_DEFAULT_BOUNDS = tuple(np.linspace(0, 2, 10))
 
@@ -108,13 +105,40 @@ def sensitivity(coefs: EventCoefficients, l_vec: np.ndarray, restriction: str,
     return table, (float(original.lb), float(original.ub))
 
 
-def breakdown_value(table: pd.DataFrame, original: tuple[float, float]) -> float:
-    """The smallest bound in the grid whose robust interval includes zero (0.0 when the original
-    interval already does; ``inf`` when no bound in the grid reaches zero)."""
-    if original[0] <= 0.0 <= original[1]:
-        return 0.0
-    covers = (table["lb"] <= 0.0) & (table["ub"] >= 0.0) | table["lb"].isna()
+def breakdown_value(table: pd.DataFrame) -> float:
+    """The breakdown value of a sensitivity grid: the smallest bound whose robust interval
+    includes zero (``inf`` when no bound of the grid does). It is read from the robust
+    intervals alone: the original interval does not enter (under relative magnitudes the
+    robust interval at M-bar = 0 can exclude zero when the original one does not, since the
+    pre-period coefficients then inform the post-period bias). An empty robust set (NaN
+    bounds: the data reject the restriction) does not include zero."""
+    covers = (table["lb"] <= 0.0) & (table["ub"] >= 0.0)
     return float(table.loc[covers, "bound"].min()) if covers.any() else float("inf")
+
+
+def breakdown_sentence(value: float, symbol: str, bounds: pd.Series) -> str:
+    """What the breakdown value says, in words."""
+    if value == float("inf"):
+        return (f"no {symbol} in the grid (up to {bound_label(bounds.max())}) brings 0 into the "
+                "robust interval")
+    if value <= bounds.min():
+        return (f"breakdown {symbol} = {bound_label(value)}: already the smallest bound of the "
+                "grid includes 0")
+    return f"breakdown {symbol} = {bound_label(value)}"
+
+
+def bound_label(value: float) -> str:
+    """A bound as a term label: 3 significant digits (``0.0664``, not ``0.0663996``)."""
+    return f"{float(value):.3g}"
+
+
+def bound_terms(bounds: Sequence[float], symbol: str) -> list[str]:
+    """Term labels ``M=0.0664`` for a grid, with more digits where 3 would make two equal."""
+    for digits in range(3, 17):
+        labels = [f"{symbol}={float(b):.{digits}g}" for b in bounds]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{symbol}={float(b)!r}" for b in bounds]
 
 
 @register("honest_did")
@@ -207,25 +231,27 @@ class HonestDiD(Estimator):
                 original: tuple[float, float], events: EffectResult) -> EffectResult:
         theta = float(l_vec @ coefs.betahat[coefs.num_pre:])
         symbol = "Mbar" if self.restriction == "relative_magnitude" else "M"
-        terms = [f"{symbol}={b:g}" for b in table["bound"]]
+        terms = bound_terms(table["bound"], symbol)
         rows = pd.DataFrame({"term": terms, "estimate": theta, "std_error": np.nan,
                              "lower": table["lb"].to_numpy(float),
                              "upper": table["ub"].to_numpy(float), "p_value": np.nan,
                              "prob_positive": np.nan})
         target = "average post-period effect" if self.event_time is None \
             else f"effect at e = {self.event_time}"
-        value = breakdown_value(table, original)
-        grid = f"{table['bound'].min():g}..{table['bound'].max():g}"
+        value = breakdown_value(table)
+        grid = f"{bound_label(table['bound'].min())}..{bound_label(table['bound'].max())}"
         test = TestResult(f"HonestDiD breakdown value ({self.restriction}, {target})", value,
                           float(len(table)), float("nan"), "breakdown",
                           note=f"smallest {symbol} in the grid {grid} whose {self.interval_prob:.0%}"
-                               " robust interval includes 0 (inf: none; 0: the original "
-                               "interval already does)")
+                               " robust interval includes 0 (inf: none)")
         method = str(table["method"].iloc[0])
         note = (f"Rambachan-Roth {self.restriction} sensitivity of the {target} of "
                 f"{self.estimator} ({method} intervals, moderndid); original interval "
-                f"[{original[0]:.4g}, {original[1]:.4g}]; breakdown {symbol} = {value:g}"
-                + BREAKDOWN_MEANING.get(value, ""))
+                f"[{original[0]:.4g}, {original[1]:.4g}]; "
+                + breakdown_sentence(value, symbol, table["bound"]))
+        shown = pd.concat([pd.DataFrame({"bound": [np.nan], "lb": [original[0]],
+                                         "ub": [original[1]], "method": ["Original"]}),
+                           table], ignore_index=True)
         settings = {"original_ci": list(original), "target": target,
                     "l_vec": list(np.asarray(l_vec, dtype=float)),
                     "event_times": coefs.event_times.tolist(), "restriction": self.restriction,
@@ -235,4 +261,7 @@ class HonestDiD(Estimator):
                             interval_prob=self.interval_prob,
                             interval_kind=f"honest_did_{method}", n_clusters=events.n_clusters,
                             tests=(test,), messages=notes(note),
-                            parts=[Facts("settings", settings), Table("sensitivity", table)])
+                            parts=[Facts("settings", settings), Table("sensitivity", shown),
+                                   Facts("check", {"kind": "sensitivity",
+                                                   "expects": "an interval that excludes 0 "
+                                                              "up to a large bound"})])

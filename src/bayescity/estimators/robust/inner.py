@@ -20,7 +20,8 @@ from ..core.seeds import RandomState, child_seeds
 from ..registry import UnknownMethodError, check_params, get_estimator
 
 #: Methods that wrap another estimator and therefore cannot be wrapped themselves.
-WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings")
+WRAPPERS = ("placebo", "psm_did", "mechanisms", "heterogeneity", "honest_did", "codings",
+            "pretrends_power")
 #: Parameters of the wrapped estimator that the wrapper sets itself.
 OWNED = ("by", "by_bins", "random_state")
 #: Parameters naming panel columns, checked against the data before any fit.

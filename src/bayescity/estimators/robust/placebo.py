@@ -11,7 +11,7 @@ from ...data.codings import drop_units, unit_cohorts, with_cohorts
 from ...data.panel import COHORT, Panel
 from ...progress import report_progress
 from ...results.effect import EffectResult, TestResult
-from ...results.parts import Distribution, notes, readonly_array, warnings
+from ...results.parts import Distribution, Facts, notes, readonly_array, warnings
 from ..core import params as P
 from ..core.base import Estimator, Fitted, ParamError, resolve_by
 from ..core.controls import covariates_of, with_trend_controls
@@ -25,6 +25,11 @@ from .permute import Batch, permuted_cohorts, plan_batches, randomization_pvalue
 KINDS = ("timing", "fake_timing", "outcome")
 #: Estimators that need a balanced panel and so cannot take the fake-timing sample.
 BALANCED_ONLY = ("callaway_santanna",)
+#: The ``check`` part of each kind: what the report calls it and what it expects.
+CHECKS = {"timing": {"kind": "randomization", "expects": "the policy's effect, far in the tail "
+                                                          "of the placebo distribution"},
+          "outcome": {"kind": "placebo_outcome", "expects": "no effect"},
+          "fake_timing": {"kind": "fake_timing", "expects": "no effect"}}
 #: The estimand of kinds whose effect is not the policy's ATT on the outcome.
 PLACEBO_ESTIMANDS = {"fake_timing": "ATT_fake_timing", "outcome": "ATT_placebo_outcome"}
 
@@ -301,7 +306,8 @@ class Placebo(Estimator):
         return relabel(result, self.method, placebo_estimand(result.estimand, self.kind),
                        settings=settings,
                        messages=warnings(*self._warning(failed)) + notes(self._note(result)),
-                       parts=[distribution], table=result.table.assign(p_value=p),
+                       parts=[distribution, Facts("check", CHECKS[self.kind])],
+                       table=result.table.assign(p_value=p),
                        tests=(*result.tests, *tests))
 
     def _note(self, result: EffectResult) -> str:
@@ -325,6 +331,7 @@ class Placebo(Estimator):
                 "pre-adoption rows; a true ATT of 0 is expected without anticipation")
         return [relabel(r, self.method, placebo_estimand(r.estimand, "fake_timing"), settings={
             "placebo_kind": "fake_timing", "shift": int(self.shift), "estimator": self.estimator,
-            "n_units": fake.n_units}, messages=notes(note))
+            "n_units": fake.n_units}, messages=notes(note),
+            parts=[Facts("check", CHECKS["fake_timing"])])
             for r in fitted if r.estimand == "ATT" or r.estimand.startswith("ATT_by_")]
 
