@@ -352,3 +352,35 @@ def test_columns_whose_names_hold_spaces_fit_as_their_renamed_copies(method, par
         fits.append(est.effect("ATT").table[["term", "estimate", "std_error"]])
     pd.testing.assert_frame_equal(*fits)
     assert fits[0]["std_error"].gt(0).all()
+
+
+def test_other_libraries_info_logs_stay_off_the_terminal(capsys):
+    """pyfixest calls logging.basicConfig(level=INFO) on import; a run that imported it then
+    printed fontTools' INFO lines ('maxp pruned' ...) while subsetting the report's CJK font."""
+    import logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    root.handlers.clear()
+    try:
+        assert runner.invoke(app, ["methods"]).exit_code == 0
+        logging.basicConfig(level=logging.INFO)  # what importing pyfixest does
+        logging.getLogger("fontTools.subset").info("maxp pruned")
+        logging.getLogger("some.library").warning("disk almost full")
+        printed = capsys.readouterr().err
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    assert "maxp pruned" not in printed and "INFO" not in printed
+    assert "warning: disk almost full" in printed
+
+
+def test_a_panel_cluster_that_varies_within_units_is_exit_2_for_unit_level_estimators(study):
+    """data: cluster: x (varying within units) reached callaway_santanna's cells and failed with
+    a raw ValueError (exit 1); it is checked with the estimator's other column parameters."""
+    res = _cli(study({"estimators": [{"id": "cs", "method": "callaway_santanna"}]},
+                     cluster="x"))
+    assert res.exit_code == 2, res.output
+    assert "estimator 'cs' (callaway_santanna): data.cluster (the panel's cluster): column 'x' " \
+           "varies within units" in res.output
+    assert _cli(study({"estimators": [{"id": "cs", "method": "callaway_santanna"}]},
+                      cluster="region")).exit_code == 0

@@ -17,7 +17,7 @@ from .commands import methods as methods_cmd
 from .commands import models as models_cmd
 from .commands import report as report_cmd
 from .commands import sweep as sweep_cmd
-from .commands.common import App, fail
+from .commands.common import App, fail, quiet_logging
 from .commands.tfp import tfp as tfp_command
 from .data.builtin import builtin_filename
 from .data.io import BUILTIN_PREFIX
@@ -48,6 +48,7 @@ def _version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="print the version and exit")) -> None:
     """Bayesian, causal-ML and frequentist evaluation of place-based policies."""
+    quiet_logging()
 
 
 @app.command()

@@ -7,6 +7,7 @@ terminated (SIGTERM). An interrupted or terminated run leaves no run folder.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import warnings
@@ -15,6 +16,7 @@ from typing import Iterator, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from ..data.errors import PanelError
@@ -123,6 +125,29 @@ class App(typer.Typer):
 
     def command(self, *args, cls=None, **kwargs):  # noqa: ANN001, ANN201 - typer's signature
         return super().command(*args, cls=cls or FlagCommand, **kwargs)
+
+
+class _ConsoleLog(logging.Handler):
+    """Other libraries' log records of level WARNING and above, printed as a warning line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", markup=True,
+                  highlight=False, soft_wrap=True)
+
+
+def quiet_logging() -> None:
+    """Show other libraries' log records as warnings from WARNING up, and nothing below.
+
+    pyfixest calls ``logging.basicConfig(level=logging.INFO)`` when imported, after which every
+    library's INFO records (fontTools' subsetting of the report's CJK font: ``maxp pruned`` ...)
+    reached the user's terminal. With a handler on the root logger first, that call does
+    nothing; a bare stderr handler some library already added is replaced."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(handler)
+    if not any(isinstance(h, _ConsoleLog) for h in root.handlers):
+        root.addHandler(_ConsoleLog(logging.WARNING))
+    root.setLevel(logging.WARNING)
 
 
 def split_ids(values: list[str] | None) -> list[str]:
