@@ -110,6 +110,12 @@ class PanelDescription:
         return "\n".join(lines)
 
 
+def _trait_kind(values: pd.Series) -> str:
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "categorical"
+    return "numeric" if values.nunique() > MAX_CATEGORICAL_LEVELS else "categorical"
+
+
 def numeric_summary(values: pd.Series) -> dict[str, float]:
     """Min, quartiles, max and count of a numeric unit characteristic."""
     q = values.astype(float).quantile([0.0, 0.25, 0.5, 0.75, 1.0]).to_numpy()
@@ -129,7 +135,7 @@ class Panel:
 
     FIELDS = ("frame", "unit", "time", "outcome", "covariates", "traits", "cluster", "source",
               "notes", "warnings")
-    __slots__ = tuple(f"_{f}" for f in FIELDS)
+    __slots__ = (*(f"_{f}" for f in FIELDS), "_cache")
 
     def __init__(self, frame: pd.DataFrame, unit: str, time: str, outcome: str,
                  covariates: tuple[str, ...] = (), traits: tuple[str, ...] = (),
@@ -140,6 +146,7 @@ class Panel:
                       source=source, notes=tuple(notes), warnings=tuple(warnings))
         for name, value in values.items():
             object.__setattr__(self, f"_{name}", value)
+        object.__setattr__(self, "_cache", {})
 
     unit = property(lambda self: self._unit, doc="Name of the unit (city) column.")
     time = property(lambda self: self._time, doc="Name of the period (year) column.")
@@ -190,12 +197,12 @@ class Panel:
     @property
     def n_obs(self) -> int:
         """Rows (unit-periods)."""
-        return len(self.frame)
+        return len(self._frame)
 
     @property
     def y(self) -> np.ndarray:
         """The outcome as a float array, in row order."""
-        return self.frame[self.outcome].to_numpy(dtype=float)
+        return self._frame[self.outcome].to_numpy(dtype=float)
 
     @property
     def cluster_col(self) -> str:
@@ -203,10 +210,24 @@ class Panel:
         return self.cluster or self.unit
 
     # ----------------------------------------------------------------- codes
+    def _cached(self, key: str, compute):
+        """``compute()`` once per panel (the panel never changes); arrays come back read-only."""
+        if key not in self._cache:
+            value = compute()
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            self._cache[key] = value
+        return self._cache[key]
+
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """Integer codes (0..k-1, sorted levels) of ``column`` for every row, and the levels."""
-        codes, levels = pd.factorize(self.frame[column], sort=True)
-        return codes.astype(np.int64), pd.Index(levels, name=column)
+        def compute():
+            codes, levels = pd.factorize(self._frame[column], sort=True)
+            return codes.astype(np.int64), pd.Index(levels, name=column)
+
+        codes, levels = self._cached(f"codes:{column}", compute)
+        codes.flags.writeable = False
+        return codes, levels
 
     @property
     def units(self) -> pd.Index:
@@ -216,7 +237,8 @@ class Panel:
     @property
     def periods(self) -> np.ndarray:
         """The periods, sorted."""
-        return np.sort(self.frame[self.time].unique()).astype(np.int64)
+        return self._cached("periods", lambda: np.sort(self._frame[self.time].unique())
+                            .astype(np.int64))
 
     @property
     def unit_codes(self) -> np.ndarray:
@@ -236,18 +258,18 @@ class Panel:
     @property
     def cohorts(self) -> np.ndarray:
         """Sorted treated cohorts (first treated periods), never-treated (0) excluded."""
-        g = np.unique(self.frame[COHORT].to_numpy())
+        g = self._cached("cohort_values", lambda: np.unique(self._frame[COHORT].to_numpy()))
         return g[g > 0].astype(np.int64)
 
     @property
     def n_units(self) -> int:
         """Distinct units."""
-        return int(self.frame[self.unit].nunique())
+        return self._cached("n_units", lambda: int(self._frame[self.unit].nunique()))
 
     @property
     def n_periods(self) -> int:
         """Distinct periods."""
-        return int(self.frame[self.time].nunique())
+        return self._cached("n_periods", lambda: int(self._frame[self.time].nunique()))
 
     @property
     def is_balanced(self) -> bool:
@@ -265,10 +287,7 @@ class Panel:
         values across units) or ``"numeric"`` (a continuous unit characteristic)."""
         if trait not in self.traits:
             raise KeyError(f"{trait!r} is not a trait of this panel; traits: {list(self.traits)}")
-        values = self.frame[trait]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            return "categorical"
-        return "numeric" if values.nunique() > MAX_CATEGORICAL_LEVELS else "categorical"
+        return self._cached(f"kind:{trait}", lambda: _trait_kind(self._frame[trait]))
 
     @property
     def categorical_traits(self) -> tuple[str, ...]:
@@ -282,24 +301,27 @@ class Panel:
 
     def always_treated_units(self) -> pd.Index:
         """Units treated in every period they are observed (no untreated period of their own)."""
+        return self._cached("always_treated", self._always_treated)
+
+    def _always_treated(self) -> pd.Index:
         codes = self.unit_codes
-        times = self.frame[self.time].to_numpy()
+        times = self._frame[self.time].to_numpy()
         first_seen = np.full(codes.max() + 1, np.iinfo(np.int64).max)
         np.minimum.at(first_seen, codes, times)
-        cohort = self.frame[COHORT].to_numpy()
+        cohort = self._frame[COHORT].to_numpy()
         always = (cohort > 0) & (cohort <= first_seen[codes])
-        return pd.Index(pd.unique(self.frame[self.unit].to_numpy()[always]), name=self.unit)
+        return pd.Index(pd.unique(self._frame[self.unit].to_numpy()[always]), name=self.unit)
 
     @property
     def treated_units(self) -> pd.Index:
         """Units with a treated cohort (first treated period inside the window)."""
-        return pd.Index(pd.unique(self.frame.loc[self.frame[COHORT] > 0, self.unit]),
-                        name=self.unit)
+        return self._cached("treated_units", lambda: pd.Index(
+            pd.unique(self._frame.loc[self._frame[COHORT] > 0, self.unit]), name=self.unit))
 
     def unit_table(self) -> pd.DataFrame:
         """One row per unit: unit, cohort and the unit-level traits, sorted by unit."""
         cols = [self.unit, COHORT, *self.traits]
-        return self.frame[cols].drop_duplicates(self.unit).reset_index(drop=True)
+        return self._frame[cols].drop_duplicates(self.unit).reset_index(drop=True)
 
     # ----------------------------------------------------------------- derived panels
     def with_outcome(self, outcome: str) -> "Panel":
@@ -334,7 +356,7 @@ class Panel:
         where unobserved; traits are coordinates along the unit dimension."""
         numeric = [self.outcome, *self.covariates, COHORT, TREAT, REL_TIME]
         numeric = list(dict.fromkeys(numeric))
-        ds = self.frame.set_index([self.unit, self.time])[numeric].to_xarray()
+        ds = self._frame.set_index([self.unit, self.time])[numeric].to_xarray()
         units = self.unit_table().set_index(self.unit)
         for trait in self.traits:
             ds = ds.assign_coords({trait: (self.unit, units.loc[ds[self.unit].values, trait].to_numpy())})

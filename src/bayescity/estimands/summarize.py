@@ -16,7 +16,7 @@ from scipy import stats
 
 from ..constants import INTERVAL_PROB
 from ..results.effect import (EffectResult, TestResult, lead_restriction, level_equality_test,
-                              wald_table, wald_test)
+                              wald_columns, wald_test)
 from ..results.parts import Facts, Message, Part, Table
 
 if TYPE_CHECKING:
@@ -84,11 +84,14 @@ def level_differences(agg: "Aggregation", interval_prob: float = INTERVAL_PROB) 
     return posterior_table(terms, diff, interval_prob)
 
 
-def with_treated_units(table: pd.DataFrame, agg: "Aggregation") -> pd.DataFrame:
-    """``table`` with the aggregation's ``n_treated`` per term (when it has one)."""
+def with_treated_units(table: pd.DataFrame | dict, agg: "Aggregation") -> pd.DataFrame | dict:
+    """``table`` (a frame or a mapping of columns) with the aggregation's ``n_treated`` per term
+    (when it has one)."""
     if agg.n_treated is None:
         return table
-    return table.assign(n_treated=np.asarray(agg.n_treated, dtype=np.int64))
+    counts = np.asarray(agg.n_treated, dtype=np.int64)
+    return {**table, "n_treated": counts} if isinstance(table, dict) else \
+        table.assign(n_treated=counts)
 
 
 def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: int,
@@ -125,7 +128,7 @@ def to_effect_result(agg: "Aggregation", *, method: str, paradigm: str, n_obs: i
                             parts=[Facts("settings", settings), *parts])
     vcov = agg.vcov(clusters)
     if bootstrap is None:
-        table = wald_table(agg.terms, agg.estimates, vcov, interval_prob=interval_prob, df=df)
+        table = wald_columns(agg.terms, agg.estimates, vcov, interval_prob=interval_prob, df=df)
         kind, reported = interval_kind or "wald_if", vcov
     else:
         table = bootstrap_table(agg.terms, agg.estimates, bootstrap)

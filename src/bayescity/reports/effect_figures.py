@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .figures import PARADIGM_COLORS, PARADIGM_MARKERS, Figure, interval_words, new_figure, render
+from .figures import PARADIGM_COLORS, Figure, interval_words, new_figure, render
 
 TRUTH_STYLE = dict(color="black", marker="_", s=160, lw=2.0, zorder=4)
 NEVER, TREATED = "#7f7f7f", PARADIGM_COLORS["frequentist"]

@@ -45,13 +45,19 @@ class TestResult:
     terms: tuple[str, ...] = ()
 
 
-def _term_table(table: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in TERM_COLUMNS if c not in table.columns]
+def _term_table(table: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
+    """The canonical term table (a private copy) from a DataFrame or a mapping of columns."""
+    names = table.columns if isinstance(table, pd.DataFrame) else table.keys()
+    missing = [c for c in TERM_COLUMNS if c not in names]
     if missing:
         raise ValueError(f"EffectResult table lacks columns {missing}")
-    columns = {c: table[c].to_numpy(copy=True) for c in TERM_COLUMNS}
+    columns = {c: np.array(table[c], copy=True) for c in TERM_COLUMNS}
+    n = len(columns["term"])
     columns["term"] = np.array([str(t) for t in columns["term"]], dtype=object)
-    given = table[N_TREATED] if N_TREATED in table.columns else [pd.NA] * len(table)
+    for c in TERM_COLUMNS[1:]:
+        if columns[c].ndim == 0:  # a scalar column (e.g. prob_positive = NaN)
+            columns[c] = np.full(n, columns[c].item(), dtype=float)
+    given = table[N_TREATED] if N_TREATED in names else [pd.NA] * n
     columns[N_TREATED] = pd.array(given, dtype="Int64")
     return pd.DataFrame(columns)
 
@@ -77,7 +83,8 @@ class EffectResult:
 
     __slots__ = tuple(f"_{f}" for f in RESULT_FIELDS)
 
-    def __init__(self, method: str, paradigm: str, estimand: str, table: pd.DataFrame,
+    def __init__(self, method: str, paradigm: str, estimand: str,
+                 table: pd.DataFrame | Mapping[str, Any],
                  n_obs: int, interval_prob: float = INTERVAL_PROB, interval_kind: str = "wald",
                  n_clusters: int | None = None, tests: Sequence[TestResult] = (),
                  vcov: np.ndarray | None = None, draws: np.ndarray | None = None,
@@ -313,6 +320,20 @@ def _two_sided(df: float | None, interval_prob: float, z: np.ndarray) -> tuple[f
         return float(special.stdtrit(df, q)), 2 * special.stdtr(df, -np.abs(z))
 
 
+def wald_columns(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
+                 interval_prob: float = INTERVAL_PROB, df: float | None = None
+                 ) -> dict[str, Any]:
+    """The columns of :func:`wald_table` as arrays (an EffectResult takes them as they are)."""
+    est = np.asarray(estimates, dtype=float)
+    se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    crit, p = _two_sided(df, interval_prob, z)
+    return {"term": [str(t) for t in terms], "estimate": est, "std_error": se,
+            "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
+            "prob_positive": np.full(est.shape, np.nan)}
+
+
 def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
                interval_prob: float = INTERVAL_PROB, df: float | None = None) -> pd.DataFrame:
     """Estimates with standard errors, symmetric intervals and two-sided p-values.
@@ -320,14 +341,7 @@ def wald_table(terms: Sequence[Any], estimates: np.ndarray, vcov: np.ndarray, *,
     With ``df`` the t distribution is used (as fixest/Stata do with clustered errors: G-1 df),
     otherwise the normal.
     """
-    est = np.asarray(estimates, dtype=float)
-    se = np.sqrt(np.clip(np.diag(np.atleast_2d(vcov)), 0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    crit, p = _two_sided(df, interval_prob, z)
-    return pd.DataFrame({"term": [str(t) for t in terms], "estimate": est, "std_error": se,
-                         "lower": est - crit * se, "upper": est + crit * se, "p_value": p,
-                         "prob_positive": np.nan})
+    return pd.DataFrame(wald_columns(terms, estimates, vcov, interval_prob=interval_prob, df=df))
 
 
 def _upper_tail(sf, x: float, *df: float) -> float:
