@@ -69,8 +69,7 @@ def test_contract(method, panel_df):
     with pytest.raises(UnknownEstimandError, match="available"):
         est.effect("ATT_nonsense")
     _parts_render(results, method)
-    if method not in ("dml", "causal_forest"):  # their fit is being reworked (issue 19)
-        _state_is_frozen(est)
+    _state_is_frozen(est)
 
 
 def _parts_render(results, method: str) -> None:

@@ -42,8 +42,9 @@ def test_no_city_is_trained_on_and_predicted_by_the_same_fit(monkeypatch, cluste
     calls: list = []
     _spy(monkeypatch, "fit_predict_outcome", calls)
     _spy(monkeypatch, "fit_predict_propensity", calls)
-    est = bc.make_estimator("dml", outcome_model="linear", propensity_model="linear", n_folds=4,
-                            mc_iters=2, random_state=0, cluster=cluster).fit(_panel(cluster))
+    est = bc.make_estimator("dml", design="long_difference", outcome_model="linear",
+                            propensity_model="linear", n_folds=4, mc_iters=2, random_state=0,
+                            cluster=cluster).fit(_panel(cluster))
     n_cells = len(est.gt_)
     assert len(calls) == n_cells * 4 * 2 * 2
     assert all(not (train & held) for train, held in calls)

@@ -82,7 +82,7 @@ def _plain(value) -> bool:
 
 def test_results_carry_settings_and_notes(forest):
     for result in forest.results():
-        assert result.facts()["design"] == "cells", result.estimand
+        assert result.facts()["design"] == "imputation", result.estimand
         assert result.notes and all(isinstance(n, str) for n in result.notes)
 
 
@@ -115,8 +115,9 @@ def test_linear_cate_is_the_blp(frame):
 def test_named_learners(frame, learner):
     """Each learner recovers the ATT of a short panel (four post periods of one cohort)."""
     short = frame[(frame["year"] <= 2008) & frame["g"].isin([0, 2005])]
-    est = bc.make_estimator("dml", outcome_model=learner, propensity_model=learner, n_folds=2,
-                            random_state=0, effect_modifiers=[]).fit(panel_of(short))
+    est = bc.make_estimator("dml", design="long_difference", outcome_model=learner,
+                            propensity_model=learner, n_folds=2, random_state=0,
+                            effect_modifiers=[]).fit(panel_of(short))
     post = short[(short["g"] > 0) & (short["year"] >= short["g"])]
     truth = 1.0 + (0.8 * post["size"] + 0.6 * (post["region"] == "North")).mean()
     att = est.effect("ATT").row("overall")
@@ -149,6 +150,8 @@ def test_numeric_by_needs_bins(frame):
     (dict(propensity_model="lasso_cv"), "did you mean 'lasso'"),
     (dict(control_group="not_yet"), "control_group"),
     (dict(design="twfe"), "design"),
+    (dict(outcome_model="lasso"), "outcome_model: 'lasso' is learned in design long_difference"),
+    (dict(propensity_model="random_forest"), "set design: long_difference to use random_forest"),
     (dict(n_folds=1), "n_folds: 1 is below the minimum 2"),
     (dict(mc_iters=0), "mc_iters"),
     (dict(n_trees=10), "n_trees: 10 must be a multiple of 4"),
@@ -167,7 +170,9 @@ def test_data_problems_are_named(frame):
         bc.make_estimator("dml", covariates=["nope"]).check_panel(panel)
     no_never = panel_of(frame[frame["g"] > 0])
     with pytest.raises(ParamError, match="control_group: never_treated, but no unit"):
-        bc.make_estimator("dml").check_panel(no_never)
+        bc.make_estimator("dml", design="long_difference").check_panel(no_never)
+    # the imputation design compares with every untreated city-year: no never-treated needed
+    bc.make_estimator("dml").check_panel(no_never)
 
 
 def test_caller_data_untouched_and_modifiers_chosen(frame):

@@ -7,7 +7,8 @@
   of the differential coefficient under no heterogeneity (by about 1/sqrt(2)); with each unit's
   pull on the other units' predictions counted it does not, the one-sided 5% test rejects at
   most at about 5% on homogeneous scores, and still detects heterogeneity.
-* A trait's joint BLP test with one column is the square of that column's t test.
+* A trait's joint BLP test with one column is the square of that column's t test, and the
+  drivers table's Holm-adjusted p-values are statsmodels'.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from statsmodels.stats.multitest import multipletests
 
 import bayescity as bc
 from bayescity.estimators.ml.cate import LinearCate, heldout_predictions
@@ -91,5 +93,9 @@ def test_a_numeric_traits_joint_test_is_its_t_test():
     drivers = est.effect("CATE").part_frame("drivers").set_index("trait")
     blp = est.effect("BLP").table.set_index("term")
     assert drivers.loc["size", "blp_p"] == pytest.approx(blp.loc["size", "p_value"], rel=1e-8)
+    # Holm's adjustment over the table's traits, as statsmodels computes it
+    holm = multipletests(drivers["blp_p"], method="holm")[1]
+    np.testing.assert_allclose(drivers["blp_p_holm"], holm, rtol=1e-12)
+    assert (drivers["blp_p_holm"] >= drivers["blp_p"]).all()
     assert sorted(drivers["rank"]) == list(range(1, len(drivers) + 1))
     assert list(drivers["rank"]) == sorted(drivers["rank"])

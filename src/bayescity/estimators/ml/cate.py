@@ -3,10 +3,11 @@ forest (``causal_forest``), their held-out predictions over the grouped folds an
 explanations (importance, SHAP values, a shallow interpretable tree).
 
 The forest is econml's :class:`econml.grf.RegressionForest` (Athey, Tibshirani & Wager 2019,
-"Generalized random forests", Annals of Statistics 47(2)) fitted on one doubly robust score per
-city -- the DR-learner of Kennedy (2023, Electronic Journal of Statistics 17(2)) in its ATT form.
-Because a city is one sample, its honest subsampling and its bootstrap-of-little-bags variance
-treat cities, not city-years, as the independent units.
+"Generalized random forests", Annals of Statistics 47(2)) fitted on one pseudo-outcome per city:
+its mean imputed effect over its post years (the imputation design), or its doubly robust score
+(the long-difference design: the DR-learner of Kennedy 2023, Electronic Journal of Statistics
+17(2), in its ATT form). Because a city is one sample, its honest subsampling and its
+bootstrap-of-little-bags variance treat cities, not city-years, as the independent units.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ class LinearCate:
 
 
 class ForestCate:
-    """An honest regression forest of the units' DR scores (econml's GRF port), weighted by
-    each unit's number of treated cells."""
+    """An honest regression forest of the units' pseudo-outcomes (econml's GRF port), weighted
+    by each unit's number of treated cells."""
 
     kind = "forest"
 

@@ -1,4 +1,4 @@
-"""``method: causal_forest`` -- the cell design with an honest forest as the CATE model."""
+"""``method: causal_forest`` -- the designs of ``dml`` with an honest forest as the CATE model."""
 
 from __future__ import annotations
 
@@ -14,23 +14,26 @@ from .heterogeneity import CateSettings
 
 @register("causal_forest")
 class CausalForest(_StaggeredML):
-    """A generalized random forest of the cities' doubly robust effects over their traits.
+    """A generalized random forest of the cities' effects over their traits.
 
-    The design, nuisances, ATT estimands and inference are those of ``dml`` (see
-    :class:`~bayescity.estimators.ml.dml.DML`). The CATE model is econml's honest
+    The designs (default ``imputation``), nuisances, ATT estimands and inference are those of
+    ``dml`` (see :class:`~bayescity.estimators.ml.dml.DML`). The CATE model is econml's honest
     :class:`~econml.grf.RegressionForest` (Athey, Tibshirani & Wager 2019) of each treated
-    city's doubly robust effect averaged over its post periods, weighted by its number of post
-    cells, with ``n_trees`` trees (grf's default 2000; econml's is 100), ``min_samples_leaf``
+    city's pseudo-outcome (mean imputed ``tau_it``, or doubly robust effect) averaged over its
+    post periods, weighted by its number of post cells, with ``n_trees`` trees (grf's default 2000; econml's is 100), ``min_samples_leaf``
     and subsample share ``max_samples`` (econml's defaults 5 and 0.45). One city is one sample,
     so honesty, subsampling and the bootstrap-of-little-bags intervals of ``CATE``
     (``forest_blb``) all treat cities as independent -- unlike a forest on city-year rows,
     whose ``groups`` econml 0.17 ignores in the final forest.
 
     ``CATE`` is the forest's prediction for each treated city; ``BLP`` the cluster-robust best
-    linear projection of the doubly robust effects on the modifiers (as grf's
+    linear projection of the cities' pseudo-outcomes on the modifiers (as grf's
     ``best_linear_projection``); grf's calibration test uses held-out fold forests; the drivers
-    table adds forest importance and the mean absolute SHAP value (shap's tree explainer), with
-    rank stability over the fold forests and ``n_seeds`` refits with other seeds.
+    table adds forest importance and the mean absolute SHAP value (shap's tree explainer on the
+    fitted trees, exact for them), with rank stability over the fold forests and ``n_seeds``
+    refits with other seeds. Those refits only rank the traits and predict held-out cities, so
+    they grow a quarter of ``n_trees`` (at least 500, at most ``n_trees``): the reported forest,
+    its importance and SHAP values use all ``n_trees``.
     """
 
     cate_kind = "forest"
@@ -46,11 +49,11 @@ class CausalForest(_StaggeredML):
     smoke_params = {"outcome_model": "linear", "propensity_model": "linear", "n_folds": 2,
                     "n_trees": 200, "n_seeds": 1}
 
-    def __init__(self, control_group: str = "never_treated", design: str = "cells",
+    def __init__(self, control_group: str = "never_treated", design: str = "imputation",
                  covariates: Sequence[str] | None = None,
                  effect_modifiers: Sequence[str] | None = None, by: str | None = None,
-                 by_bins: str | int | None = None, outcome_model: str = "lasso",
-                 propensity_model: str = "lasso", n_folds: int = 5, mc_iters: int = 1,
+                 by_bins: str | int | None = None, outcome_model: str | None = None,
+                 propensity_model: str | None = None, n_folds: int = 5, mc_iters: int = 1,
                  cluster: str | None = None,
                  min_cohort_size: int = 1, n_trees: int = 2000, min_samples_leaf: int = 5,
                  max_samples: float = 0.45, n_seeds: int = 4, tree_depth: int = 2,

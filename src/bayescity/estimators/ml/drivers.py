@@ -12,6 +12,10 @@ One row per effect modifier (a categorical trait's indicator columns summed), co
 * ``blp_p`` -- the p-value of the trait's joint test in the best linear projection (all its
   columns zero; cluster-robust F with treated clusters - 1 df), which puts a three-level trait
   and a numeric one on the same footing;
+* ``blp_p_holm`` -- ``blp_p`` adjusted for testing every trait of the table (Holm 1979,
+  "A simple sequentially rejective multiple test procedure", Scand. J. Statist. 6(2)): a
+  trait read as a driver when ``blp_p_holm < 0.05`` keeps the chance that any trait without
+  an effect is called one at 5% or less, however many traits the table screens;
 * ``rank_stability`` -- the share of refits (the held-out fold models, and for a forest refits
   with other seeds) in which the trait keeps its mean-|SHAP| rank;
 * ``rank`` -- the combined rank (1 = the leading driver): traits ordered by the mean of their
@@ -29,7 +33,7 @@ from scipy import stats
 from .cate import Modifiers
 
 DRIVER_COLUMNS = ("trait", "rank", "forest_importance", "mean_abs_shap", "blp_estimate", "blp_t",
-                  "blp_p", "rank_stability")
+                  "blp_p", "blp_p_holm", "rank_stability")
 
 
 def mean_abs_shap(model, x: np.ndarray, mods: Modifiers) -> np.ndarray:
@@ -84,6 +88,17 @@ def blp_trait_tests(mods: Modifiers, coef: np.ndarray, vcov: np.ndarray, df: flo
     return np.array(out)
 
 
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of ``p`` (NaN entries stay NaN and do not count)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = order.size
+    out[order] = np.minimum(np.maximum.accumulate((m - np.arange(m)) * p[order]), 1.0)
+    return out
+
+
 def combined_rank(shap_abs: np.ndarray, blp_p: np.ndarray) -> np.ndarray:
     """1-based combined rank of the traits: mean of the ranks by mean |SHAP| (descending) and by
     the BLP p-value (ascending), ties broken by the p-value."""
@@ -107,5 +122,5 @@ def drivers_table(mods: Modifiers, shap_abs: np.ndarray, importance: np.ndarray 
     table = pd.DataFrame({"trait": mods.traits, "rank": combined_rank(shap_abs, blp_p),
                           "forest_importance": imp, "mean_abs_shap": shap_abs,
                           "blp_estimate": est, "blp_t": t, "blp_p": blp_p,
-                          "rank_stability": stability})
+                          "blp_p_holm": holm(blp_p), "rank_stability": stability})
     return table.sort_values("rank", kind="stable").reset_index(drop=True)[list(DRIVER_COLUMNS)]

@@ -28,9 +28,17 @@ class CateSettings:
     tree_depth: int = 2
     n_jobs: int = 1
 
+    @property
+    def refit_trees(self) -> int:
+        """Trees of the fold forests and seed refits: a quarter of ``n_trees``, at least 500
+        (at most ``n_trees``), a multiple of 4 (the little bags)."""
+        return min(self.n_trees, max(500, 4 * (self.n_trees // 16)))
+
     def model(self, slot: int):
-        """A fresh CATE model; ``slot`` picks its seed (0 the reported model)."""
-        return make_cate_model(self.kind, self.seeds[slot], self.n_trees, self.min_samples_leaf,
+        """A fresh CATE model; ``slot`` picks its seed (0 the reported model, with ``n_trees``
+        trees; the others only rank traits and predict held-out units: ``refit_trees``)."""
+        trees = self.n_trees if slot == 0 else self.refit_trees
+        return make_cate_model(self.kind, self.seeds[slot], trees, self.min_samples_leaf,
                                self.max_samples, self.n_jobs)
 
 

@@ -15,7 +15,11 @@ With ``z = 1`` this is the treated-cell weighted ATT. Its influence function is,
 ``z r - mu_k - a z z' beta`` (treated) and ``-w~ (z r - mu_k)`` (control), ``mu_k`` the
 cell's odds-weighted control mean of ``z r``; rows are summed within units and clusters for the
 cluster-robust covariance ``sum_c IF_c IF_c'``. The within design has one "treated" row per
-unit (``r = sum_t D~ Y~``, ``a = sum_t D~^2``) and no controls.
+unit (``r = sum_t D~ Y~``, ``a = sum_t D~^2``) and no controls. The imputation design has one
+treated row per treated city-year (``r = tau_it``, ``a = 1``) and no controls; its ``r`` depend
+on every untreated outcome through the first stage, whose part of the influence
+(:class:`FirstStageTerm`, BJS 2024 Thm 3) is added, so that ``z r - a z z' beta`` is the
+second-stage residual of Gardner's (2022) two-stage variance.
 
 Small samples. The heterogeneity is identified by the treated clusters alone (75 cities on the
 pilot's cohorts), so the sandwich is corrected as grf's ``best_linear_projection`` and
@@ -38,10 +42,32 @@ from ...results.effect import TestResult
 
 
 @dataclass(frozen=True)
+class FirstStageTerm:
+    """What an estimated first stage adds to the influence of a linear functional of the score
+    rows (see :mod:`.imputation`): ``score`` (units x K) sums each unit's untreated ``W~ u``,
+    ``m_inv`` is ``M^-1`` (K x K) and ``design`` (rows x K) holds ``W_it - W-bar_i`` of every
+    score row."""
+
+    score: np.ndarray
+    m_inv: np.ndarray
+    design: np.ndarray
+
+    def influence(self, c: np.ndarray) -> np.ndarray:
+        """Per unit (units x p), the first-stage part of the influence of
+        ``theta = sum_rows c_row r_row`` (``c``: rows x p)."""
+        return -self.score @ (self.m_inv @ (self.design.T @ c))
+
+    def subset(self, keep: np.ndarray) -> "FirstStageTerm":
+        return FirstStageTerm(self.score, self.m_inv, self.design[keep])
+
+
+@dataclass(frozen=True)
 class ScoreRows:
     """Stacked score rows: the ``unit`` (index), ``cell`` (-1 without one), whether the row is
     ``treated``, the residual ``r``, the control weight ``omega`` (0 on treated rows) and the
-    weight ``a`` of the row in the projection's normal matrix."""
+    weight ``a`` of the row in the projection's normal matrix. ``first_stage`` is set when the
+    rows' ``r`` are linear in the outcomes of other observations through an estimated first
+    stage (imputed effects; treated rows only), whose noise the influence must then carry."""
 
     n_units: int
     unit: np.ndarray
@@ -50,12 +76,15 @@ class ScoreRows:
     r: np.ndarray
     omega: np.ndarray
     a: np.ndarray
+    first_stage: FirstStageTerm | None = None
 
     def subset(self, units: np.ndarray) -> "ScoreRows":
-        """The rows of the units in the boolean mask ``units``."""
+        """The rows of the units in the boolean mask ``units`` (the first stage stays the one
+        fitted on every unit: a fold model's coefficients still move with its noise)."""
         keep = units[self.unit]
+        first = None if self.first_stage is None else self.first_stage.subset(keep)
         return ScoreRows(self.n_units, self.unit[keep], self.cell[keep], self.treated[keep],
-                         self.r[keep], self.omega[keep], self.a[keep])
+                         self.r[keep], self.omega[keep], self.a[keep], first)
 
     def unit_weight(self) -> np.ndarray:
         """Each unit's weight in the projection (its number of treated cells)."""
@@ -143,6 +172,8 @@ def project(rows: ScoreRows, z: np.ndarray) -> Projection:
                        -rows.omega[:, None] * centred)
     influence = np.zeros((rows.n_units, z.shape[1]))
     np.add.at(influence, rows.unit, contrib)
+    if rows.first_stage is not None:
+        influence += rows.first_stage.influence(np.where(t[:, None], zr, 0.0))
     lev_rows = rows.a[t] * np.einsum("ij,jk,ik->i", zr[t], a_inv, zr[t])
     leverage = np.bincount(rows.unit[t], weights=lev_rows, minlength=rows.n_units)
     return Projection(coef=coef, influence=influence @ a_inv, leverage=leverage)
