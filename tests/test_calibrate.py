@@ -206,7 +206,12 @@ def test_same_seed_same_table_locally_and_on_two_workers(tmp_path):
     ({"zero_level": "Tibet"}, ["calibration: zero_level", "'Tibet'", "West"]),
     ({"trait": "size"}, ["calibration: trait", "numeric"]),
     ({"params": {"twfee": {}}}, ["calibration: params", "did you mean 'twfe'"]),
-    ({"params": {"twfe": {"inferense": "wild"}}}, ["calibration: params: twfe", "inferense"]),
+    ({"params": {"twfe": {"inferense": "wild"}}},
+     ["calibration: params: estimator 'twfe' (twfe)", "did you mean 'inference'"]),
+    ({"params": {"twfe": {"vcov": "robust"}}}, ["calibration: params: estimator 'twfe'", "vcov"]),
+    ({"replications": 2**70}, ["calibration.replications"]),
+    ({"effect_size": float("nan")}, ["calibration.effect_size"]),
+    ({"seed_offset": 2**128}, ["calibration.seed_offset"]),
 ])
 def test_mistakes_in_the_block_exit_2_in_the_configs_words(tmp_path, calibration, words):
     user_csv(tmp_path)

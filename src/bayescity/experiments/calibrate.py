@@ -34,16 +34,19 @@ import yaml
 from ..data.io import write_csv
 from ..data.scenarios import SCENARIOS, Design, user_design
 from ..estimators.core.base import did_you_mean
-from ..estimators.registry import check_params, get_estimator
+from ..estimators.registry import get_estimator
 from ..progress import track
 from ..reports.calibration import CalibrationFacts, write_calibration_report
 from . import artefacts as art
-from .calibration_config import CalibrationConfig, canonical_scenarios, check_scenarios
+from .calibration_config import (MAX_REPLICATIONS, CalibrationConfig, canonical_scenarios,
+                                 check_scenarios)
 from .calibration_measures import calibration_table
 from .calibration_task import EstimatorSpec, ReplicationTask, remember_design, run_replication
-from .config import ConfigError, ExperimentConfig, load_config
+from .config import (ConfigError, ExperimentConfig, estimator_problem, load_config, resolve_paths,
+                     unknown_params)
 from .executors import ExecutorSpec, open_executor
 from .figure_store import FigureStore
+from .paths import check_roots
 from .runner import NullObserver, RunObserver, _plain, check_column_params, prepare
 
 
@@ -72,21 +75,25 @@ class CalibrationOutcome:
     seconds: float
 
 
-def merged_config(config: ExperimentConfig, cal: CalibrationConfig) -> ExperimentConfig:
-    """``config`` with the calibration's parameter overrides merged into its estimators;
-    raise ConfigError for an override of an unknown estimator or parameter."""
+def merged_config(config: ExperimentConfig, cal: CalibrationConfig,
+                  folder: Path) -> ExperimentConfig:
+    """``config`` with the calibration's parameter overrides merged into its estimators (a
+    relative file path resolved against ``folder``, the config's); raise ConfigError for an
+    override of an unknown estimator or parameter, or a value the estimator refuses."""
     ids = [e.id for e in config.estimators]
     problems = [f"calibration: params: no estimator with id {k!r}{did_you_mean(k, ids)}; "
                 f"ids: {ids}" for k in cal.params if k not in ids]
     estimators = []
     for est in config.estimators:
-        override = cal.params.get(est.id, {})
-        try:
-            check_params(get_estimator(est.method), override)
-            get_estimator(est.method)(**{**est.params, **override}).validate()
-        except (ValueError, TypeError) as exc:
-            problems.append(f"calibration: params: {est.id}: {exc}")
-        estimators.append(est.model_copy(update={"params": {**est.params, **override}}))
+        override = resolve_paths(cal.params.get(est.id, {}), est.method, folder)
+        merged = est.model_copy(update={"params": {**est.params, **override}})
+        names = get_estimator(est.method).param_names()
+        unknown = unknown_params("params", override, names)
+        problem = unknown.removeprefix("params: ") if unknown else estimator_problem(merged)
+        if problem is not None:
+            problems.append(f"calibration: params: estimator {est.id!r} ({est.method}): "
+                            f"{problem}")
+        estimators.append(merged)
     if problems:
         raise ConfigError("\n".join(problems))
     return config.model_copy(update={"estimators": estimators})
@@ -116,7 +123,7 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
         except ValueError as exc:
             raise ConfigError(f"--scenario: {exc}") from None
     config, panel, _ = prepare(full, only)
-    config = merged_config(config, cal)
+    config = merged_config(config, cal, Path(config_path).parent)
     check_column_params(config, panel)
     try:
         design = user_design(panel, cal.settings())
@@ -124,8 +131,9 @@ def prepare_calibration(config_path: str | Path, *, only: list[str] | None = Non
         raise ConfigError(f"invalid calibration for data {panel.source!r}:\n{exc}") from None
     wanted = scenarios or ((cal.smoke.scenarios or cal.scenarios) if smoke else cal.scenarios)
     chosen, skipped = choose_scenarios(design, wanted)
-    if replications is not None and replications < 1:
-        raise ConfigError(f"--replications/--reps: must be at least 1, got {replications}")
+    if replications is not None and not 1 <= replications <= MAX_REPLICATIONS:
+        raise ConfigError(f"--replications/--reps: must be from 1 to {MAX_REPLICATIONS:,}, "
+                          f"got {replications}")
     n = replications or (cal.smoke.replications if smoke else cal.replications)
     specs = tuple(EstimatorSpec(e.id, e.method, dict(e.params), dict(e.smoke) if smoke else None)
                   for e in config.estimators)
@@ -147,6 +155,7 @@ def run_calibration(config_path: str | Path, *, reports_root: str | Path = "repo
                     replications: int | None = None, scenarios: list[str] | None = None,
                     observer: RunObserver | None = None) -> CalibrationOutcome:
     """Run every replication and publish ``<reports_root>/<name>/calibration-<id>/``."""
+    check_roots(reports_root, models_root)
     plan = prepare_calibration(config_path, only=only, smoke=smoke, replications=replications,
                                scenarios=scenarios)
     observer = observer or NullObserver()

@@ -33,11 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..data.scenarios import ALIASES, SCENARIOS, ScenarioSettings
 from ..estimators.core.base import did_you_mean
+from ..estimators.core.params import MAX_SEED
 
 _DEFAULTS = ScenarioSettings()
 #: Replications per scenario without a ``replications:`` key.
 DEFAULT_REPLICATIONS = 20
 DEFAULT_SMOKE_REPLICATIONS = 2
+#: Most replications per scenario a calibration takes (a larger count is a typo, not a study).
+MAX_REPLICATIONS = 100_000
 
 
 def canonical_scenarios(value: Any) -> Any:
@@ -62,13 +65,13 @@ def check_scenarios(value: list[str] | None) -> list[str] | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CalibrationSmoke(_Strict):
     """What ``--smoke`` runs: fewer replications, optionally fewer scenarios."""
 
-    replications: int = Field(DEFAULT_SMOKE_REPLICATIONS, ge=1)
+    replications: int = Field(DEFAULT_SMOKE_REPLICATIONS, ge=1, le=MAX_REPLICATIONS, strict=True)
     scenarios: list[str] | None = Field(None, min_length=1)
 
     _aliases = field_validator("scenarios", mode="before")(canonical_scenarios)
@@ -79,16 +82,16 @@ class CalibrationConfig(_Strict):
     """The ``calibration:`` block (see the module docstring)."""
 
     scenarios: list[str] | None = Field(None, min_length=1)
-    replications: int = Field(DEFAULT_REPLICATIONS, ge=1)
-    seed_offset: int = Field(0, ge=0)
-    effect_size: float = Field(_DEFAULTS.effect_size, ge=0)
+    replications: int = Field(DEFAULT_REPLICATIONS, ge=1, le=MAX_REPLICATIONS, strict=True)
+    seed_offset: int = Field(0, ge=0, le=MAX_SEED, strict=True)
+    effect_size: float = Field(_DEFAULTS.effect_size, ge=0, le=100)
     trait: str | None = None
     zero_level: str | int | None = None
     numeric_trait: str | None = None
-    slope: float = _DEFAULTS.slope
+    slope: float = Field(_DEFAULTS.slope, ge=-100, le=100)
     rho: float = Field(_DEFAULTS.rho, gt=-1, lt=1)
-    t_df: float = Field(_DEFAULTS.t_df, gt=2)
-    noise_traits: int = Field(_DEFAULTS.noise_traits, ge=0, le=20)
+    t_df: float = Field(_DEFAULTS.t_df, gt=2, le=1e6)
+    noise_traits: int = Field(_DEFAULTS.noise_traits, ge=0, le=20, strict=True)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     smoke: CalibrationSmoke = Field(default_factory=CalibrationSmoke)
 

@@ -24,8 +24,10 @@ from ..reports import (FigureCache, FitRecord, ReportInputs, outcome_trends, pan
                        save_inputs, unit_table, write_report)
 from ..reports.inputs import TRUTH_COLUMNS
 from ..results.effect import EffectResult
+from ..reports.inputs import FITS
 from ..results.parts import DECLARED
 from .fits import Fits
+from .paths import inside
 from ..tfp.derive import tfp_summary
 
 if TYPE_CHECKING:
@@ -126,6 +128,8 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fi
         if extra is not None:
             write_csv(extra, folder / spec.csv)
     inputs = report_inputs(config, panel, fits, lock, tfp, models_root)
+    for est_id in inputs.results:
+        inside(folder, FITS, est_id)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table, figures)
     return Published(table, comparison)
