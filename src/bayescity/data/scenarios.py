@@ -18,23 +18,25 @@ signal-to-noise ratio. Effects are in the outcome's units: ``delta = effect_size
 With ``e = t - cohort_i`` (event time), ``level_i`` the unit's level of the categorical
 ``trait`` and ``z_i`` its ``numeric_trait`` standardised over the treated units:
 
-======================  ========================================================  ===========================
-scenario                effect tau_it on treated cells                            noise u_it
-======================  ========================================================  ===========================
-``homogeneous``         ``delta``                                                 iid N(0, sigma^2)
-``by_trait_zero_level`` ``delta * a_level``: ``a = 0`` for ``zero_level`` (the    iid N(0, sigma^2)
-                        last level unless set, e.g. West); the other levels in
-                        sorted order ``a`` evenly from 0.5 to 1.5 (1 if only one)
-``linear_in_trait``     ``delta * (1 + slope * z_i)``                             iid N(0, sigma^2)
-``dynamic_by_region``   ``delta * b_level * min((e + 1) / R_level, 1)``: 0 for    iid N(0, sigma^2)
-                        ``zero_level``; the j-th other level (j = 0, 1, ...)
-                        builds up over ``R = 2 + 3j`` periods to ``b = 1 + 0.5j``
-``ar1_shocks``          ``delta``                                                 AR(1) within unit, ``rho``,
-                                                                                  stationary sd sigma
-``heavy_tails``         ``delta``                                                 ``sigma * t(df) / sd(t(df))``
-                                                                                  (t with ``t_df`` = 3 df)
-``no_effect``           0 (alias ``null``)                                        iid N(0, sigma^2)
-======================  ========================================================  ===========================
+========================  ==================================================  ======================
+scenario                  effect tau_it on treated cells                      noise u_it
+========================  ==================================================  ======================
+``homogeneous``           ``delta``                                           iid N(0, sigma^2)
+``by_trait_zero_level``   ``delta * a_level``; ``a = 0`` for ``zero_level``   iid N(0, sigma^2)
+                          (the last level unless set, e.g. West); the other
+                          levels, sorted, ``a`` evenly from 0.5 to 1.5 (1 if
+                          only one)
+``linear_in_trait``       ``delta * (1 + slope * z_i)``                       iid N(0, sigma^2)
+``dynamic_by_region``     ``delta * b_level * min((e + 1) / R_level, 1)``;    iid N(0, sigma^2)
+                          0 for ``zero_level``; the j-th other level
+                          (j = 0, 1, ...) builds up over ``R = 2 + 3j``
+                          periods to ``b = 1 + 0.5j``
+``ar1_shocks``            ``delta``                                           AR(1) in unit, ``rho``
+                                                                              stationary sd sigma
+``heavy_tails``           ``delta``                                           ``sigma * t / sd(t)``,
+                                                                              t with ``t_df`` df
+``no_effect``             0 (alias ``null``)                                  iid N(0, sigma^2)
+========================  ==================================================  ======================
 
 Before the first treated period every effect is zero (no anticipation, parallel trends hold).
 Each replication also draws ``noise_traits`` pure-noise unit traits ``noise_1``, ``noise_2``
