@@ -86,7 +86,7 @@ def test_heterogeneity_section_says_whether_the_methods_agree_on_the_drivers(stu
     _, outcome, html = study
     section = html[html.index('<section id="heterogeneity">'):]
     section = section[:section.index("</section>")]
-    assert "Do the methods agree on the drivers" in section
+    assert "<strong>Driver agreement.</strong>" in section
     assert 'id="T_agreement_table"' in section
     table = pd.read_csv(outcome.run_dir / "agreement.csv", encoding="utf-8-sig")
     traits = ["region3", "north_south", "provincial_capital", "coastal", "ln_gdp_pc_2003",

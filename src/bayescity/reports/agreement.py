@@ -65,9 +65,11 @@ class MethodDrivers:
 
     @property
     def top(self) -> str:
+        """The trait ranked first."""
         return str(self.ranking.loc[self.ranking["rank"].idxmin(), "trait"])
 
     def row(self, trait: str) -> pd.Series | None:
+        """The ranking's row of ``trait`` (None when the method does not rank it)."""
         rows = self.ranking[self.ranking["trait"] == trait]
         return None if rows.empty else rows.iloc[0]
 
@@ -96,6 +98,7 @@ class Agreement:
 
     @property
     def text(self) -> str:
+        """The sentences as one paragraph."""
         return " ".join(self.sentences)
 
     @property
@@ -270,22 +273,25 @@ def top_sentence(methods: Sequence[MethodDrivers], numeric: Collection[str]) -> 
     return f"{_names(ids)} disagree on the top driver: {', '.join(named)}."
 
 
-def likely_reason(a: MethodDrivers, b: MethodDrivers, numeric: Collection[str]) -> str:
-    """The likeliest reason ``a`` and ``b`` rank different traits first."""
+def likely_reason(a: MethodDrivers, b: MethodDrivers, numeric: Collection[str],
+                  labels: Mapping[str, str] | None = None) -> str:
+    """The likeliest reason ``a`` and ``b`` rank different traits first; ``labels`` names a
+    method by its group (e.g. ``dml and causal_forest``) where the reason holds for all."""
     ta, tb = a.top, b.top
     ra, rb = a.row(ta), b.row(tb)
     if not ra["significant"] and not rb["significant"]:
         return (f"Neither lead is established ({a.est_id}: {a.detail(ta, numeric)}; {b.est_id}: "
                 f"{b.detail(tb, numeric)}), so the order of the top traits is within noise.")
     if "posterior" in (a.model, b.model) and a.model != b.model:
-        return _posterior_reason(*((a, b) if a.model == "posterior" else (b, a)))
+        bayes, other = (a, b) if a.model == "posterior" else (b, a)
+        return _posterior_reason(bayes, other, (labels or {}).get(other.est_id, other.est_id))
     if a.model != b.model:
         return _model_reason(*((a, b) if a.model == "linear" else (b, a)), numeric)
     return (f"{a.est_id} and {b.est_id} explain the effect with the same kind of model; the "
             f"likeliest reason is their settings: {settings_reason(a.settings, b.settings)}.")
 
 
-def _posterior_reason(bayes: MethodDrivers, other: MethodDrivers) -> str:
+def _posterior_reason(bayes: MethodDrivers, other: MethodDrivers, label: str) -> str:
     by = " x ".join(("cohort", *bayes.by))
     if bayes.top in bayes.by:
         pooled = (f"{bayes.est_id} models its effects by {bayes.top} (partially pooled level "
@@ -294,10 +300,11 @@ def _posterior_reason(bayes: MethodDrivers, other: MethodDrivers) -> str:
         pooled = (f"{bayes.est_id}'s city effects are partially pooled towards its {by} "
                   f"cells, so a trait it does not model its effects by ({other.top}, "
                   f"{bayes.top}) shows only through shrunk city deviations")
-    return (f"Likeliest reason ({bayes.est_id} vs {other.est_id}): model structure -- "
+    many = label != other.est_id
+    return (f"Likeliest reason ({bayes.est_id} vs {label}): model structure -- "
             f"{pooled}; {bayes.est_id} ranks the traits by a linear projection of its city "
-            f"effects, {other.est_id} by its CATE model's attribution (mean |SHAP|) together "
-            "with the BLP test.")
+            f"effects, {label} by {'their' if many else 'its'} CATE model's attribution (mean "
+            "|SHAP|) together with the BLP test.")
 
 
 def _model_reason(linear: MethodDrivers, forest: MethodDrivers,
@@ -359,8 +366,9 @@ def driver_agreement(results: Mapping[str, Sequence[EffectResult]], units: pd.Da
     if len(methods) < 2:
         return None
     table = agreement_table(methods)
-    leads = [group[0] for group in _groups(methods).values()]
-    reasons = [likely_reason(leads[0], other, numeric) for other in leads[1:]]
+    groups = list(_groups(methods).values())
+    labels = {g[0].est_id: _names([m.est_id for m in g]) for g in groups}
+    reasons = [likely_reason(groups[0][0], g[0], numeric, labels) for g in groups[1:]]
     sentences = (top_sentence(methods, numeric), *reasons, sign_sentence(table, methods),
                  *calibration_sentences(calibration, [m.est_id for m in methods]))
     return Agreement(table, tuple(methods), tuple(s for s in sentences if s))

@@ -98,7 +98,7 @@ def agreement_blocks(inputs: ReportInputs) -> list[Block]:
     agreement = agreement_of(inputs)
     if agreement is None:
         return []
-    return [Block("verdict", [("Do the methods agree on the drivers", agreement.text)]),
+    return [Block("verdict", [("Driver agreement", agreement.text)]),
             table_block(agreement.table, "agreement-table", "Driver agreement across methods"),
             Block("text", legend(agreement))]
 
