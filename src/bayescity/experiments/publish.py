@@ -26,8 +26,10 @@ from ..reports import (FigureCache, FitRecord, ReportInputs, outcome_trends, pan
 from ..reports.calibration_hook import find_calibration, read_calibration
 from ..reports.inputs import TRUTH_COLUMNS
 from ..results.effect import EffectResult
+from ..reports.inputs import FITS
 from ..results.parts import DECLARED
 from .fits import Fits
+from .paths import inside
 from ..tfp.derive import tfp_summary
 
 if TYPE_CHECKING:
@@ -131,6 +133,8 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fi
     # a calibration of this design beside the run folder (bayescity calibrate) is cited
     calibration = read_calibration(find_calibration(folder, lock))
     inputs = report_inputs(config, panel, fits, lock, tfp, models_root, calibration)
+    for est_id in inputs.results:
+        inside(folder, FITS, est_id)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table, figures)
     return Published(table, comparison)
