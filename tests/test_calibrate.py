@@ -90,6 +90,24 @@ def test_a_users_csv_calibrates_into_one_complete_folder(calibrated):
     assert html.count("data:image/png;base64,") == 2 and "<script" not in html
 
 
+def test_a_run_of_the_same_design_finds_the_calibration_beside_it(calibrated):
+    """The report's agreement paragraph cites a calibration whose lock records the run's data
+    hash (reports/calibration_hook.py): calibrate records the hash a run of the config does."""
+    from bayescity.experiments import artefacts as art
+    from bayescity.experiments.config import load_config
+    from bayescity.experiments.runner import load_experiment_panel
+    from bayescity.reports.calibration_hook import find_calibration, read_calibration
+
+    config = load_config(calibrated["config"])
+    dhash = art.data_hash(load_experiment_panel(config))
+    assert calibrated["lock"]["data_hash"] == dhash
+    run_dir = calibrated["run"].parent / "20990101-000000-00000000"
+    found = find_calibration(run_dir, {"data_hash": dhash})
+    assert found == calibrated["run"] / "calibration.csv"
+    assert find_calibration(run_dir, {"data_hash": "0" * 64}) is None
+    assert read_calibration(found) is not None
+
+
 def _resimulate(lock: dict, config: Path, scenario: str, replication: int):
     panel = load_panel(config.parent / "panel.csv", unit="unit", time="year", outcome="y",
                        cohort="g", covariates=["x"], traits=["region", "size"])
