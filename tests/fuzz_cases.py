@@ -108,6 +108,100 @@ def sweep_cases(draw, valid: bool) -> Case:
                 writes=writes, changes=changes + root_changes, kind="sweep")
 
 
+#: Values of the ``calibration:`` block's keys: (value, certainly a mistake). A trait or level
+#: that fits one panel may not fit a changed one: such values are never certain mistakes.
+CALIBRATION = {
+    "scenarios": [(["homogeneous"], False), (["no_effect", "heavy_tails"], False),
+                  ([None], False), (["null"], False), (["linear_in_trait"], False),
+                  (["homogenous"], True), ([], True), (["ar1_shocks", "ar1_shocks"], True),
+                  ("homogeneous", True), ([5], True), (["é"], True)],
+    "replications": [(1, False), (2, False), (0, True), (-1, True), (1.5, True), ("2", True),
+                     (2**70, True), (True, True)],
+    "seed_offset": [(0, False), (7, False), (2**128 - 1, False), (-1, True), (2**128, True),
+                    (1.5, True), ("x", True)],
+    "effect_size": [(0.5, False), (0, False), (3, False), (-0.1, True), (float("nan"), True),
+                    (float("inf"), True), (1e9, True), ("big", True)],
+    "trait": [("region", False), ("区域", False), (None, False), ("size", False),
+              ("nope", True), ("", True), (5, True)],
+    "zero_level": [(None, False), ("North", False), ("西", False), ("Nowhere", True),
+                   ([1], True)],
+    "numeric_trait": [("size", False), (None, False), ("region", False), ("nope", True)],
+    "slope": [(0.5, False), (-2, False), (float("nan"), True), (1e6, True)],
+    "rho": [(0.5, False), (-0.9, False), (0.0, False), (1, True), (-1, True),
+            (float("nan"), True)],
+    "t_df": [(3, False), (30, False), (2, True), (1, True), (float("inf"), True)],
+    "noise_traits": [(0, False), (2, False), (-1, True), (21, True), (1.5, True)],
+    "smoke": [({"replications": 1}, False), ({"scenarios": ["no_effect"]}, False),
+              ({"replications": 0}, True), ({"scenarios": ["nope"]}, True), (5, True),
+              ({"reps": 1}, True)],
+}
+SCENARIO_ARGS = ("homogeneous", "no_effect", "null", "ar1_shocks,heavy_tails",
+                 "by_trait_zero_level")
+
+
+def _calibration_change(draw, ids: list[str], mistake: bool) -> Change:
+    """One key of the ``calibration:`` block set: to a certain mistake when ``mistake``, else to
+    a value that may fit (an exit 2 must then name the key)."""
+    key = draw(st.sampled_from([*CALIBRATION, "params", "unknown"]))
+    if key == "unknown":
+        name = draw(st.sampled_from(["scenario", "replication", "seed", "ränge"]))
+        return Change(("calibration", name), 1, True, ("unknown key", name))
+    if key == "params":
+        est = draw(st.sampled_from(ids or ["zz"]))
+        value, bad = draw(st.sampled_from(
+            [({est: {}}, False), ({est: {"interval_prob": 0.9}}, False)]
+            if not mistake else [({"zz": {}}, True), ({est: {"bye": 1}}, True),
+                                 ({est: {"interval_prob": 2}}, True), ({est: 5}, True), (5, True)]))
+        return Change(("calibration", "params"), value, bad, ("params", "zz", "bye",
+                                                                "interval_prob"))
+    value, bad = draw(st.sampled_from([v for v in CALIBRATION[key] if v[1] == mistake]))
+    words = (key, *([value] if isinstance(value, str) and value.strip() else []))
+    return Change(("calibration", key), value, bad, words)
+
+
+@st.composite
+def calibrate_cases(draw, valid: bool) -> Case:
+    """``calibrate`` with ``--smoke`` on a generated config carrying a generated ``calibration:``
+    block; the certain mistake, unless ``valid``, is in the config, the block or an option.
+    Cases that may run take one scenario and one replication (``--scenario``, ``--reps``)."""
+    where = "none" if valid else draw(st.sampled_from(["config", "block", "block", "option"]))
+    content, changes = draw(config_cases(2 if where == "config" else 1, where != "config"))
+    cfg = yaml.safe_load(content) if not any(c.path == ("file",) for c in changes) else None
+    if isinstance(cfg, dict):
+        ids = [e["id"] for e in cfg.get("estimators") or [] if isinstance(e, dict)
+               and isinstance(e.get("id"), str)]
+        block = {}
+        n = draw(st.integers(0, 2))
+        for i in range(n):
+            change = _calibration_change(draw, ids, where == "block" and i == n - 1)
+            block[change.path[1]] = change.value
+            changes = changes + [change]
+        if where == "block" and not n:
+            change = _calibration_change(draw, ids, True)
+            block[change.path[1]] = change.value
+            changes = changes + [change]
+        if block or draw(st.booleans()):
+            cfg["calibration"] = block
+        content = yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False)
+    root_args, writes, root_changes = _roots(draw, valid)
+    args = ["calibrate", "in/config.yaml", "--smoke", *root_args]
+    reps = draw(st.sampled_from(["1"] if where != "option" else ["1", "0", "-3", "x", "1e9"]))
+    scenario = draw(st.sampled_from(SCENARIO_ARGS if where != "option" else [
+        *SCENARIO_ARGS, "homogenous", "é", "null,null", "nope,homogeneous"]))
+    args += [draw(st.sampled_from(["--reps", "--replications"])), reps, "--scenario", scenario]
+    if reps != "1":
+        changes = changes + [Change(("--reps",), reps, True, ("--reps", "--replications"))]
+    if scenario not in SCENARIO_ARGS:
+        changes = changes + [Change(("--scenario",), scenario, True, ("--scenario",))]
+    if where == "option" and reps == "1" and scenario in SCENARIO_ARGS:
+        flag, value = draw(st.sampled_from([("--only", "no such"), ("--workers", "0"),
+                                            ("--executor", "nope"), ("--scheduler", "tcp://x")]))
+        args += [flag, value]
+        changes = changes + [Change((flag,), value, True, (flag,))]
+    return Case(args, {"in/config.yaml": content}, copies={"models/.figures": "figures"},
+                writes=writes, changes=changes + root_changes, kind="calibrate")
+
+
 @dataclass(frozen=True)
 class Option:
     """A command-line option to fuzz: ``flag`` (``""`` for the positional argument), values

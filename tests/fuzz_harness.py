@@ -22,8 +22,8 @@ method declares (:func:`fuzz_configs.method_params`). Cases with a certain mista
 mostly when the config is read (cheap); cases without one run with ``--smoke`` on a small
 panel (24 units, 6 years) written to a temporary folder.
 
-Adding a command (``calibrate``) is one entry in :data:`COMMANDS`: a strategy of cases given
-``valid`` (:mod:`fuzz_cases`), and the checks of its own.
+Adding a command is one entry in :data:`COMMANDS`: a strategy of cases given ``valid``
+(:mod:`fuzz_cases`), and the checks of its own.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from typer.testing import CliRunner
 
 from bayescity.cli import app
 from bayescity.experiments.store import ModelStore
-from fuzz_cases import (Case, data_check_cases, methods_cases, models_cases, report_cases,
-                        run_cases, sweep_cases, tfp_cases)
+from fuzz_cases import (Case, calibrate_cases, data_check_cases, methods_cases, models_cases,
+                        report_cases, run_cases, sweep_cases, tfp_cases)
 from fuzz_configs import BASE_DATA, make_panel
 
 runner = CliRunner()
@@ -210,18 +210,24 @@ def _check_folders(ws: Workspace, case: Case, code: int, where: str) -> None:
             assert not hidden, f"left behind: {Path(folder) / hidden[0]}{where}"
 
 
+#: The files a complete run, sweep or calibration folder holds.
+FOLDER_FILES = {"run": ("results.csv", "config.lock.yaml", "report.html", "fits/index.json",
+                        "comparison.csv"),
+                "sweep": ("sweep.csv", "grid.yaml"),
+                "calibrate": ("calibration.csv", "replications.csv", "report.html",
+                              "config.lock.yaml")}
+
+
 def _run_folders(ws: Workspace, case: Case, result, where: str) -> None:
-    """A run or sweep writes one complete folder when it succeeds and none when it fails; every
-    stored fit it leaves is valid."""
+    """A run, sweep or calibration writes one complete folder when it succeeds and none when
+    it fails; every stored fit it leaves is valid."""
     out = ws.ex / case.writes[0] if case.writes else None
     runs = [p for p in out.glob("*/*") if p.is_dir()] if out is not None and out.is_dir() else []
     if result.exit_code != 0:
         assert not runs, f"a failed {case.kind} left {runs}{where}"
         return
     assert len(runs) == 1, f"{len(runs)} run folders{where}"
-    needed = ("sweep.csv", "grid.yaml") if case.kind == "sweep" else (
-        "results.csv", "config.lock.yaml", "report.html", "fits/index.json", "comparison.csv")
-    for name in needed:
+    for name in FOLDER_FILES[case.kind]:
         assert (runs[0] / name).is_file(), f"run folder lacks {name}{where}"
     store = ModelStore(ws.ex / case.writes[1]) if len(case.writes) > 1 else None
     for entry in store.entries() if store is not None else []:
@@ -263,6 +269,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "run": Command(run_cases, (_run_folders,)),
     "sweep": Command(sweep_cases, (_run_folders,)),
+    "calibrate": Command(calibrate_cases, (_run_folders,)),
     "data check": Command(data_check_cases),
     "tfp": Command(tfp_cases, (_tfp_target,)),
     "report": Command(report_cases, (_report_written,)),

@@ -13,8 +13,8 @@ from fuzz_harness import COMMANDS, check_case, make_workspace, prepare_artefacts
 
 #: Generated cases per command in the default suite (fixed examples: derandomised): with a
 #: certain mistake (exit 2, mostly when the config is read: cheap), and without (may run).
-BUDGET = {"run": (60, 5), "sweep": (15, 3), "data check": (25, 6), "tfp": (10, 3),
-          "report": (6, 2), "models": (25, 0), "methods": (5, 3)}
+BUDGET = {"run": (60, 5), "sweep": (15, 3), "calibrate": (15, 2), "data check": (25, 6),
+          "tfp": (10, 3), "report": (6, 2), "models": (25, 0), "methods": (5, 3)}
 
 
 @pytest.fixture(scope="module")

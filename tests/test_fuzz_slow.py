@@ -19,8 +19,9 @@ from test_fuzz import fuzz, workspace  # noqa: F401 - the module's fixture
 pytestmark = pytest.mark.slow
 
 #: Cases per command: (with a certain mistake, without).
-BUDGET = {"run": (1800, 250), "sweep": (200, 40), "data check": (300, 60), "tfp": (150, 30),
-          "report": (60, 20), "models": (300, 0), "methods": (30, 15)}
+BUDGET = {"run": (1800, 250), "sweep": (200, 40), "calibrate": (200, 30),
+          "data check": (300, 60), "tfp": (150, 30), "report": (60, 20), "models": (300, 0),
+          "methods": (30, 15)}
 SEED = int(os.environ.get("FUZZ_SEED", "20231"))
 OUT = Path(__file__).resolve().parents[1] / "reports" / "fuzz"
 

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .commands import calibrate as calibrate_cmd
 from .commands import methods as methods_cmd
 from .commands import models as models_cmd
 from .commands import report as report_cmd
@@ -31,6 +32,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.command("report")(report_cmd.report)
 app.command("sweep")(sweep_cmd.sweep)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("methods")(methods_cmd.methods)
 out = Console(width=140)
 err = Console(stderr=True)

@@ -15,6 +15,7 @@ from ..estimators.core.params import MAX_SEED, did_you_mean
 from ..tfp.derive import DeriveSpec, outcome_problem
 from ..data.codings import parse_coding
 from ..estimators.registry import UnknownMethodError, get_estimator
+from .calibration_config import CalibrationConfig
 from .config_messages import format_errors
 from .errors import ConfigError, GridError
 from .grid import cell, set_path
@@ -134,6 +135,8 @@ class ExperimentConfig(_Strict):
     data: DataConfig
     estimators: list[EstimatorConfig] = Field(min_length=1)
     sweep: SweepConfig | None = None
+    #: What ``bayescity calibrate`` simulates (:mod:`.calibration_config`); ``run`` ignores it.
+    calibration: CalibrationConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -173,7 +176,7 @@ def estimator_problem(est: EstimatorConfig) -> str | None:
     except UnknownMethodError as exc:
         return str(exc)
     for section, params in (("params", est.params), ("smoke", est.smoke)):
-        if problem := _unknown_params(section, params, cls.param_names()):
+        if problem := unknown_params(section, params, cls.param_names()):
             return problem
     for section, params in (("", est.params), ("smoke: ", {**est.params, **est.smoke})):
         try:
@@ -193,7 +196,9 @@ def seed_problem(value: Any) -> str | None:
     return f"{short(value)} is not a seed: give an integer from 0 to 2**128 - 1"
 
 
-def _unknown_params(section: str, params: dict[str, Any], accepted: list[str]) -> str | None:
+def unknown_params(section: str, params: dict[str, Any], accepted: list[str]) -> str | None:
+    """The sentence naming the keys of ``params`` that are not ``accepted`` (with did-you-mean
+    hints), prefixed by ``section``; None when every key is accepted."""
     unknown = [k for k in params if k not in accepted]
     if not unknown:
         return None
@@ -246,21 +251,21 @@ def parse_config(raw: Any, path: str | Path) -> ExperimentConfig:
     if not source.startswith(BUILTIN_PREFIX) and not Path(source).is_absolute():
         resolved = str((path.parent / source).resolve())
         config = config.model_copy(update={"data": config.data.model_copy(update={"source": resolved})})
-    estimators = [e.model_copy(update={k: _resolve_paths(getattr(e, k), e.method, path.parent)
+    estimators = [e.model_copy(update={k: resolve_paths(getattr(e, k), e.method, path.parent)
                                        for k in ("params", "smoke")}) for e in config.estimators]
     return config.model_copy(update={"estimators": estimators})
 
 
-def _resolve_paths(params: dict[str, Any], method: str, folder: Path) -> dict[str, Any]:
+def resolve_paths(params: dict[str, Any], method: str, folder: str | Path) -> dict[str, Any]:
     """``params`` with each relative file path the method names in ``path_params`` (a
     neighbours file ...) resolved against ``folder``, as the data source is; a wrapped
     estimator's ``estimator_params`` too."""
     out = dict(params)
     for name in get_estimator(method).path_params:
         if isinstance(out.get(name), str) and not Path(out[name]).is_absolute():
-            out[name] = str((folder / out[name]).resolve())
+            out[name] = str((Path(folder) / out[name]).resolve())
     if isinstance(out.get("estimator"), str) and isinstance(out.get("estimator_params"), dict):
-        out["estimator_params"] = _resolve_paths(out["estimator_params"], out["estimator"], folder)
+        out["estimator_params"] = resolve_paths(out["estimator_params"], out["estimator"], folder)
     return out
 
 
