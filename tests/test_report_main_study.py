@@ -77,6 +77,39 @@ def test_ml_section_shows_cate_drivers_and_tree(study):
     assert "calibration" in html  # grf's calibration test, in the tests table
 
 
+def test_heterogeneity_section_says_whether_the_methods_agree_on_the_drivers(study):
+    """dml, causal_forest and the north/south fit's city effects (city_effects: true) ranked
+    side by side: the sentence and table in report.html, the table as agreement.csv, each ML
+    rank as its drivers table has it."""
+    import pandas as pd
+
+    _, outcome, html = study
+    section = html[html.index('<section id="heterogeneity">'):]
+    section = section[:section.index("</section>")]
+    assert "<strong>Driver agreement.</strong>" in section
+    assert 'id="T_agreement_table"' in section
+    table = pd.read_csv(outcome.run_dir / "agreement.csv", encoding="utf-8-sig")
+    traits = ["region3", "north_south", "provincial_capital", "coastal", "ln_gdp_pc_2003",
+              "ln_pop_2003"]
+    assert sorted(table["trait"]) == sorted(traits)
+    for est_id in ("dml", "causal_forest", "bayes_north_south"):
+        assert {f"{est_id}_rank", f"{est_id}_sign", f"{est_id}_significant"} <= set(table)
+        assert sorted(table[f"{est_id}_rank"]) == list(range(1, 7))
+    for est_id in ("dml", "causal_forest"):
+        drivers = next(r.part_frame("drivers") for r in outcome.results[est_id]
+                       if r.part("drivers") is not None)
+        ranks = dict(zip(drivers["trait"], drivers["rank"]))
+        assert dict(zip(table["trait"], table[f"{est_id}_rank"])) == ranks
+    tops = {e: table.loc[table[f"{e}_rank"] == 1, "trait"].item()
+            for e in ("dml", "causal_forest", "bayes_north_south")}
+    if len(set(tops.values())) == 1:
+        assert f"agree that {tops['dml']} is the top driver" in section
+    else:
+        assert "disagree on the top driver" in section and "Likeliest reason" in section
+        for est_id, trait in tops.items():
+            assert f"{trait} first" in section and est_id in section
+
+
 def test_rerun_reuses_figures_and_distrusts_altered_ones(study):
     tmp, first, html = study
     store = FigureStore(tmp / "m")

@@ -13,30 +13,29 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .commands import calibrate as calibrate_cmd
 from .commands import methods as methods_cmd
 from .commands import models as models_cmd
 from .commands import report as report_cmd
 from .commands import sweep as sweep_cmd
+from .commands.common import App, fail, quiet_logging
 from .commands.tfp import tfp as tfp_command
 from .data.builtin import builtin_filename
-from .data.errors import PanelError
 from .data.io import BUILTIN_PREFIX
 from .data.loader import load_panel
 from .data.roles import BUILTIN_ROLES
-from .experiments.config import ConfigError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
-data_app = typer.Typer(no_args_is_help=True, help="Validate and describe panel data.")
+app = App(add_completion=False, no_args_is_help=True,
+          help="Bayesian, causal-ML and frequentist evaluation of place-based policies.")
+data_app = App(no_args_is_help=True, help="Validate and describe panel data.")
 app.add_typer(data_app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.command("report")(report_cmd.report)
 app.command("sweep")(sweep_cmd.sweep)
+app.command("calibrate")(calibrate_cmd.calibrate)
 app.command("methods")(methods_cmd.methods)
 out = Console(width=140)
 err = Console(stderr=True)
-
-USER_ERRORS = (PanelError, ConfigError)
 
 
 def _version(value: bool) -> None:
@@ -51,14 +50,7 @@ def _version(value: bool) -> None:
 def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="print the version and exit")) -> None:
     """Bayesian, causal-ML and frequentist evaluation of place-based policies."""
-
-
-def _fail(exc: BaseException) -> None:
-    if isinstance(exc, USER_ERRORS):
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    quiet_logging()
 
 
 @app.command()
@@ -101,10 +93,15 @@ def _split(values: Optional[str]) -> list[str]:
 
 
 def _describe(source: str, roles: dict) -> None:
+    from .experiments.config import ConfigError
+
     try:
+        for role, column in roles.items():
+            if isinstance(column, str) and not column.strip() and role != "sheet":
+                raise ConfigError(f"--{role}: give a column name")
         panel = load_panel(source, **roles)
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
+        fail(exc)
     out.print(str(panel.describe()), highlight=False)
 
 
@@ -118,7 +115,9 @@ def check(path: str = typer.Argument(..., help="file to validate (.csv .tsv .par
           covariates: Optional[str] = typer.Option(None, help="comma-separated covariates"),
           traits: Optional[str] = typer.Option(None, help="comma-separated unit-level traits"),
           sheet: Optional[str] = typer.Option(None, help="Excel sheet name"),
-          drop_missing_outcome: bool = typer.Option(False, help="drop rows with a missing outcome")) -> None:
+          drop_missing_outcome: bool = typer.Option(False, "--drop-missing-outcome",
+                                                    help="drop rows with a missing outcome")
+          ) -> None:
     """Validate a panel file and describe it; exit 2 listing every problem if it is malformed."""
     _describe(path, dict(unit=unit, time=time, outcome=outcome, cohort=cohort, treatment=treatment,
                          covariates=_split(covariates), traits=_split(traits), sheet=sheet,

@@ -7,6 +7,7 @@ terminated (SIGTERM). An interrupted or terminated run leaves no run folder.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import warnings
@@ -15,6 +16,8 @@ from typing import Iterator, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from ..data.errors import PanelError
 from ..experiments.config import ConfigError
@@ -34,11 +37,22 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 def fail(exc: BaseException) -> NoReturn:
-    """Print ``exc`` in one message and exit 2 (user error) or 1."""
+    """Print ``exc`` in one message and exit 2 (user error) or 1: a file that cannot be
+    written or read (an OSError, told by its reason and file), a path that would leave its
+    folder (a bug), anything else with its exception type (a bug to report)."""
+    from ..experiments.paths import PathEscapeError
+
     if isinstance(exc, user_errors()):
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
-    err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+    if isinstance(exc, PathEscapeError):
+        text = f"internal error (a bug in bayescity, please report it): {exc}"
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename!r}" if exc.filename else ""
+        text = f"{exc.strerror}{where}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    err.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -79,6 +93,61 @@ def warnings_to_console() -> Iterator[None]:
         warnings.filterwarnings("default", module=r"bayescity(\.|$)")
         warnings.showwarning = show
         yield
+
+
+def _bare_flags(params: list) -> list:
+    """Flags (``--smoke``, ``--help``) take no value: no ``<bool>`` beside them in ``--help``."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagCommand(TyperCommand):
+    """A command whose ``--help`` shows boolean options as the flags they are."""
+
+    def get_params(self, ctx):  # noqa: ANN001, ANN201 - click's signature
+        return _bare_flags(super().get_params(ctx))
+
+
+class FlagGroup(TyperGroup):
+    """A command group whose ``--help`` shows boolean options as the flags they are."""
+
+    def get_params(self, ctx):  # noqa: ANN001, ANN201 - click's signature
+        return _bare_flags(super().get_params(ctx))
+
+
+class App(typer.Typer):
+    """``typer.Typer`` whose groups and commands show flags as flags in ``--help``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cls=FlagGroup, **kwargs)
+
+    def command(self, *args, cls=None, **kwargs):  # noqa: ANN001, ANN201 - typer's signature
+        return super().command(*args, cls=cls or FlagCommand, **kwargs)
+
+
+class _ConsoleLog(logging.Handler):
+    """Other libraries' log records of level WARNING and above, printed as a warning line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", markup=True,
+                  highlight=False, soft_wrap=True)
+
+
+def quiet_logging() -> None:
+    """Show other libraries' log records as warnings from WARNING up, and nothing below.
+
+    pyfixest calls ``logging.basicConfig(level=logging.INFO)`` when imported, after which every
+    library's INFO records (fontTools' subsetting of the report's CJK font: ``maxp pruned`` ...)
+    reached the user's terminal. With a handler on the root logger first, that call does
+    nothing; a bare stderr handler some library already added is replaced."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+        root.removeHandler(handler)
+    if not any(isinstance(h, _ConsoleLog) for h in root.handlers):
+        root.addHandler(_ConsoleLog(logging.WARNING))
+    root.setLevel(logging.WARNING)
 
 
 def split_ids(values: list[str] | None) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import err, fail, out
+from .common import App, err, fail, out
 
-app = typer.Typer(no_args_is_help=True, help="List, inspect and prune the stored fits (models/).")
+app = App(no_args_is_help=True, help="List, inspect and prune the stored fits (models/).")
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ROOT = typer.Option("models", "--models", help="fitted-model store")
@@ -27,6 +27,16 @@ def parse_age(text: str) -> float:
     return float(m[1]) * _UNITS[m[2]]
 
 
+def check_experiment(name: str | None) -> None:
+    """``--experiment``: an experiment name as a config gives it (a folder of the store, never a
+    path that leads out of it); raise ConfigError."""
+    from ..experiments.config import ConfigError
+    from ..experiments.paths import slug_problem
+
+    if name is not None and (problem := slug_problem(name)) is not None:
+        raise ConfigError(f"--experiment: {problem}")
+
+
 def _size(path: Path) -> str:
     total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return f"{total / 1e6:.1f} MB" if total >= 1e5 else f"{total / 1e3:.0f} kB"
@@ -39,7 +49,11 @@ def list_(models_dir: str = ROOT,
     from ..experiments.store import ModelStore, read_manifest
     from ..results.plain import BundleError
 
-    table = Table(title=f"stored fits in {models_dir}", title_justify="left")
+    try:
+        check_experiment(experiment)
+    except Exception as exc:  # noqa: BLE001 - mapped to exit codes
+        fail(exc)
+    table = Table(title=f"stored fits in {models_dir}", title_justify="left", highlight=False)
     for col in ("experiment", "estimator", "method", "key", "created", "size", "posterior"):
         table.add_column(col)
     for path in ModelStore(models_dir).entries(experiment):
@@ -62,12 +76,12 @@ def show(entry: str = typer.Argument(..., help="a fit folder, or a key (prefix) 
     from ..results.plain import BundleError
 
     store = ModelStore(models_dir)
-    path = Path(entry) if Path(entry).is_dir() else _find(store, entry)
+    path = Path(entry) if entry.strip() and Path(entry).is_dir() else _find(store, entry)
     try:
         fit = store.verify(path)
-    except BundleError as exc:
+    except (BundleError, OSError) as exc:
         err.print(f"[red]invalid:[/] {path}: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2) from None
     m = fit.manifest
     for label, value in (("folder", path), ("experiment", m.experiment), ("estimator", m.estimator),
                          ("method", m.method), ("key", m.key), ("created", m.created),
@@ -82,6 +96,8 @@ def show(entry: str = typer.Argument(..., help="a fit folder, or a key (prefix) 
 def _find(store, key: str) -> Path:
     from ..experiments.config import ConfigError
 
+    if not key.strip():
+        fail(ConfigError("models show: give a key (prefix) from `models list`, or a fit folder"))
     hits = [p for p in store.entries() if p.name.rsplit("-", 1)[-1].startswith(key)]
     if len(hits) != 1:
         fail(ConfigError(f"models show: {len(hits)} stored fits match {key!r}; "
@@ -104,7 +120,8 @@ def prune(models_dir: str = ROOT,
     if older_than is None and experiment is None and not invalid:
         fail(ConfigError("models prune: give --older-than, --experiment and/or --invalid"))
     try:
-        age = parse_age(older_than) if older_than else None
+        check_experiment(experiment)
+        age = parse_age(older_than) if older_than is not None else None
         gone = ModelStore(models_dir).prune(older_than=age, experiment=experiment,
                                             invalid=invalid, dry_run=dry_run)
     except Exception as exc:  # noqa: BLE001

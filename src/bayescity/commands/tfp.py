@@ -37,9 +37,11 @@ def _split(values: str) -> list[str]:
 def _check_target(path: Path, force: bool) -> None:
     if path.suffix.lower() not in SUFFIXES:
         _stop(f"--out: {str(path)!r} must end in {' or '.join(SUFFIXES)}")
+    if path.is_dir():
+        _stop(f"--out: {str(path)!r} is a folder; give a file name in it")
     if path.exists() and not force:
         _stop(f"--out: {str(path)!r} exists; pass --force to overwrite it")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         _stop(f"--out: folder {str(path.parent)!r} does not exist")
 
 

@@ -57,7 +57,10 @@ def decode_text(raw: bytes, source: str, encoding: str | None = None) -> str:
 
 
 def _read_delimited(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PanelError(str(path), [Problem("<file>", f"cannot read: {exc.strerror}")]) from None
     text = decode_text(raw, str(path), encoding)
     if not text.strip():
         raise PanelError(str(path), [Problem("<file>", "the file is empty")])
@@ -79,6 +82,8 @@ def read_table(source: str | Path, *, sheet: str | int | None = None,
     path = Path(source)
     if not path.exists():
         raise PanelError(str(path), [Problem("<file>", "no such file")])
+    if path.is_dir():
+        raise PanelError(str(path), [Problem("<file>", "a folder, not a file")])
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         return _read_delimited(path, ",", encoding)

@@ -63,6 +63,14 @@ def _collect_problems(df: pd.DataFrame, *, unit, time, outcome, cohort, treatmen
         return [Problem("<arguments>", "give the treatment timing as `cohort: <first treated "
                                        "period column>` or `treatment: <0/1 column>`")]
     wanted = [unit, time, outcome, *(c for c in (cohort, treatment, cluster) if c), *covariates, *traits]
+    problems = [Problem("<arguments>", f"{role}: {twice} listed more than once")
+                for role, names in (("covariates", list(covariates)), ("traits", list(traits)))
+                if (twice := sorted({n for n in names if names.count(n) > 1}))]
+    problems += [Problem("<arguments>", f"covariates: {c!r} is the {role} column")
+                 for c in covariates for role, name in
+                 (("unit", unit), ("time", time), ("outcome", outcome)) if c == name]
+    if problems:
+        return problems
     problems = v.missing_columns(df, wanted)
     if len(df) == 0:
         return problems + [Problem("<file>", "the table has no rows")]

@@ -52,12 +52,17 @@ def check_numeric_columns(df: pd.DataFrame, columns: Sequence[str], source: str,
         raise PanelError(source, problems)
 
 
+def _shown(value) -> str:
+    """A cell as a message shows it: ``0.88``, not numpy's ``np.float64(0.88)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def time_problems(df: pd.DataFrame, time: str) -> list[Problem]:
     values = pd.to_numeric(df[time], errors="coerce").astype(float)
     bad = values.isna() | (np.abs(values - np.round(values)) > 1e-9)
     if bad.any():
         example = df[time][bad].iloc[0]
-        return [problem_at(time, f"time must be integer periods (e.g. years); got {example!r}",
+        return [problem_at(time, f"time must be integer periods (e.g. years); got {_shown(example)}",
                            _positions(bad))]
     return []
 
@@ -85,7 +90,7 @@ def constant_within_unit(df: pd.DataFrame, unit: str, column: str, what: str) ->
     bad = n_levels > 1
     if bad.any():
         units = pd.unique(df.loc[bad, unit])[:3]
-        return [problem_at(column, f"{what} varies within unit (e.g. unit {units[0]!r})",
+        return [problem_at(column, f"{what} varies within unit (e.g. unit {_shown(units[0])})",
                            _positions(bad))]
     return []
 
@@ -103,7 +108,7 @@ def cohort_problems(df: pd.DataFrame, unit: str, cohort: str) -> list[Problem]:
     bad = (values.isna() & df[cohort].notna()) | (np.abs(values - np.round(values)) > 1e-9) | (values < 0)
     if bad.any():
         return [problem_at(cohort, "cohort must be a non-negative integer period (0 or empty = never "
-                                   f"treated); got {df[cohort][bad].iloc[0]!r}", _positions(bad))]
+                                   f"treated); got {_shown(df[cohort][bad].iloc[0])}", _positions(bad))]
     return constant_within_unit(df, unit, cohort, "cohort (first treated period)")
 
 
@@ -112,7 +117,7 @@ def treatment_problems(df: pd.DataFrame, unit: str, time: str, treatment: str) -
     bad = ~values.isin([0, 1])
     if bad.any():
         return [problem_at(treatment, "treatment must be 0/1; got "
-                                      f"{df[treatment][bad].iloc[0]!r}", _positions(bad))]
+                                      f"{_shown(df[treatment][bad].iloc[0])}", _positions(bad))]
     order = np.lexsort((pd.to_numeric(df[time], errors="coerce").to_numpy(), pd.factorize(df[unit])[0]))
     d = values.to_numpy()[order]
     u = pd.factorize(df[unit])[0][order]

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..data.panel import Panel
 from ..results import plain
+from .paths import inside
 
 VERSIONED_PACKAGES = ("bayescity", "numpy", "pandas", "scipy", "pyfixest", "xarray", "pydantic",
                       "arviz", "pymc", "econml")
@@ -147,6 +148,7 @@ def remove_stale(*roots: str | Path) -> list[Path]:
         for parent in [root, *(p for p in root.iterdir() if p.is_dir())]:
             for path in parent.glob(".*-*"):
                 if path.is_dir() and is_stale(path):
+                    inside(root, *path.relative_to(root).parts)
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(path)
     return removed
@@ -169,10 +171,11 @@ def staged_run_dir(reports_root: str | Path, experiment: str, run_id: str) -> It
     An existing run folder is never overwritten (a suffix is added); on any error, Ctrl-C
     included, the staging folder is removed, so a failed run leaves nothing behind.
     """
-    parent = Path(reports_root) / experiment
+    parent = inside(reports_root, experiment)
+    staging = inside(reports_root, experiment, owned_name("staging", run_id))
     created_parent = not parent.exists()
     parent.mkdir(parents=True, exist_ok=True)
-    run = RunDir(parent / owned_name("staging", run_id))
+    run = RunDir(staging)
     run.staging.mkdir()
     try:
         yield run
@@ -181,9 +184,9 @@ def staged_run_dir(reports_root: str | Path, experiment: str, run_id: str) -> It
         if created_parent and not any(parent.iterdir()):
             parent.rmdir()
         raise
-    final, n = parent / run_id, 1
+    final, n = inside(reports_root, experiment, run_id), 1
     while final.exists():
         n += 1
-        final = parent / f"{run_id}-{n}"
+        final = inside(reports_root, experiment, f"{run_id}-{n}")
     os.replace(run.staging, final)
     run.final = final

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results.plain import canonical_checksum
+from .paths import inside
 
 FOLDER = ".figures"
 FORMAT = "bayescity-figure"
@@ -31,10 +32,10 @@ class FigureStore:
     """A :class:`bayescity.reports.FigureCache` on disk, under the model store's root."""
 
     def __init__(self, models_root: str | Path):
-        self.folder = Path(models_root) / FOLDER
+        self.folder = inside(models_root, FOLDER)
 
     def _file(self, key: str) -> Path | None:
-        return self.folder / f"{key}.json" if _KEY.match(key) else None
+        return inside(self.folder, f"{key}.json") if _KEY.fullmatch(key) else None
 
     def get(self, key: str) -> dict[str, Any] | None:
         file = self._file(key)
@@ -60,7 +61,7 @@ class FigureStore:
         doc["checksum"] = canonical_checksum(doc)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.folder / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp = inside(self.folder, f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
             tmp.write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
             os.replace(tmp, file)
         except (OSError, ValueError):

@@ -3,7 +3,8 @@
 ``results.csv`` (one row per estimator, estimand and term), ``tests.csv``, ``panel.txt``,
 ``config.lock.yaml``, ``drivers.csv`` / ``diagnostics.csv`` when an estimator reports them, the
 stored results under ``fits/`` and ``data/`` (so ``bayescity report`` can re-render), and the
-report itself: ``comparison.csv``, ``tables/`` and ``report.html``.
+report itself: ``comparison.csv``, ``agreement.csv`` (when two methods rank the drivers),
+``tables/`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from ..results.compare import compare
 from ..datasets import load_china_cities
 from ..reports import (FigureCache, FitRecord, ReportInputs, outcome_trends, panel_summary,
                        save_inputs, unit_table, write_report)
+from ..reports.calibration_hook import find_calibration, read_calibration
 from ..reports.inputs import TRUTH_COLUMNS
 from ..results.effect import EffectResult
+from ..reports.inputs import FITS
 from ..results.parts import DECLARED
 from .fits import Fits
+from .paths import inside
 from ..tfp.derive import tfp_summary
 
 if TYPE_CHECKING:
@@ -92,7 +96,8 @@ def truth_table(config: "ExperimentConfig") -> pd.DataFrame | None:
 
 def report_inputs(config: "ExperimentConfig", panel: Panel, fits: Fits,
                   lock: dict[str, Any], tfp: pd.DataFrame | None = None,
-                  models_root: str | None = None) -> ReportInputs:
+                  models_root: str | None = None,
+                  calibration: pd.DataFrame | None = None) -> ReportInputs:
     methods = {e.id: e.method for e in config.estimators}
     records = [FitRecord(id=i, method=methods[i], key=fits.keys[i], stored=i in fits.cached,
                          seconds=round(fits.seconds.get(i, 0.0), 3),
@@ -101,7 +106,7 @@ def report_inputs(config: "ExperimentConfig", panel: Panel, fits: Fits,
                for i in fits.results]
     return ReportInputs(config.name, lock["run_id"], fits.results, records, panel_summary(panel),
                         unit_table(panel), lock, tfp, models_root, outcome_trends(panel),
-                        truth_table(config))
+                        truth_table(config), calibration)
 
 
 def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fits,
@@ -125,7 +130,11 @@ def publish_run(folder: Path, config: "ExperimentConfig", panel: Panel, fits: Fi
         extra = part_tables(fits.results, name) if spec.csv else None
         if extra is not None:
             write_csv(extra, folder / spec.csv)
-    inputs = report_inputs(config, panel, fits, lock, tfp, models_root)
+    # a calibration of this design beside the run folder (bayescity calibrate) is cited
+    calibration = read_calibration(find_calibration(folder, lock))
+    inputs = report_inputs(config, panel, fits, lock, tfp, models_root, calibration)
+    for est_id in inputs.results:
+        inside(folder, FITS, est_id)
     save_inputs(folder, inputs)
     comparison = write_report(folder, inputs, table, figures)
     return Published(table, comparison)

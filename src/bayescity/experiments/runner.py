@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.loader import load_panel
-from ..data.panel import Panel
+from ..data.panel import RESERVED_PREFIX, Panel
 from ..estimators.core.base import ParamError, did_you_mean
 from ..estimators.core.checks import check_design
 from ..estimators.registry import get_estimator
@@ -32,6 +32,7 @@ from .config import ConfigError, ExperimentConfig, load_config
 from .executors import ExecutorSpec, open_executor
 from .figure_store import FigureStore
 from .fits import Fits
+from .paths import check_roots
 from .publish import publish_run
 from .store import ModelStore
 from ..data.codings import apply_coding
@@ -107,10 +108,6 @@ def load_experiment_panel(config: ExperimentConfig) -> Panel:
     return apply_coding(panel, config.data.coding)
 
 
-#: Estimator parameters that name panel columns, checked before any fit.
-COLUMN_PARAMS = ("by", "cluster", "covariates", "trend_covariates")
-
-
 def check_design_once(config: ExperimentConfig, panel: Panel) -> None:
     """Raise one ConfigError (one sentence for the whole run) when the treatment design does
     not give what the config's estimators need (e.g. a group indicator such as
@@ -125,18 +122,16 @@ def check_design_once(config: ExperimentConfig, panel: Panel) -> None:
 
 
 def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
-    """Raise a ConfigError naming the estimator, parameter and column for unknown column names;
-    the treatment design is checked first, once for every estimator."""
+    """Raise a ConfigError naming the estimator, parameter and column for unknown column names
+    (with the data's columns, and its traits for ``by``), then for parameters that do not fit
+    the panel (the estimators' ``check_panel``); the treatment design is checked first, once
+    for every estimator."""
     check_design_once(config, panel)
-    have, problems = set(panel.frame.columns), []
+    problems = []
     for est in config.estimators:
         merged = {**est.params, **est.smoke}
-        missing = []
-        for name in COLUMN_PARAMS:
-            value = merged.get(name)
-            wanted = [value] if isinstance(value, str) else list(value or [])
-            missing += [f"estimator {est.id!r}: {name}: column {c!r} is not in the data"
-                        for c in wanted if c not in have]
+        missing = [f"estimator {est.id!r} ({est.method}): {m}"
+                   for m in missing_columns(get_estimator(est.method), merged, panel)]
         problems += missing
         if missing:
             continue
@@ -148,6 +143,29 @@ def check_column_params(config: ExperimentConfig, panel: Panel) -> None:
                 break
     if problems:
         raise ConfigError("\n".join([f"invalid config for data {panel.source!r}:", *problems]))
+
+
+def missing_columns(cls: type, params: dict[str, Any], panel: Panel) -> list[str]:
+    """One sentence per column that a parameter of ``cls`` declared with a data role names
+    and the data lack, with the data's columns (and traits, for ``by``)."""
+    have = [str(c) for c in panel.frame.columns if not str(c).startswith(RESERVED_PREFIX)]
+    out = []
+    for name in (n for n, spec in cls.params.items() if spec.role is not None):
+        value = params.get(name)
+        wanted = [value] if isinstance(value, str) else \
+            list(value) if isinstance(value, (list, tuple)) else []
+        for column in (c for c in wanted if isinstance(c, str) and c not in have):
+            listed = f"columns: {_listing(have)}"
+            if name == "by":
+                listed = f"traits: {', '.join(panel.traits) or 'none'}; {listed}"
+            out.append(f"{name}: column {column!r} is not in the data"
+                       f"{did_you_mean(column, have)}; {listed}")
+    return out
+
+
+def _listing(names: list[str], limit: int = 30) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def select_estimators(config: ExperimentConfig, only: list[str] | None) -> ExperimentConfig:
@@ -224,6 +242,7 @@ def run_experiment(config_path: str | Path, *, reports_root: str | Path = "repor
     Nothing is written to the reports root unless the whole run succeeds; hidden folders left
     by killed runs are removed first. ``executor`` runs the estimators' parallel loops.
     """
+    check_roots(reports_root, models_root)
     config, panel, seeds = prepare(load_config(config_path), only)
     art.remove_stale(reports_root, models_root)
     observer = observer or NullObserver()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import warnings
@@ -36,10 +37,13 @@ from ..results.stored_posterior import write_posterior
 from ..results.plain import (BundleError, canonical_checksum, read_results, sha256_file,
                              verify_files, write_results)
 from .artefacts import bayescity_version, fit_key, owned_name
+from .paths import inside, is_slug, slug_problem
 
 MANIFEST = "manifest.json"
 POSTERIOR = "posterior.nc"
 FORMAT = "bayescity-fit"
+#: The name of an entry folder: estimator id, then the 16 hex digits of its key.
+_ENTRY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*-[0-9a-f]{16}")
 
 
 class StoreWarning(UserWarning):
@@ -89,7 +93,8 @@ class ModelStore:
         self.root = Path(root)
 
     def entry_dir(self, experiment: str, est_id: str, key: str) -> Path:
-        return self.root / experiment / f"{est_id}-{key}"
+        """The folder of one fit, checked to lie inside the store (:func:`.paths.inside`)."""
+        return inside(self.root, experiment, f"{est_id}-{key}")
 
     # ----------------------------------------------------------------- reading
     def load(self, experiment: str, est_id: str, key: str) -> StoredFit | None:
@@ -137,7 +142,7 @@ class ModelStore:
         """
         final = self.entry_dir(experiment, est_id, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / owned_name("tmp", final.name)
+        tmp = inside(final.parent, owned_name("tmp", final.name))
         tmp.mkdir()
         try:
             if idata is not None:  # float32, each draw once, no log-likelihood
@@ -154,12 +159,16 @@ class ModelStore:
 
     # ----------------------------------------------------------------- listing
     def entries(self, experiment: str | None = None) -> list[Path]:
-        """Every visible entry folder (optionally of one experiment), sorted."""
+        """Every entry folder (optionally of one experiment), sorted: the folders named as
+        the store names them (``<estimator id>-<16 hex digits>`` under an experiment name), so
+        that a store pointed at the wrong folder lists, and prunes, nothing of someone else's."""
+        if experiment is not None and (problem := slug_problem(experiment)) is not None:
+            raise ValueError(f"experiment: {problem}")
         if not self.root.is_dir():
             return []
-        exps = [self.root / experiment] if experiment else sorted(self.root.iterdir())
-        return sorted(p for e in exps if e.is_dir() and not e.name.startswith(".")
-                      for p in e.iterdir() if p.is_dir() and not p.name.startswith("."))
+        exps = [inside(self.root, experiment)] if experiment else sorted(self.root.iterdir())
+        return sorted(p for e in exps if e.is_dir() and is_slug(e.name)
+                      for p in e.iterdir() if p.is_dir() and _ENTRY.fullmatch(p.name))
 
     def prune(self, *, older_than: float | None = None, experiment: str | None = None,
               invalid: bool = False, dry_run: bool = False) -> list[Path]:
@@ -175,7 +184,7 @@ class ModelStore:
                 continue
             gone.append(path)
             if not dry_run:
-                _remove(path)
+                _remove(inside(self.root, *path.relative_to(self.root).parts))
         return gone
 
 
@@ -221,7 +230,7 @@ def _jsonable(obj: Any) -> Any:
 def _publish(tmp: Path, final: Path) -> None:
     """Rename ``tmp`` to ``final``; an existing (unusable or concurrent) folder is replaced."""
     if final.exists():
-        trash = final.parent / owned_name("trash", final.name)
+        trash = inside(final.parent, owned_name("trash", final.name))
         try:
             os.replace(final, trash)
         except FileNotFoundError:
@@ -250,6 +259,6 @@ def _is_valid(store: ModelStore, path: Path) -> bool:
 
 
 def _remove(path: Path) -> None:
-    trash = path.parent / owned_name("trash", path.name)
+    trash = inside(path.parent, owned_name("trash", path.name))
     os.replace(path, trash)
     shutil.rmtree(trash, ignore_errors=True)

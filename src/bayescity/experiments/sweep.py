@@ -35,7 +35,9 @@ from ..progress import track
 from ..results.compare import compare
 from . import artefacts as art
 from .config import ConfigError, ExperimentConfig, parse_config, read_raw
+from .grid import GridError, cell, set_path
 from .executors import ExecutorSpec, open_executor
+from .paths import check_roots
 from .runner import check_column_params, fit_estimators, load_experiment_panel, prepare
 from .figure_store import FigureStore
 from .store import ModelStore
@@ -43,10 +45,6 @@ from ..reports.sweep import write_sweep_report
 from ..parallel import use_executor
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class GridError(ConfigError):
-    """A grid that cannot be applied to the config (exit 2)."""
 
 
 def split_values(text: str) -> list[str]:
@@ -85,33 +83,6 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def set_path(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``key`` (dotted path; ``estimators.<id>`` selects by id) in the config mapping."""
-    parts = key.split(".")
-    node: Any = raw
-    for depth, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            node = _by_id(node, part, key)
-            continue
-        if not isinstance(node, dict):
-            raise GridError(f"grid key {key!r}: {'.'.join(parts[:depth])!r} is not a mapping")
-        nested = depth > 0 and parts[0] == "estimators"
-        if part not in node and not nested:
-            raise GridError(f"grid key {key!r}: the config has no {'.'.join(parts[:depth + 1])!r}")
-        node = node.setdefault(part, {})
-    if not isinstance(node, dict):
-        raise GridError(f"grid key {key!r}: {'.'.join(parts[:-1])!r} is not a mapping")
-    node[parts[-1]] = value
-
-
-def _by_id(entries: list, est_id: str, key: str) -> dict:
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("id") == est_id:
-            return entry
-    ids = [e.get("id") for e in entries if isinstance(e, dict)]
-    raise GridError(f"grid key {key!r}: no estimator with id {est_id!r}; ids: {ids}")
-
-
 @dataclass(frozen=True)
 class VariantTask:
     """One variant, as plain data a worker process or cluster can run."""
@@ -128,9 +99,11 @@ class VariantTask:
 
 def variants(config_path: str | Path, grid: dict[str, list[Any]]
              ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every (assignment, config mapping) of the grid, validated; the first key varies slowest."""
+    """Every (assignment, config mapping) of the grid, validated; the first key varies slowest.
+    A variant's mapping leaves out the ``sweep:`` section (checked once, here)."""
     base = read_raw(config_path)
     parse_config(base, config_path)
+    base = {k: v for k, v in base.items() if k != "sweep"}
     out = []
     for combo in itertools.product(*grid.values()):
         assignment = dict(zip(grid, combo))
@@ -170,14 +143,10 @@ def run_variant(task: VariantTask) -> pd.DataFrame:
         fits = fit_estimators(config, panel, seeds, ModelStore(task.models_root),
                               smoke=task.smoke, refit=task.refit)
     table = compare(fits.results)
-    grid_cols = {k: [_cell(v)] * len(table) for k, v in task.assignment.items()}
+    grid_cols = {k: [cell(v)] * len(table) for k, v in task.assignment.items()}
     return pd.concat([pd.DataFrame(grid_cols), table.assign(variant=task.index)
                       .pipe(lambda t: t[["variant", *[c for c in t.columns if c != "variant"]]])],
                      axis=1)
-
-
-def _cell(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
 
 @dataclass
@@ -204,6 +173,7 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
     """Run every variant and publish ``<reports_root>/<name>/sweep-<id>/`` with ``sweep.csv``
     (one column per grid key, then ``variant`` and the results columns), ``grid.yaml`` and
     ``report.html`` (:mod:`bayescity.reports.sweep`)."""
+    check_roots(reports_root, models_root)
     grid = resolve_grid(config_path, specs)
     found = variants(config_path, grid)
     configs = check_variants(config_path, found)
@@ -226,8 +196,8 @@ def run_sweep(config_path: str | Path, specs: list[str], *, reports_root: str | 
         table = pd.concat(tables, ignore_index=True)
         write_csv(table, run.staging / "sweep.csv")
         doc = {"name": name, "sweep_id": sweep_id, "config": str(Path(config_path).resolve()), "smoke": smoke,
-               "grid": {k: [_cell(v) for v in vs] for k, vs in grid.items()},
-               "variants": [{"variant": t.index, **{k: _cell(v) for k, v in t.assignment.items()}}
+               "grid": {k: [cell(v) for v in vs] for k, vs in grid.items()},
+               "variants": [{"variant": t.index, **{k: cell(v) for k, v in t.assignment.items()}}
                             for t in tasks]}
         (run.staging / "grid.yaml").write_text(yaml.safe_dump(doc, sort_keys=False,
                                                               allow_unicode=True),

@@ -1,10 +1,11 @@
 """Reports: turn a run's EffectResults (and stored posteriors) into tables, figures and HTML.
 
 :func:`write_report` writes, into a run folder, ``comparison.csv`` (every estimator side by side
-with disagreement flags), ``tables/main_results.tex`` and ``.md`` (etable/esttab layout) and
-``report.html``. It reads :class:`ReportInputs` -- built by the runner in memory, or by
-:func:`load_run` from a published run folder, which is how ``bayescity report RUN_DIR``
-re-renders without refitting. Nothing here imports an estimator.
+with disagreement flags), ``agreement.csv`` (whether the methods agree on the drivers of the
+effect, :mod:`.agreement`, when at least two rank them), ``tables/main_results.tex`` and
+``.md`` (etable/esttab layout) and ``report.html``. It reads :class:`ReportInputs` -- built by
+the runner in memory, or by :func:`load_run` from a published run folder, which is how
+``bayescity report RUN_DIR`` re-renders without refitting. Nothing here imports an estimator.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pandas as pd
 
 from ..data.io import CSV_ENCODING
 from ..results.compare import compare
+from .agreement import Agreement, agreement_of, driver_agreement
 from .cache import FigureCache
+from .calibration_hook import find_calibration, read_calibration
 from .comparison import comparison_table, headline_rows, long_view
 from .inputs import (FitRecord, ReportInputs, RunFolderError, load_run, outcome_trends,
                      panel_summary, save_inputs, unit_table)
@@ -24,10 +27,11 @@ from .robustness import checks_frame, split_long
 from .publication import publication_frame, to_latex, to_markdown
 from .html import render_html
 
-__all__ = ["FigureCache", "FitRecord", "ReportInputs", "RunFolderError", "comparison_table", "headline_rows",
-           "checks_frame", "load_run", "long_view", "outcome_trends", "panel_summary",
+__all__ = ["Agreement", "FigureCache", "FitRecord", "ReportInputs", "RunFolderError",
+           "comparison_table", "headline_rows", "checks_frame", "load_run", "long_view", "outcome_trends", "panel_summary",
            "split_long", "save_inputs", "unit_table",
-           "write_report"]
+           "write_report", "agreement_of", "driver_agreement", "find_calibration",
+           "read_calibration"]
 
 TITLE = "Main results: ATT overall and by trait level"
 
@@ -42,8 +46,9 @@ def _write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
 def write_report(folder: str | Path, inputs: ReportInputs,
                  long: pd.DataFrame | None = None,
                  cache: FigureCache | None = None) -> pd.DataFrame:
-    """Write comparison.csv (effects only: robustness checks go to robustness.csv), the
-    publication tables and report.html; return the comparison.
+    """Write comparison.csv (effects only: robustness checks go to robustness.csv),
+    agreement.csv (when two methods rank the drivers), the publication tables and
+    report.html; return the comparison.
 
     ``long`` is the run's results table (:func:`bayescity.compare` of ``inputs.results``) when
     the caller has it already; ``cache`` keeps rendered figures between runs
@@ -61,5 +66,8 @@ def write_report(folder: str | Path, inputs: ReportInputs,
                               inputs.lock.get("resolved_params"))
     _write_text(folder / "tables" / "main_results.tex", to_latex(frame, TITLE))
     _write_text(folder / "tables" / "main_results.md", to_markdown(frame, TITLE))
+    agreement = agreement_of(inputs)
+    if agreement is not None:
+        _write_text(folder / "agreement.csv", agreement.table.to_csv(index=False), CSV_ENCODING)
     _write_text(folder / "report.html", render_html(inputs, comparison, effects, cache))
     return comparison

@@ -18,6 +18,9 @@ reloading the data:
   the true value of each estimand and term, overlaid on the figures;
 * ``config.lock.yaml`` -- the resolved config and provenance.
 
+A calibration of the same design (``calibration.csv``, :mod:`.calibration_hook`) is read when
+the run folder holds one or one lies beside it.
+
 Posteriors stay in the model store (they can be large); the report opens them by path and
 checks their SHA-256 before reading.
 """
@@ -35,6 +38,7 @@ import yaml
 from ..data.panel import COHORT, TREAT, Panel
 from ..results.effect import EffectResult
 from ..results.plain import BundleError, read_results, write_results
+from .calibration_hook import find_calibration, read_calibration
 
 FITS, DATA, LOCK, TFP = "fits", "data", "config.lock.yaml", "tfp_summary.parquet"
 TRENDS, TRUTH = "trends.parquet", "truth.parquet"
@@ -80,6 +84,9 @@ class ReportInputs:
     trends: pd.DataFrame | None = None
     #: The true effects of a simulated panel (:data:`TRUTH_COLUMNS`), when known.
     truth: pd.DataFrame | None = None
+    #: A calibration of the same design (``calibration.csv`` of ``bayescity calibrate``),
+    #: cited where the report compares the methods' drivers (:mod:`.calibration_hook`).
+    calibration: pd.DataFrame | None = None
 
     def fit(self, est_id: str) -> FitRecord:
         """The record of the fit with id ``est_id``."""
@@ -173,9 +180,10 @@ def load_run(run_dir: str | Path, models_root: str | Path | None = None) -> Repo
     if not isinstance(lock, dict):
         raise RunFolderError(f"{str(run_dir / LOCK)!r} does not hold a run lock")
     name = str(lock.get("config", {}).get("name", run_dir.parent.name))
+    calibration = read_calibration(find_calibration(run_dir, lock))
     return ReportInputs(name, str(lock.get("run_id", run_dir.name)), results, fits, panel,
                         units, lock, tfp, None if models_root is None else str(models_root),
-                        trends, truth)
+                        trends, truth, calibration)
 
 
 def _optional(path: Path) -> pd.DataFrame | None:

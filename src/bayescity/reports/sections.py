@@ -23,6 +23,7 @@ from . import posterior as P
 from . import referee_figures as RF
 from . import referee_figures_b as RB
 from . import tfp as T
+from .agreement import agreement_of, legend
 from .blocks import RED, Block, Section, table_block
 from .cache import FigureMaker, content_key
 from .fonts import figure_fonts
@@ -82,11 +83,24 @@ def analysis_sections(inputs: ReportInputs, long: pd.DataFrame,
     for section_id, title in titles.items():
         blocks = [*rows_blocks(long, section_id, rows.get(section_id)),
                   *section_blocks(inputs.results, section_id, figs, skip=O.DRAWN)]
+        if section_id == "heterogeneity":
+            blocks = [*agreement_blocks(inputs), *blocks]
         if section_id == "referee":
             blocks = [*referee_figures(inputs, figs), *bacon_blocks(inputs, figs), *blocks]
         if blocks:
             sections.append(Section(section_id, title, blocks))
     return sections
+
+
+def agreement_blocks(inputs: ReportInputs) -> list[Block]:
+    """Whether the methods agree on the drivers of the effect: the sentences and the table
+    (:mod:`.agreement`); none with fewer than two driver rankings."""
+    agreement = agreement_of(inputs)
+    if agreement is None:
+        return []
+    return [Block("verdict", [("Driver agreement", agreement.text)]),
+            table_block(agreement.table, "agreement-table", "Driver agreement across methods"),
+            Block("text", legend(agreement))]
 
 
 def referee_figures(inputs: ReportInputs, figs: FigureMaker) -> list[Block]:

@@ -101,6 +101,10 @@ def prepare_inputs(frame: pd.DataFrame, *, unit: str, time: str, inputs: Sequenc
     inputs, outputs = list(inputs), list(outputs)
     if not inputs or not outputs:
         raise TFPParamError("inputs and outputs: give at least one column each")
+    named = [unit, time, *inputs, *outputs]
+    if twice := sorted({str(c) for c in named if named.count(c) > 1}):
+        raise TFPParamError(f"inputs and outputs: each column once, and neither the unit nor the "
+                            f"time column; named more than once: {', '.join(map(repr, twice))}")
     df = frame.reset_index(drop=True)
     problems = missing_columns(df, [unit, time, *inputs, *outputs])
     if problems:

@@ -152,6 +152,8 @@ def check_role(panel: Panel, name: str, value: Any, spec: Spec, estimator: Any) 
     if value is None or (not isinstance(value, str) and not value):
         if spec.role == "by":
             resolve_by(panel, None, getattr(estimator, "by_bins", None))
+        if spec.role == "cluster" and estimator.cluster_within_units and panel.cluster:
+            check_unit_constant(panel, "data.cluster (the panel's cluster)", [panel.cluster])
         return
     names = [value] if isinstance(value, str) else list(value)
     role = spec.role

@@ -62,15 +62,28 @@ def vcov_spec(vcov: str, cluster: str | None) -> str | dict[str, str]:
     return vcov
 
 
+def term(name: str) -> str:
+    """A column name as a formula term: as it is when it is an identifier, else quoted in
+    backticks (``gdp level``), which pyfixest reads as the column and keeps as the
+    coefficient's name."""
+    return name if str(name).isidentifier() else f"`{name}`"
+
+
+#: The copy of a cluster column whose name pyfixest cannot take (it drops the spaces).
+CLUSTER_ALIAS = "_bc_cluster"
+
+
 def feols(data: pd.DataFrame, outcome: str, regressors: Sequence[str], fixed_effects: Sequence[str],
           *, vcov: str = "CRV1", cluster: str | None = None, weights: str | None = None):
     """Fit ``outcome ~ regressors | fixed_effects`` with pyfixest and return the fitted model."""
     import pyfixest as pf
 
-    rhs = " + ".join(regressors) if regressors else "1"
-    fml = f"{outcome} ~ {rhs}"
+    rhs = " + ".join(map(term, regressors)) if regressors else "1"
+    fml = f"{term(outcome)} ~ {rhs}"
     if fixed_effects:
-        fml += " | " + " + ".join(fixed_effects)
+        fml += " | " + " + ".join(map(term, fixed_effects))
+    if cluster is not None and not str(cluster).isidentifier():
+        data, cluster = data.assign(**{CLUSTER_ALIAS: data[cluster]}), CLUSTER_ALIAS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pf.feols(fml, data=data, vcov=vcov_spec(vcov, cluster), weights=weights)
@@ -174,7 +187,8 @@ def predict_untreated(data: pd.DataFrame, untreated: np.ndarray, outcome: str,
 
     fit_rows = data.loc[np.asarray(untreated, dtype=bool)]
     kept = [c for c in covariates if c not in absorbed_by(fit_rows, fixed_effects[0], covariates)]
-    fml = f"{outcome} ~ {' + '.join(kept) if kept else '1'} | {' + '.join(fixed_effects)}"
+    rhs = " + ".join(map(term, kept)) if kept else "1"
+    fml = f"{term(outcome)} ~ {rhs} | {' + '.join(map(term, fixed_effects))}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = pf.feols(fml, data=fit_rows, vcov="iid", fixef_rm="none")
