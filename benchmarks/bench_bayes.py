@@ -144,11 +144,12 @@ def scale_run(seed: int) -> dict:
                             random_state=seed).fit(panel)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    info = est.effect("ATT").info["sampler"]
+    att = est.effect("ATT")
+    info = att.facts("sampler")
     return {"n_obs": panel.n_obs, "chains": info["chains"], "draws": info["draws"],
             "fit_s": elapsed, "sampling_s": info["sampling_time"],
             "peak_rss_gib": peak, "divergences": info["divergences"],
-            "notes": list(est.effect("ATT").info["notes"])}
+            "notes": list(att.notes)}
 
 
 def main() -> None:

@@ -82,7 +82,10 @@ def test_components_of_each_variant():
     names = {v: [c.name for c in treatment_design(panel, by=["region"], variant=v).components]
              for v in ("hierarchical", "unpooled", "static")}
     assert names["hierarchical"] == ["mu", "event_step", "cohort_dev", "level_dev_region",
-                                     "cell_dev"]
+                                     "level_step_region", "cell_dev"]
+    hierarchical = treatment_design(panel, by=["region"])
+    assert [c.name for c in hierarchical.components if c.learned] == [
+        "cohort_dev", "level_dev_region", "cell_dev"]
     assert names["unpooled"] == names["hierarchical"]
     unpooled = treatment_design(panel, by=["region"], variant="unpooled")
     assert not any(c.learned for c in unpooled.components)
@@ -95,3 +98,23 @@ def test_rows_without_identified_counterfactual_are_left_out():
     design = treatment_design(_panel(df))
     assert any("treated in every period they are observed" in n for n in design.notes)
     assert (design.cells["cohort"] == 2004).all()
+
+
+def test_each_level_has_its_own_path_that_leaves_its_average_alone():
+    """A level's own random-walk steps change its path over event times but not its average
+    over its treated observations, so a level can stay at zero while the others build up."""
+    panel = _panel(make_staggered(seed=3, n_units=40))
+    design = treatment_design(panel, by=["region"])
+    comp = design.component("level_step_region")
+    cells = design.cells
+    theta = np.zeros(design.n_params)
+    theta[comp.start:comp.stop] = np.random.default_rng(0).normal(size=comp.size)
+    effect = design.cell_map @ theta
+    for level in cells["region"].unique():
+        rows = (cells["region"] == level).to_numpy()
+        weights = cells.loc[rows, "weight"].to_numpy()
+        assert abs(weights @ effect[rows]) < 1e-10
+        assert np.ptp(effect[rows]) > 0.1  # ... while its path moves
+    # the levels' steps sum to zero: the common path is their average
+    steps = (comp.report @ theta[comp.start:comp.stop]).reshape(-1, 2)
+    np.testing.assert_allclose(steps.sum(axis=1), 0, atol=1e-12)

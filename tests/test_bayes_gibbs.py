@@ -13,7 +13,8 @@ import bayescity as bc
 from bayescity.estimators.bayes.absorb import cross_products
 from bayescity.estimators.bayes.design import treatment_design
 from bayescity.estimators.bayes.gibbs import conditional_effects, run_gibbs
-from bayescity.estimators.bayes.priors import Priors
+from bayescity.estimators.bayes.priors import (BOUNDARY_KEYS, Priors, draw_scale_prior,
+                                                log_scale_prior)
 from conftest import make_staggered
 
 
@@ -49,9 +50,11 @@ def test_flat_priors_give_the_least_squares_posterior(collapsed):
 @pytest.mark.parametrize("df", [3.0, None], ids=["half_t", "half_normal"])
 def test_without_data_the_scales_follow_their_priors(design, df, collapsed):
     """A = 0, b = 0: the likelihood is silent about the effects, so each learned scale must be
-    distributed as its prior (half-t with ``df`` or half-normal): for the partially collapsed
-    Metropolis steps (independence and random walk) and for the blocked Gibbs sweeps
-    (parameter expansion and, for half-normals, the centred Metropolis step)."""
+    distributed as its prior (half-t with ``df`` or half-normal; for the trait levels' sd the
+    boundary-avoiding version, density times ``s``: ``s^2 / scale^2`` Lomax, or ``s`` Rayleigh):
+    for the partially collapsed Metropolis steps (independence and random walk) and for the
+    blocked Gibbs sweeps (parameter expansion with its Metropolis correction and, for
+    half-normals, the centred Metropolis step)."""
     silent = replace(design, stats=replace(design.stats, A=0 * design.stats.A,
                                            b=0 * design.stats.b))
     priors = Priors(scale_df=df)
@@ -60,9 +63,35 @@ def test_without_data_the_scales_follow_their_priors(design, df, collapsed):
     for j, comp in enumerate(learned):
         scale = getattr(priors, comp.prior)
         draws = g.scales[:, 200::10, j].ravel() / scale  # thinned to near-independence
-        ref = stats.halfnorm() if df is None else stats.t(df)
-        cdf = (lambda x: ref.cdf(x)) if df is None else (lambda x: 2 * ref.cdf(x) - 1)
-        assert stats.kstest(draws, cdf).pvalue > 1e-3, comp.name
+        assert stats.kstest(draws, _prior_cdf(df, comp.prior in BOUNDARY_KEYS)).pvalue > 1e-3, \
+            comp.name
+    assert any(c.prior in BOUNDARY_KEYS for c in learned)
+
+
+def _prior_cdf(df, boundary: bool):
+    """CDF of a unit-scale scale prior (see :func:`bayescity.estimators.bayes.priors.
+    draw_scale_prior`)."""
+    if boundary:
+        if df is None:
+            return stats.rayleigh().cdf
+        return lambda x: 1 - (1 + x**2 / df) ** (-(df - 1) / 2)
+    return stats.halfnorm().cdf if df is None else (lambda x: 2 * stats.t(df).cdf(x) - 1)
+
+
+@pytest.mark.parametrize("df", [3.0, None], ids=["half_t", "half_normal"])
+@pytest.mark.parametrize("boundary", [True, False], ids=["boundary", "plain"])
+def test_prior_draws_follow_the_scale_priors(df, boundary):
+    draws = draw_scale_prior(np.random.default_rng(5), 20000, 2.0, df, boundary) / 2.0
+    assert stats.kstest(draws, _prior_cdf(df, boundary)).pvalue > 1e-3
+    assert np.exp(log_scale_prior(1.5, 1.0, df, boundary) - log_scale_prior(0.5, 1.0, df,
+                                                                             boundary)) == \
+        pytest.approx(_density_ratio(df, boundary))
+
+
+def _density_ratio(df, boundary: bool) -> float:
+    """Prior density at 1.5 over that at 0.5 (unit scale), from scipy."""
+    ref = stats.halfnorm() if df is None else stats.t(df)
+    return ref.pdf(1.5) / ref.pdf(0.5) * (3.0 if boundary else 1.0)
 
 
 def test_same_seed_same_draws_and_chains_independent_of_grouping(design, monkeypatch):
@@ -86,7 +115,7 @@ def test_conditional_effects_match_the_gibbs_block(design):
     theta = conditional_effects(design, Priors(), scales, sigma, seed=4)
     prec = np.zeros(design.n_params)
     for c in design.components:
-        prec[c.start:c.stop] = 1 / (0.3**2 if c.learned else Priors().effect**2)
+        prec[c.start:c.stop] = 1 / (0.3**2 if c.learned else getattr(Priors(), c.prior)**2)
     Q = design.stats.A / 0.64 + np.diag(prec)
     mean = np.linalg.solve(Q, design.stats.b / 0.64)
     sd = np.sqrt(np.diag(np.linalg.inv(Q)))

@@ -1,6 +1,6 @@
 """The hierarchical DID recovers known effects: fresh simulated city panels, partial pooling of a
-thin region, agreement with imputation under homogeneous effects, and the static variant's
-TWFE bias under staggered dynamic effects."""
+thin region, a region with no effect while the others build up, agreement with imputation under
+homogeneous effects, and the static variant's TWFE bias under staggered dynamic effects."""
 
 from __future__ import annotations
 
@@ -41,14 +41,18 @@ def test_intervals_cover_the_truth_on_fresh_simulated_panels():
     assert np.mean(covered) >= 0.85, f"covered {np.mean(covered):.2f}"
 
 
+#: Effects of the thick regions (20 cities each, about 12 treated) and of the thin region F.
+THIN_EFFECTS = {"A": 0.8, "B": 1.0, "C": 1.2, "D": 1.4, "E": 1.6, "F": 1.2}
+
+
 def thin_region_panel(seed: int, n_periods: int = 10) -> pd.DataFrame:
-    """Regions A and B with many treated units (effects 1.0, 1.4), region C with three treated
-    units and an effect of 3.0; unit and period effects and unit-level noise."""
+    """Five regions with many treated units and effects 0.8 to 1.6, region F with three treated
+    units and an effect of 1.2; unit and period effects and independent noise."""
     rng = np.random.default_rng(seed)
-    region = np.array(["A"] * 40 + ["B"] * 40 + ["C"] * 6)
+    region = np.repeat(list(THIN_EFFECTS), [20] * 5 + [6])
     g = np.where(rng.uniform(size=region.size) < 0.6, rng.choice([4, 6], size=region.size), 0)
-    g[80:83], g[83:] = [4, 6, 6], 0
-    effect = pd.Series({"A": 1.0, "B": 1.4, "C": 3.0})[region].to_numpy()
+    g[100:103], g[103:] = [4, 6, 6], 0
+    effect = pd.Series(THIN_EFFECTS)[region].to_numpy()
     n = region.size
     unit, t = np.repeat(np.arange(n), n_periods), np.tile(np.arange(1, n_periods + 1), n)
     d = (g[unit] > 0) & (t >= g[unit])
@@ -58,20 +62,59 @@ def thin_region_panel(seed: int, n_periods: int = 10) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_partial_pooling_pulls_a_thin_region_towards_the_others(seed):
+def test_partial_pooling_helps_a_thin_region(seed):
+    """Six regions, so the sd of the region effects is learned: the thin region borrows
+    strength from the others (a narrower interval, an estimate drawn towards theirs), while
+    ``unpooled`` stays with its own data."""
     panel = bc.load_panel(thin_region_panel(seed), unit="unit", time="time", outcome="y",
                           cohort="g", traits=["region"])
-    fits = {v: bc.make_estimator("hierarchical_did", by="region", variant=v,
-                                 random_state=seed).fit(panel).effect("ATT_by_region")
+    fits = {v: bc.make_estimator("hierarchical_did", by="region", variant=v, errors="iid",
+                                 chains=2, draws=1000, random_state=seed)
+            .fit(panel).effect("ATT_by_region")
             for v in ("hierarchical", "unpooled")}
     imputation = bc.make_estimator("imputation", by="region", covariates=[]).fit(panel)
-    others = np.mean([fits["unpooled"].estimate("A"), fits["unpooled"].estimate("B")])
-    pooled, unpooled = fits["hierarchical"].estimate("C"), fits["unpooled"].estimate("C")
-    assert abs(pooled - others) < abs(unpooled - others) - 0.05
+    others = np.mean([fits["unpooled"].estimate(k) for k in list(THIN_EFFECTS)[:5]])
+    pooled, unpooled = fits["hierarchical"].estimate("F"), fits["unpooled"].estimate("F")
+    assert abs(pooled - others) < max(abs(unpooled - others) - 0.1, 0.15)
+    sd = {v: f.table.set_index("term").loc["F", "std_error"] for v, f in fits.items()}
+    assert sd["hierarchical"] < 0.9 * sd["unpooled"]
     # unpooled borrows nothing: it stays with the thin region's own data (imputation)
-    assert abs(unpooled - imputation.effect("ATT_by_region").estimate("C")) < 0.1
-    for level in ("A", "B"):
-        assert abs(fits["hierarchical"].estimate(level) - fits["unpooled"].estimate(level)) < 0.1
+    assert abs(unpooled - imputation.effect("ATT_by_region").estimate("F")) < 0.1
+
+
+def zero_level_panel(seed: int, n_units: int = 90, n_periods: int = 14) -> pd.DataFrame:
+    """Regions A and B whose effects build up over three years to plateaus of 1 and 2, region
+    C with no effect at all; cohorts 3 and 4 (e up to 11) and never-treated cities, AR(1)
+    errors (rho 0.5, sd 0.5)."""
+    rng = np.random.default_rng(seed)
+    region = np.array(["A", "B", "C"])[np.arange(n_units) % 3]
+    g = np.array([0, 3, 4])[(np.arange(n_units) // 3) % 3]
+    unit, t = np.repeat(np.arange(n_units), n_periods), np.tile(np.arange(1, n_periods + 1),
+                                                               n_units)
+    e = t - g[unit]
+    plateau = pd.Series({"A": 1.0, "B": 2.0, "C": 0.0})[region].to_numpy()[unit]
+    tau = np.where((g[unit] > 0) & (e >= 0), plateau * np.minimum((e + 1) / 3, 1.0), 0.0)
+    u = rng.normal(scale=0.5, size=(n_units, n_periods))
+    for j in range(1, n_periods):
+        u[:, j] = 0.5 * u[:, j - 1] + np.sqrt(1 - 0.5**2) * u[:, j]
+    y = rng.normal(size=n_units)[unit] + rng.normal(size=n_periods)[t - 1] + tau + u.ravel()
+    return pd.DataFrame({"unit": unit, "time": t, "g": g[unit], "region": region[unit], "y": y,
+                         "tau": tau})
+
+
+@pytest.mark.parametrize("seed", [4, 6, 9])
+def test_a_region_with_no_effect_stays_at_zero_while_the_others_build_up(seed):
+    """Each region has its own event-time path, so the one with no effect is not lifted by the
+    others' build-up (with one common path plus region shifts, C's interval excluded 0 and B's
+    its truth: z of -3.3, -3.1 and -2.1 for B on these panels)."""
+    df = zero_level_panel(seed)
+    treated = df[(df["g"] > 0) & (df["time"] >= df["g"])]
+    panel = bc.load_panel(df.drop(columns="tau"), unit="unit", time="time", outcome="y",
+                          cohort="g", traits=["region"])
+    est = bc.make_estimator("hierarchical_did", by="region", chains=2, draws=400, tune=100,
+                            random_state=seed).fit(panel)
+    assert all(_covered(est.effect("ATT_by_region"), treated.groupby("region")["tau"].mean()))
+    assert all(_covered(est.effect("ATT"), pd.Series({"overall": treated["tau"].mean()})))
 
 
 @pytest.mark.parametrize("seed", [21, 22])

@@ -26,7 +26,7 @@ from ...estimands import Aggregation
 from .design import TreatmentDesign
 from .nuts import Draws
 from .posterior import estimand_draws
-from .priors import Priors
+from .priors import BOUNDARY_KEYS, Priors, draw_scale_prior
 
 #: Replicated outcomes kept in the InferenceData (each one is a full panel).
 KEEP_REPLICATES = 100
@@ -43,17 +43,13 @@ def prior_draws(design: TreatmentDesign, priors: Priors, n: int,
         scale = getattr(priors, comp.prior)
         sd = np.full(n, scale)
         if comp.learned:
-            sd = scale * np.abs(_scale_noise(rng, n, priors.scale_df))
+            sd = draw_scale_prior(rng, n, scale, priors.scale_df, comp.prior in BOUNDARY_KEYS)
             scales.append(sd)
         theta[:, comp.start:comp.stop] = sd[:, None] * rng.standard_normal((n, comp.size))
-    sigma = priors.sigma * np.abs(_scale_noise(rng, n, priors.scale_df))
+    sigma = draw_scale_prior(rng, n, priors.sigma, priors.scale_df)
     scales_arr = np.stack(scales, axis=1) if scales else np.zeros((n, 0))
     return Draws(theta=theta[None], scales=scales_arr[None], sigma=sigma[None],
                  sampler="prior", sampling_time=0.0)
-
-
-def _scale_noise(rng: np.random.Generator, n: int, df: float | None) -> np.ndarray:
-    return rng.standard_normal(n) if df is None else rng.standard_t(df, size=n)
 
 
 def replicate_absorbed(design: TreatmentDesign, theta: np.ndarray, sigma: np.ndarray,

@@ -88,7 +88,7 @@ def marginal_state(spec, z: np.ndarray) -> tuple[np.ndarray, list]:
         w = dtrtrs(L, spec.b / sigma2, lower=1)[0]
         loglik = (-0.5 * spec.dof * np.log(sigma2) - 0.5 * spec.yMy / sigma2
                   + 0.5 * np.log(prec).sum() - np.log(np.diag(L)).sum() + 0.5 * w @ w)
-        prior = (log_scale_prior(s, spec.group_scale, spec.df).sum()
+        prior = (log_scale_prior(s, spec.group_scale, spec.df, spec.boundary).sum()
                  + log_scale_prior(np.sqrt(sigma2), spec.sigma_scale, spec.df))
         out[c] = loglik + prior + row.sum()
         factors.append(L.copy())

@@ -87,15 +87,54 @@ def _deviations(name: str, prior: str, learned: bool, dim: str, values: np.ndarr
                  np.zeros((n_cities, C.shape[1])), C)
 
 
+def centred_steps(rel: np.ndarray, steps: np.ndarray, weights: np.ndarray,
+                  groups: np.ndarray) -> np.ndarray:
+    """(cells x steps) loadings of random-walk steps, centred within each group: a cell at
+    event time ``e`` loads ``1[e >= s] - P_g(E >= s)`` on step ``s``, with ``P_g`` the share of
+    its group's treated observations at ``e >= s``. The path a group's cells take then averages
+    to zero over its observations, whatever the steps, so that the steps shape a group's path
+    and its level deviation alone sets its average effect."""
+    raw = (rel[:, None] >= steps[None, :]).astype(float)
+    out = np.empty_like(raw)
+    for g in np.unique(groups):
+        members = groups == g
+        share = weights[members] @ raw[members] / weights[members].sum()
+        out[members] = raw[members] - share[None, :]
+    return out
+
+
+def _level_steps(trait: str, prior: str, levels_of_cells: np.ndarray, rel: np.ndarray,
+                 weights: np.ndarray, n_cities: int) -> Block | None:
+    """Each level's own event-time path of one trait, as deviations from the common steps:
+    at every event step ``s >= 1`` the levels' steps sum to zero, and a cell loads on its
+    level's steps through :func:`centred_steps` (centred within the level). None for one
+    level or no step."""
+    levels, codes = np.unique(levels_of_cells, return_inverse=True)
+    steps = np.unique(rel)[1:]
+    if levels.size < 2 or steps.size == 0:
+        return None
+    load = centred_steps(rel, steps, weights, codes)
+    C = zero_sum_basis(levels.size)
+    k = C.shape[1]
+    on_cells = np.zeros((rel.size, steps.size * k))
+    for j in range(steps.size):
+        on_cells[:, j * k:(j + 1) * k] = load[:, [j]] * C[codes]
+    labels = tuple(f"{int(step)}|{level}" for step in steps for level in levels)
+    return Block(f"level_step_{trait}", prior, False, f"{trait}_event_step", labels, on_cells,
+                 np.zeros((n_cities, on_cells.shape[1])), np.kron(np.eye(steps.size), C))
+
+
 def cell_blocks(cells: pd.DataFrame, variant: str, by: Sequence[str], labels: tuple,
                 n_cities: int) -> list[Block]:
     """The components of ``variant`` that load on cells (see :mod:`.design`).
 
-    ``hierarchical`` learns the scale of every group; ``unpooled`` gives every group the fixed
-    weakly informative ``effect`` prior, so no group borrows strength from the others;
-    ``static`` keeps ``mu`` and the (partially pooled) level deviations only.
+    ``hierarchical`` learns the scales of the level, cohort and cell deviations and gives the
+    event-time steps (common and per level) fixed weakly informative priors; ``unpooled``
+    gives every group the fixed ``effect`` prior, so no group borrows strength from the
+    others; ``static`` keeps ``mu`` and the (partially pooled) level deviations only.
     """
     n, rel = len(cells), cells["rel_time"].to_numpy()
+    weights = cells["weight"].to_numpy(float)
     pooled = variant == "hierarchical"
 
     def prior(key: str) -> str:
@@ -104,18 +143,22 @@ def cell_blocks(cells: pd.DataFrame, variant: str, by: Sequence[str], labels: tu
     out = [Block("mu", "effect", False, None, (), np.ones((n, 1)), np.zeros((n_cities, 1)),
                  np.ones((1, 1)))]
     steps = np.unique(rel)[1:]
-    if variant != "static" and steps.size:
-        out.append(Block("event_step", prior("event"), pooled, "event_step",
+    dynamic = variant != "static"
+    if dynamic and steps.size:
+        out.append(Block("event_step", prior("event"), False, "event_step",
                          tuple(int(s) for s in steps),
                          (rel[:, None] >= steps[None, :]).astype(float),
                          np.zeros((n_cities, steps.size)), np.eye(steps.size)))
-    if variant != "static":
+    if dynamic:
         out.append(_deviations("cohort_dev", prior("cohort"), pooled, "cohort",
                                cells["cohort"].to_numpy(), n_cities))
     level_prior, level_learned = ("effect", False) if variant == "unpooled" else ("trait", True)
     out += [_deviations(f"level_dev_{t}", level_prior, level_learned, t, cells[t].to_numpy(),
                         n_cities) for t in by]
-    if variant != "static" and n > 1:
+    if dynamic:
+        out += [_level_steps(t, prior("trait_event"), cells[t].to_numpy(), rel, weights,
+                             n_cities) for t in by]
+    if dynamic and n > 1:
         C = zero_sum_basis(n)
         out.append(Block("cell_dev", prior("cell"), pooled, "cell", labels, C,
                          np.zeros((n_cities, n - 1)), C))

@@ -6,11 +6,17 @@ city's deviation; these indicators are the *basis* columns ``B``. The effect par
 ``theta`` enter through ``B K theta`` where ``K`` says how each cell (or city) is built from the
 components of the variant:
 
-* ``hierarchical``: ``tau_cell = mu + eta_e + gamma_g + sum_traits delta_level + zeta_cell``
-  (``eta`` a first-order random walk over event times ``e >= 0`` with ``eta_0 = 0``, cohort
-  deviations ``gamma``, additive trait-level deviations ``delta`` per ``by`` trait, cell
-  deviations ``zeta``; each group sums to zero, :mod:`.components`); the scale of each group
-  is learned (partial pooling: a thin level borrows strength from the others);
+* ``hierarchical``: ``tau_cell = mu + eta_e + sum_traits (delta_level + omega_level,e) +
+  gamma_g + zeta_cell``. ``eta`` is the common event-time path, a random walk over event times
+  ``e >= 0`` with ``eta_0 = 0`` whose steps have a fixed weakly informative prior (``event``).
+  Every level of every ``by`` trait has its own path: its average deviation ``delta`` (the
+  levels' deviations sum to zero; their sd is learned, with a boundary-avoiding prior,
+  :mod:`.priors`) and its own random-walk steps ``omega`` around the common steps (summing to
+  zero over levels at each step, prior ``trait_event``), centred so that they shape the
+  level's path without moving its average (:func:`.components.centred_steps`); so a level can
+  stay at zero while the others build up. Cohort deviations ``gamma`` and cell deviations
+  ``zeta`` (each group summing to zero, :mod:`.components`) have learned scales: cells, thin
+  levels and cohorts borrow strength from the others (partial pooling);
 * ``unpooled``: the same components, every one with the fixed weakly informative ``effect``
   prior, so that nothing is borrowed across levels, cohorts or cells (no pooling: with flat
   priors its posterior mean is the imputation estimator);
@@ -23,6 +29,9 @@ Because every cell has its own parameter (hierarchical, unpooled), the absorbed 
 are identified by never-treated and not-yet-treated rows only, as in imputation (Borusyak,
 Jaravel & Spiess 2024) and extended TWFE (Wooldridge 2021); the priors then shrink cells
 towards the event-time, cohort and level structure.
+
+Calibration of the defaults over simulated panels of the built-in design:
+:mod:`.coverage` (slow suite, ``tests/test_bayes_coverage_slow.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +51,13 @@ from .components import Component, cell_blocks, city_block, place
 from .serial import SerialCorrelation, lag_rows, serial_model
 
 VARIANTS = ("hierarchical", "unpooled", "static")
+#: The note a ``hierarchical`` fit with ``by`` traits carries: how its default model differs
+#: from the one with one learned event-time path shared by every level.
+DYNAMICS_NOTE = ("model: every level of {traits} has its own event-time path (average effects "
+                 "partially pooled, sd with a boundary-avoiding prior); event-time steps have "
+                 "fixed weakly informative priors (event, trait_event) instead of a learned "
+                 "random-walk sd, which flattened build-ups and let a level with no effect "
+                 "inherit the others' (the default until this version)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,6 +210,8 @@ def treatment_design(panel: Panel, *, by: Sequence[str] = (), variant: str = "hi
     unit_map = averaging_map(unit_codes, len(units), basis[treated_rows], K)
     if rho:
         rows, basis, y_std = quasi_difference(rows, basis, y_std, float(rho))
+    if variant == "hierarchical" and by:
+        notes = (*notes, DYNAMICS_NOTE.format(traits=", ".join(by)))
     absorber = make_absorber(rows["unit"], rows["time"], rows["x"])
     stats = cross_products(absorber, y_std, basis)
     return TreatmentDesign(

@@ -14,7 +14,11 @@ of freedom. Warm-up iterations sweep these blocks, for all chains at once:
    are jointly Gaussian. The redundant multiplier rescales a whole group at once, which keeps
    the chain moving when the data say little about a group (where the plain Gibbs step
    sticks near zero). With half-normal priors (``scale_df: null``) ``tau_k = 1`` and a centred
-   Metropolis step on ``s_k`` given ``theta_k`` takes its place;
+   Metropolis step on ``s_k`` given ``theta_k`` takes its place. A boundary-avoiding prior
+   (half-t density times ``s_k``, :mod:`.priors`) multiplies the joint prior of ``xi_k`` and
+   ``tau_k`` by ``|xi_k| tau_k``: ``tau_k^2`` stays inverse gamma (shape less one half) and the
+   Gaussian draw of the multipliers becomes an independence Metropolis proposal accepted with
+   probability ``min(1, prod |xi_k'| / |xi_k|)`` over those groups;
 3. the noise variance by an independence Metropolis step whose proposal is its conditional
    under a flat prior on ``sigma`` (inverse gamma); the acceptance ratio is the half-t prior
    ratio (close to one with thousands of observations).
@@ -40,7 +44,7 @@ from scipy.linalg.lapack import dpotrf, dtrtrs
 from .design import TreatmentDesign
 from .collapsed import (MIN_WARMUP, SAMPLING_WIDEN, WARMUP_WIDEN, CollapsedState, Proposal,
                         collapsed_step, fit_proposal, laplace_proposal)
-from .priors import Priors, log_scale_prior
+from .priors import BOUNDARY_KEYS, Priors, log_scale_prior
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,27 @@ class _Spec:
     sizes: np.ndarray
     df: float | None
     sigma_scale: float
+    boundary: np.ndarray
 
 
 def sampler_spec(design: TreatmentDesign, priors: Priors) -> _Spec:
     """Prior precisions and learned groups of ``design`` under ``priors``."""
     prec = np.zeros(design.n_params)
-    slices, scales = [], []
+    slices, scales, boundary = [], [], []
     for comp in design.components:
         scale = getattr(priors, comp.prior)
         if comp.learned:
             slices.append(slice(comp.start, comp.stop))
             scales.append(scale)
+            boundary.append(comp.prior in BOUNDARY_KEYS)
         else:
             prec[comp.start:comp.stop] = 1.0 / scale**2
     s = design.stats
     return _Spec(A=s.A, b=s.b, yMy=s.yMy, dof=s.dof, fixed_prec=prec, slices=tuple(slices),
                  group_scale=np.array(scales, dtype=float),
                  sizes=np.array([sl.stop - sl.start for sl in slices], dtype=float),
-                 df=priors.scale_df, sigma_scale=priors.sigma)
+                 df=priors.scale_df, sigma_scale=priors.sigma,
+                 boundary=np.array(boundary, dtype=bool))
 
 
 Rngs = Sequence[np.random.Generator]
@@ -99,7 +106,7 @@ class Randoms:
     """Every random number an iteration needs, drawn per chain in blocks of :data:`BLOCK`
     iterations from the chain's own stream: standard normals (effects, then multipliers),
     gammas with the sampler's fixed shapes (expansion variances, noise sd, centred steps) and
-    uniforms (noise sd, centred steps)."""
+    uniforms (noise sd, centred steps, multipliers)."""
 
     def __init__(self, rngs: Rngs, n_normal: int, gamma_shapes: np.ndarray, n_uniform: int):
         self.rngs, self.n_normal, self.n_uniform = list(rngs), n_normal, n_uniform
@@ -125,9 +132,10 @@ def randoms_for(spec: "_Spec", rngs: Rngs) -> Randoms:
     """The block layout of :class:`Randoms` for ``spec``."""
     k = len(spec.slices)
     centred = np.maximum(0.5 * (spec.sizes - 1.0), 1.0) if spec.df is None else np.zeros(0)
-    tau = 0.5 * (spec.df + spec.sizes) if spec.df is not None else np.zeros(0)
+    tau = (0.5 * (spec.df + spec.sizes - spec.boundary) if spec.df is not None
+           else np.zeros(0))
     shapes = np.concatenate([tau, [0.5 * (spec.dof - 1.0)], centred])
-    return Randoms(rngs, len(spec.b) + k, shapes, 1 + centred.size)
+    return Randoms(rngs, len(spec.b) + k, shapes, 2 + centred.size)
 
 
 def draw_theta(spec: _Spec, prec: np.ndarray, sigma2: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -150,8 +158,9 @@ def draw_theta(spec: _Spec, prec: np.ndarray, sigma2: np.ndarray, z: np.ndarray)
 
 
 def draw_multipliers(spec: _Spec, theta: np.ndarray, xi: np.ndarray, sigma2: np.ndarray,
-                     z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parameter-expansion step: ``xi | eta`` (jointly Gaussian); returns ``theta`` and ``xi``."""
+                     z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter-expansion step: ``xi | eta`` (jointly Gaussian; a Metropolis step with that
+    proposal for boundary-avoiding priors, uniforms ``u``); returns ``theta`` and ``xi``."""
     eta = [theta[:, sl] / xi[:, [j]] for j, sl in enumerate(spec.slices)]
     fixed = theta.copy()
     for sl in spec.slices:
@@ -166,6 +175,10 @@ def draw_multipliers(spec: _Spec, theta: np.ndarray, xi: np.ndarray, sigma2: np.
     L = np.linalg.cholesky(P)
     mean = np.linalg.solve(P, m[:, :, None])[:, :, 0]
     new_xi = mean + np.linalg.solve(np.swapaxes(L, 1, 2), z[:, :, None])[:, :, 0]
+    if spec.boundary.any():
+        b = spec.boundary
+        log_ratio = np.log(np.abs(new_xi[:, b])).sum(axis=1) - np.log(np.abs(xi[:, b])).sum(axis=1)
+        new_xi = np.where((np.log(u) < log_ratio)[:, None], new_xi, xi)
     out = theta.copy()
     for j, (e, sl) in enumerate(zip(eta, spec.slices)):
         out[:, sl] = new_xi[:, [j]] * e
@@ -202,7 +215,8 @@ def centred_scale_step(spec: _Spec, theta: np.ndarray, xi: np.ndarray, g: np.nda
     if not ok.any():
         return xi
     new, _ = mh_scale(np.abs(xi[:, ok]), ss[:, ok], g[:, ok], u[:, ok],
-                      lambda s: log_scale_prior(s, spec.group_scale[ok], None))
+                      lambda s: log_scale_prior(s, spec.group_scale[ok], None,
+                                                spec.boundary[ok]))
     out = xi.copy()
     out[:, ok] = np.sign(xi[:, ok]) * new
     return out
@@ -246,9 +260,9 @@ def gibbs_step(spec: _Spec, state: tuple, randoms: Randoms) -> tuple:
     theta = draw_theta(spec, prior_precision(spec, xi, tau2), sigma**2, z[:, :p])
     if k:
         if spec.df is None:
-            xi = centred_scale_step(spec, theta, xi, g[:, 1:], u[:, 1:])
+            xi = centred_scale_step(spec, theta, xi, g[:, 1:], u[:, 2:])
         tau2 = draw_expansion_variances(spec, theta, xi, g[:, :k])
-        theta, xi = draw_multipliers(spec, theta, xi, sigma**2, z[:, p:])
+        theta, xi = draw_multipliers(spec, theta, xi, sigma**2, z[:, p:], u[:, 1])
     k_tau = k if spec.df is not None else 0
     sigma, accepted = draw_sigma(spec, theta, sigma, g[:, k_tau], u[:, 0])
     return theta, xi, tau2, sigma, accepted

@@ -45,8 +45,12 @@ class HierarchicalDID(Estimator):
     ``outcome = unit + period + covariates + treatment effect + noise``; treatment effects sit
     on treated city-years only, one parameter per treated cell (cohort x year x ``by`` levels),
     so never-treated and not-yet-treated rows identify the counterfactual (a Bayesian
-    imputation estimator, Borusyak, Jaravel & Spiess 2024). Cells are partially pooled towards an
-    event-time random walk plus cohort and trait-level deviations (``variant: hierarchical``);
+    imputation estimator, Borusyak, Jaravel & Spiess 2024). Cells are partially pooled towards
+    a structure in which every trait level has its own average effect and its own event-time
+    path around the common one, plus cohort deviations (``variant: hierarchical``; the level
+    averages, cohorts and cells are pooled with learned scales, the paths' steps have fixed
+    weakly informative priors, :mod:`.design`, :mod:`.priors`), so a level can stay at zero
+    while the others build up and a thin level still borrows strength from the others;
     ``unpooled`` gives every component a fixed weak prior (nothing is borrowed across levels),
     ``static`` keeps one effect per level on the post dummy (biased when effects build up under
     staggered timing). ``city_effects`` adds a

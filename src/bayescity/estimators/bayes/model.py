@@ -4,8 +4,10 @@ In standardised outcome units, with the effect components of :mod:`.design`:
 
 * ``mu ~ N(0, effect)`` (fixed-prior components, also the cells of the ``unpooled`` variant);
 * each learned group ``k``: ``sd_k ~ half-t(scale_df, prior_k)`` (half-normal for
-  ``scale_df: null``) and its parameters ``N(0, sd_k)`` (zero-sum contrasts of the deviations,
-  :mod:`.components`), non-centred (``sd_k z``) unless ``parameterization: centered``;
+  ``scale_df: null``; for the trait-level deviations the boundary-avoiding version, the
+  half-t density times ``sd_k``, added as a potential ``log sd_k``, :mod:`.priors`) and its
+  parameters ``N(0, sd_k)`` (zero-sum contrasts of the deviations, :mod:`.components`),
+  non-centred (``sd_k z``) unless ``parameterization: centered``;
 * the noise ``sigma ~ half-t(scale_df, sigma)``.
 
 Gaussian likelihood (:func:`absorbed_model`): unit and period effects and covariates carry flat
@@ -28,7 +30,7 @@ import numpy as np
 
 from .components import Component
 from .design import TreatmentDesign
-from .priors import Priors
+from .priors import BOUNDARY_KEYS, Priors
 
 #: Prior sd of unit and period effects and covariate coefficients in the explicit model.
 NUISANCE_SD = 10.0
@@ -43,13 +45,24 @@ def scale_name(comp: Component) -> str:
     return f"sd_{comp.name}"
 
 
-def scale_rv(name: str, scale: float, df: float | None):
-    """A half-t (or half-normal) scale prior inside the current PyMC model."""
+def scale_rv(name: str, scale: float, df: float | None, boundary: bool = False):
+    """A half-t (or half-normal) scale prior inside the current PyMC model; ``boundary``
+    multiplies its density by the scale (a potential ``log s``)."""
     import pymc as pm
 
     if df is None:
-        return pm.HalfNormal(name, sigma=scale)
-    return pm.HalfStudentT(name, nu=df, sigma=scale)
+        sd = pm.HalfNormal(name, sigma=scale)
+    else:
+        sd = pm.HalfStudentT(name, nu=df, sigma=scale)
+    if boundary:
+        pm.Potential(f"{name}_boundary", pm.math.log(sd))
+    return sd
+
+
+def group_scale(comp: Component, priors: Priors):
+    """The learned scale of ``comp`` with its prior."""
+    return scale_rv(scale_name(comp), getattr(priors, comp.prior), priors.scale_df,
+                    comp.prior in BOUNDARY_KEYS)
 
 
 def effect_block(comp: Component, priors: Priors, centered: bool):
@@ -59,7 +72,7 @@ def effect_block(comp: Component, priors: Priors, centered: bool):
     scale = getattr(priors, comp.prior)
     if not comp.learned:
         return pm.Normal(theta_name(comp), 0.0, scale, shape=comp.size)
-    sd = scale_rv(scale_name(comp), scale, priors.scale_df)
+    sd = group_scale(comp, priors)
     if centered:
         return pm.Normal(theta_name(comp), 0.0, sd, shape=comp.size)
     z = pm.Normal(f"z_{comp.name}", 0.0, 1.0, shape=comp.size)
@@ -111,7 +124,7 @@ def prior_precision_expr(design: TreatmentDesign, priors: Priors):
     for comp in design.components:
         scale = getattr(priors, comp.prior)
         if comp.learned:
-            sd = scale_rv(scale_name(comp), scale, priors.scale_df)
+            sd = group_scale(comp, priors)
             parts.append(pt.ones(comp.size) / sd**2)
         else:
             parts.append(pt.as_tensor_variable(np.full(comp.size, 1.0 / scale**2)))
