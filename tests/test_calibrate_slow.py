@@ -57,10 +57,10 @@ def digest(table: pd.DataFrame) -> str:
 
 
 @pytest.mark.slow
-def test_frequentist_estimators_calibrate_on_the_builtin_design():
+def test_frequentist_estimators_calibrate_on_the_builtin_design(tmp_path):
     start = time.perf_counter()
     workers = min(2, os.cpu_count() or 1)
-    outcome = run_calibration(CONFIG, reports_root=REPORT, models_root=REPORT / "models",
+    outcome = run_calibration(CONFIG, reports_root=REPORT, models_root=tmp_path / "models",
                               only=frequentist_ids(), replications=N_REPS,
                               executor=ExecutorSpec.from_options(workers))
     seconds = time.perf_counter() - start
