@@ -338,8 +338,11 @@ def _estimator_change(draw, cfg) -> Change:
     if what == "method":
         if draw(st.booleans()):
             method = draw(st.sampled_from(METHODS))
+            params = draw(valid_params(method))
+            # declared choices can still clash with a default (outcome_model: gradient_boosting
+            # under causal_forest's imputation design): then the error names the estimator
             return Change(("estimators", i), {"id": est["id"], "method": method,
-                                              "params": draw(valid_params(method))})
+                                              "params": params}, words=(est["id"], *params))
         return Change(("estimators", i, "method"), draw(st.sampled_from(
             ["twfee", "", "TWFE", "方法", 5, None])), True, ("method",))
     if what == "unknown_param":
