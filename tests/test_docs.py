@@ -150,3 +150,10 @@ def test_generated_reference_lists_every_method_and_parameter():
         obj = getattr(bc, name)
         if isinstance(obj, type) or callable(obj):
             assert f"bayescity.{name}\n" in api, name
+
+
+def test_tests_readme_lists_every_test_file():
+    listed = set(re.findall(r"^\| `(test_\w+\.py)`", (ROOT / "tests" / "README.md").read_text(),
+                            flags=re.MULTILINE))
+    files = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    assert files == listed, (sorted(files - listed), sorted(listed - files))
