@@ -16,7 +16,8 @@ import fuzz_harness
 from fuzz_harness import COMMANDS
 from test_fuzz import fuzz, workspace  # noqa: F401 - the module's fixture
 
-pytestmark = pytest.mark.slow
+# one worker runs them all: each command's row is written into the one summary file
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fuzz_summary")]
 
 #: Cases per command: (with a certain mistake, without).
 BUDGET = {"run": (1800, 250), "sweep": (200, 40), "calibrate": (200, 30),
